@@ -1,0 +1,106 @@
+//! The agency directory: the 34 provincial units and the agencies of this
+//! instance (People's Committees, departments, communes).
+//!
+//! Reference data other subsystems read through these functions; only this
+//! module writes the `provinces` and `agencies` tables.
+
+pub mod store;
+
+use crate::catalogue::domain::Level;
+
+/// A provincial unit in force since 1 July 2025.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct Province {
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+    /// `city` (thành phố trực thuộc trung ương) or `province`.
+    pub kind: String,
+}
+
+/// An agency that settles procedures.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Agency {
+    /// Agency identifier in the QCVN 102:2016 style, e.g. `000.00.01.H24`.
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub level: Level,
+    pub province_code: Option<String>,
+    pub parent_code: Option<String>,
+}
+
+/// Why a provinces file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvinceFileError {
+    #[error("line {line}: {message}")]
+    Line { line: u64, message: String },
+}
+
+/// Reads the provinces CSV (`code,name_vi,name_ascii,kind,…`).
+pub fn parse_provinces(text: &str) -> Result<Vec<Province>, ProvinceFileError> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let mut provinces = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|error| ProvinceFileError::Line {
+            line: error.position().map_or(0, csv::Position::line),
+            message: error.to_string(),
+        })?;
+        let line = record.position().map_or(0, csv::Position::line);
+        let field = |index: usize| {
+            record
+                .get(index)
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (code, name_vi, name_ascii, kind) = (field(0), field(1), field(2), field(3));
+        if code.len() != 2 || !code.bytes().all(|byte| byte.is_ascii_digit()) {
+            return Err(ProvinceFileError::Line {
+                line,
+                message: format!("code `{code}` is not two digits"),
+            });
+        }
+        if !matches!(kind.as_str(), "city" | "province") {
+            return Err(ProvinceFileError::Line {
+                line,
+                message: format!("kind `{kind}` is not city or province"),
+            });
+        }
+        let name_en = if kind == "city" {
+            format!("{name_ascii} City")
+        } else {
+            format!("{name_ascii} Province")
+        };
+        provinces.push(Province {
+            code,
+            name_vi,
+            name_en,
+            kind,
+        });
+    }
+    Ok(provinces)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_provinces_file_has_the_34_units() {
+        let provinces = parse_provinces(crate::seed::PROVINCES_CSV).expect("valid file");
+        assert_eq!(provinces.len(), 34);
+        assert_eq!(provinces.iter().filter(|p| p.kind == "city").count(), 6);
+        let hanoi = provinces.iter().find(|p| p.code == "01").expect("Hà Nội");
+        assert_eq!(hanoi.name_vi, "Thành phố Hà Nội");
+        assert_eq!(hanoi.name_en, "Ha Noi City");
+    }
+
+    #[test]
+    fn a_bad_line_is_reported_with_its_number() {
+        let text =
+            "code,name_vi,name_ascii,kind\n01,Hà Nội,Ha Noi,city\nX1,Nowhere,Nowhere,province\n";
+        let error = parse_provinces(text).expect_err("bad code");
+        assert_eq!(error.to_string(), "line 3: code `X1` is not two digits");
+    }
+}

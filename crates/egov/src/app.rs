@@ -1,0 +1,64 @@
+//! Composition: every subsystem's routes inside the web shell, and the
+//! OpenAPI description they add up to.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use egov_db::Db;
+use egov_onestop::Catalogue;
+use egov_web::{Metrics, ShellConfig, ShellState};
+use utoipa::OpenApi as _;
+
+/// What the composed app needs.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub secret_key: Vec<u8>,
+    pub https: bool,
+    pub request_timeout: Duration,
+    pub max_body_bytes: usize,
+}
+
+impl AppConfig {
+    /// Settings for tests and tools: a fixed key, plain HTTP.
+    pub fn for_tests() -> AppConfig {
+        AppConfig {
+            secret_key: b"test-secret-key-that-is-long-enough-0123456789".to_vec(),
+            https: false,
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// The OpenAPI description of every JSON API of the instance.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut openapi = egov_onestop::CatalogueApi::openapi();
+    openapi.info.title = "egov".to_owned();
+    openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    openapi.info.description = Some(
+        "JSON API of an egov instance. Errors are `{\"code\", \"message\"}` with a stable snake_case code; \
+         the message follows `?lang=vi|en` (Vietnamese by default)."
+            .to_owned(),
+    );
+    openapi
+}
+
+/// The whole HTTP surface of one node.
+pub fn router(db: Db, config: &AppConfig) -> Router {
+    let catalogue = Catalogue::new(db.clone());
+    let app = egov_onestop::router(catalogue);
+    let shell = ShellConfig {
+        secret_key: config.secret_key.clone(),
+        https: config.https,
+        request_timeout: config.request_timeout,
+        max_body_bytes: config.max_body_bytes,
+    };
+    let state = ShellState {
+        db,
+        metrics: Arc::new(Metrics::default()),
+        openapi: Arc::new(openapi()),
+        https: config.https,
+    };
+    egov_web::shell(app, &shell, state)
+}

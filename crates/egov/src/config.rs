@@ -1,0 +1,280 @@
+//! Settings, layered: defaults, then the TOML file, then `EGOV__SECTION__KEY`
+//! environment variables. Unknown keys and wrong types stop the start with a
+//! message naming the key. Secrets are wrapped so they never print.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A value that must never be printed or logged.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "\"[redacted]\""
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub security: SecuritySettings,
+    pub log: LogSettings,
+    pub jobs: JobSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// The URL users reach the instance at; `https://` turns on HSTS and
+    /// Secure cookies.
+    pub public_url: String,
+    pub request_timeout_secs: u64,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` or `postgres://user:password@host/db`. Secret: it may
+    /// hold a password.
+    pub url: Secret,
+    pub max_connections: u32,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Signs CSRF tokens and, later, sessions: at least 32 characters.
+    pub secret_key: Secret,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `egov=debug,info`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    /// Whether this node runs background jobs.
+    pub enabled: bool,
+    pub poll_interval_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            server: ServerSettings {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                public_url: "http://localhost:8080".to_owned(),
+                request_timeout_secs: 30,
+                max_body_bytes: 10 * 1024 * 1024,
+            },
+            database: DatabaseSettings {
+                url: Secret::new("sqlite://egov-data/egov.db"),
+                max_connections: 16,
+                migrate_on_start: true,
+            },
+            security: SecuritySettings {
+                secret_key: Secret::default(),
+            },
+            log: LogSettings {
+                format: LogFormat::Pretty,
+                level: "info".to_owned(),
+            },
+            jobs: JobSettings {
+                enabled: true,
+                poll_interval_ms: 500,
+            },
+        }
+    }
+}
+
+/// A setting that is present but wrong; names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(Box<figment::Error>),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+}
+
+impl Settings {
+    /// Layers defaults, the file (if given) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::MissingFile(file.to_owned()));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        Self::from_figment(figment.merge(Env::prefixed("EGOV__").split("__").lowercase(true)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {
+        let settings: Settings = figment
+            .extract()
+            .map_err(|error| ConfigError::Load(Box::new(error)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        if egov_db::Engine::from_url(self.database.url.expose()).is_err() {
+            return invalid(
+                "database.url",
+                "unsupported scheme: use sqlite:// or postgres://",
+            );
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
+            return invalid("server.public_url", "must start with http:// or https://");
+        }
+        if self.server.request_timeout_secs == 0 {
+            return invalid("server.request_timeout_secs", "must be at least 1");
+        }
+        if self.server.max_body_bytes < 1024 {
+            return invalid("server.max_body_bytes", "must be at least 1024");
+        }
+        if self
+            .log
+            .level
+            .parse::<tracing_subscriber::EnvFilter>()
+            .is_err()
+        {
+            return invalid("log.level", "is not a valid tracing filter");
+        }
+        Ok(())
+    }
+
+    /// The secret key, required for serving.
+    pub fn require_secret_key(&self) -> Result<&str, ConfigError> {
+        let key = self.security.secret_key.expose();
+        if key.chars().count() < 32 {
+            return Err(ConfigError::Invalid {
+                key: "security.secret_key",
+                message: "is required and must be at least 32 characters (generate one with `openssl rand -base64 48`)"
+                    .to_owned(),
+            });
+        }
+        Ok(key)
+    }
+
+    pub fn https(&self) -> bool {
+        self.server.public_url.starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Toml;
+
+    fn load_toml(text: &str) -> Result<Settings, ConfigError> {
+        Settings::from_figment(
+            Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(text)),
+        )
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let error = load_toml("[server]\nlisten_on = \"1.2.3.4:5\"\n")
+            .expect_err("unknown key")
+            .to_string();
+        assert!(error.contains("listen_on"), "{error}");
+    }
+
+    #[test]
+    fn a_wrong_type_is_named() {
+        let error = load_toml("[database]\nmax_connections = \"many\"\n")
+            .expect_err("wrong type")
+            .to_string();
+        assert!(error.contains("database.max_connections"), "{error}");
+    }
+
+    #[test]
+    fn an_unsupported_scheme_is_named() {
+        let error = load_toml("[database]\nurl = \"mysql://db\"\n")
+            .expect_err("bad scheme")
+            .to_string();
+        assert!(
+            error.contains("database.url") && error.contains("unsupported scheme"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let settings = load_toml("[database]\nurl = \"postgres://u:hunter2@h/db\"\n[security]\nsecret_key = \"sssssssssssssssssssssssssssssssssssss\"\n")
+            .expect("valid");
+        let printed = format!("{settings:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("ssssssss"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn a_short_secret_key_is_refused_for_serving() {
+        let settings = load_toml("[security]\nsecret_key = \"short\"\n").expect("loads");
+        let error = settings
+            .require_secret_key()
+            .expect_err("too short")
+            .to_string();
+        assert!(error.contains("security.secret_key"), "{error}");
+    }
+}

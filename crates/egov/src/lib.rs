@@ -1,0 +1,9 @@
+//! The `egov` binary's library half: configuration, composition of the
+//! subsystems into one router, the node's background work, and the
+//! commands. `main.rs` only parses the command line and calls in here.
+
+pub mod app;
+pub mod commands;
+pub mod config;
+pub mod node;
+pub mod workers;

@@ -1,0 +1,150 @@
+//! `egov`: one binary for every part of the platform.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use egov::config::{LogFormat, Settings};
+use egov::node::{self, RunOptions};
+use egov_onestop::catalogue::import::ImportMode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "egov",
+    version,
+    about = "egov: e-government platform (portal, one-stop office, sign-in, gateway)"
+)]
+struct Cli {
+    /// Configuration file (TOML); `EGOV__SECTION__KEY` variables override it.
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "data")]
+    config: Option<PathBuf>,
+    /// Data folder of a demo or single-machine instance (SQLite inside).
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run everything on SQLite with demo data, and print where to sign in.
+    Demo {
+        /// Port to listen on (on 127.0.0.1).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Run a production node (`--config egov.toml`).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Validate the configuration and reach the database.
+    CheckConfig,
+    /// Import data from files.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Import procedures from a .csv, .json or .jsonl file: all rows or none.
+    Procedures {
+        file: PathBuf,
+        /// What to do with procedures that exist already.
+        #[arg(long, value_enum, default_value_t = Mode::Upsert)]
+        mode: Mode,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Mode {
+    /// Replace existing procedures with the file's version.
+    Upsert,
+    /// Leave existing procedures alone.
+    InsertMissing,
+}
+
+fn settings(cli: &Cli, default_data: Option<&str>) -> anyhow::Result<Settings> {
+    if let Some(file) = &cli.config {
+        return Ok(Settings::load(Some(file))?);
+    }
+    match cli
+        .data
+        .as_deref()
+        .map(PathBuf::from)
+        .or_else(|| default_data.map(PathBuf::from))
+    {
+        Some(data) => node::settings_for_data_dir(&data, default_data.is_some()),
+        None => Ok(Settings::load(None)?),
+    }
+}
+
+fn init_tracing(settings: &Settings) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|filter| filter.parse().ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(&settings.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Demo { port } => {
+            let data = cli
+                .data
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("egov-data"));
+            let mut settings = node::settings_for_data_dir(&data, true)?;
+            settings.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
+            settings.server.public_url = format!("http://localhost:{port}");
+            settings.log.level = "warn,egov=info".to_owned();
+            init_tracing(&settings);
+            let banner = format!(
+                "egov demo is running: {url}/\n  Procedure catalogue: {url}/procedures\n  API documentation:   {url}/api/docs\n  Data: {} (SQLite)",
+                data.display(),
+                url = settings.server.public_url,
+            );
+            node::run(
+                settings,
+                RunOptions {
+                    demo_data: true,
+                    banner: Some(banner),
+                    data_dir: Some(data),
+                },
+            )
+            .await
+        }
+        Command::Serve => {
+            let settings = settings(&cli, None)?;
+            init_tracing(&settings);
+            node::run(settings, RunOptions::default()).await
+        }
+        Command::Migrate => {
+            let settings = settings(&cli, None)?;
+            init_tracing(&settings);
+            egov::commands::migrate(&settings).await
+        }
+        Command::CheckConfig => {
+            let settings = settings(&cli, None)?;
+            egov::commands::check_config(&settings).await
+        }
+        Command::Import(ImportCommand::Procedures { file, mode }) => {
+            let settings = settings(&cli, None)?;
+            init_tracing(&settings);
+            let mode = match mode {
+                Mode::Upsert => ImportMode::Upsert,
+                Mode::InsertMissing => ImportMode::InsertMissing,
+            };
+            egov::commands::import_procedures(&settings, file, mode)
+                .await
+                .context("Import failed")
+        }
+    }
+}

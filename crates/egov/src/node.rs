@@ -1,0 +1,220 @@
+//! Running a node: connect, migrate, seed, serve, work, and stop cleanly.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use egov_core::clock::{Clock, SystemClock};
+use egov_db::{Db, PoolSettings};
+
+use crate::app::{self, AppConfig};
+use crate::config::{ConfigError, Settings};
+use crate::workers;
+
+/// Opens the database the settings name; an unreachable one is reported
+/// against its key.
+pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
+    let pool = PoolSettings {
+        max_connections: settings.database.max_connections,
+        ..PoolSettings::default()
+    };
+    Db::connect(settings.database.url.expose(), &pool)
+        .await
+        .map_err(|error| {
+            anyhow::Error::new(ConfigError::Invalid {
+                key: "database.url",
+                message: format!(
+                    "cannot open the database: {}",
+                    egov_web::error::error_chain(&error)
+                ),
+            })
+        })
+}
+
+/// Settings for `--data DIR`: SQLite in the folder, and a secret key kept
+/// beside it (made on first use, readable only by its owner).
+pub fn settings_for_data_dir(data: &Path, create: bool) -> anyhow::Result<Settings> {
+    if create {
+        std::fs::create_dir_all(data)
+            .with_context(|| format!("Failed to create the data folder {}", data.display()))?;
+    }
+    let mut settings = Settings::default();
+    settings.database.url =
+        crate::config::Secret::new(format!("sqlite://{}", data.join("egov.db").display()));
+    let key_path = data.join("secret.key");
+    let key = match std::fs::read_to_string(&key_path) {
+        Ok(key) => key.trim().to_owned(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && create => {
+            let key = new_secret_key();
+            write_private_file(&key_path, &key)?;
+            key
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => {
+            return Err(error).with_context(|| format!("Failed to read {}", key_path.display()));
+        }
+    };
+    settings.security.secret_key = crate::config::Secret::new(key);
+    Ok(settings)
+}
+
+fn new_secret_key() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0_u8; 48];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("Failed to create {}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("Failed to write {}", path.display()))
+}
+
+/// What `run` does besides serving.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub demo_data: bool,
+    /// Printed once the node listens.
+    pub banner: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Runs a node until Ctrl-C or SIGTERM.
+pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let secret_key = settings.require_secret_key()?.as_bytes().to_vec();
+    let db = connect(&settings).await?;
+    if settings.database.migrate_on_start {
+        db.migrate()
+            .await
+            .context("Failed to migrate the database")?;
+    } else {
+        let pending = db
+            .pending_migrations()
+            .await
+            .context("Failed to read applied migrations")?;
+        anyhow::ensure!(
+            pending.is_empty(),
+            "the database needs migrating first (`egov migrate`): {}",
+            pending.join(", ")
+        );
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if options.demo_data {
+        let report = egov_onestop::seed::load_demo(&db, clock.now())
+            .await
+            .context("Failed to load demo data")?;
+        tracing::info!(?report, "Demo data loaded");
+    } else {
+        egov_onestop::seed::load_reference(&db)
+            .await
+            .context("Failed to load reference data")?;
+    }
+
+    let config = AppConfig {
+        secret_key,
+        https: settings.https(),
+        request_timeout: Duration::from_secs(settings.server.request_timeout_secs),
+        max_body_bytes: settings.server.max_body_bytes,
+    };
+    let router = app::router(db.clone(), &config);
+    let listener = tokio::net::TcpListener::bind(settings.server.listen)
+        .await
+        .map_err(|error| ConfigError::Invalid {
+            key: "server.listen",
+            message: format!("cannot listen: {error}"),
+        })?;
+
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let mut background = Vec::new();
+    if settings.jobs.enabled {
+        let node_id = format!("{}-{}", hostname(), std::process::id());
+        let worker = workers::worker(
+            &db,
+            Arc::clone(&clock),
+            &node_id,
+            Duration::from_millis(settings.jobs.poll_interval_ms),
+        );
+        background.push(tokio::spawn(worker.run(shutdown_rx.clone())));
+        let schedule_db = db.clone();
+        let schedule_clock = Arc::clone(&clock);
+        let mut schedule_shutdown = shutdown_rx.clone();
+        background.push(tokio::spawn(async move {
+            loop {
+                if let Err(error) =
+                    workers::schedule_housekeeping(&schedule_db, schedule_clock.as_ref()).await
+                {
+                    tracing::warn!(%error, "Could not schedule housekeeping");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                    _ = schedule_shutdown.changed() => return,
+                }
+            }
+        }));
+    }
+
+    tracing::info!(listen = %settings.server.listen, engine = db.engine().as_str(), ready_ms = started.elapsed().as_millis(), "egov is serving");
+    if let Some(banner) = &options.banner {
+        println!("{banner}");
+        println!(
+            "Ready in {} ms. Press Ctrl-C to stop.",
+            started.elapsed().as_millis()
+        );
+    }
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("The HTTP server stopped with an error")?;
+    let _ = shutdown_tx.send(true);
+    for task in background {
+        let _ = task.await;
+    }
+    db.close().await;
+    tracing::info!("egov stopped");
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "node".to_owned())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("Shutting down");
+}

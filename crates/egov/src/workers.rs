@@ -1,0 +1,47 @@
+//! Background work of a node: the job worker and the housekeeping
+//! schedule that feeds it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Days;
+use egov_core::clock::Clock;
+use egov_db::Db;
+use egov_db::jobs::{self, NewJob, Worker};
+
+/// Job kind: delete finished jobs older than a week.
+pub const PURGE_DONE_JOBS: &str = "jobs.purge_done";
+
+/// The worker with every handler this node runs.
+pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Duration) -> Worker {
+    let purge_db = db.clone();
+    let purge_clock = Arc::clone(&clock);
+    Worker::new(db.clone(), clock, node_id)
+        .poll_interval(poll_interval)
+        .handle(PURGE_DONE_JOBS, move |_job| {
+            let db = purge_db.clone();
+            let clock = Arc::clone(&purge_clock);
+            async move {
+                let before = clock
+                    .now()
+                    .checked_sub_days(Days::new(7))
+                    .unwrap_or_else(|| clock.now());
+                let purged = jobs::purge_done(&db, before)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                tracing::info!(purged, "Purged finished jobs");
+                Ok(())
+            }
+        })
+}
+
+/// Enqueues today's housekeeping once per day across all nodes: the dedupe
+/// key makes every node's attempt after the first a no-op.
+pub async fn schedule_housekeeping(db: &Db, clock: &dyn Clock) -> Result<(), egov_db::DbError> {
+    let now = clock.now();
+    let mut job = NewJob::new(PURGE_DONE_JOBS, serde_json::json!({}));
+    job.dedupe_key = Some(format!("{PURGE_DONE_JOBS}:{}", now.format("%Y-%m-%d")));
+    let mut tx = db.begin().await?;
+    jobs::enqueue(&mut tx, &job, now).await?;
+    tx.commit().await
+}
