@@ -310,12 +310,7 @@ impl HolidayCalendar {
 
     /// The moment at which `hours` working hours after `start` are used up.
     /// See [`HolidayCalendar::add_working_minutes`].
-    pub fn add_working_hours(
-        &self,
-        start: NaiveDateTime,
-        hours: u32,
-        office: &OfficeHours,
-    ) -> NaiveDateTime {
+    pub fn add_working_hours(&self, start: NaiveDateTime, hours: u32, office: &OfficeHours) -> NaiveDateTime {
         self.add_working_duration(start, u64::from(hours) * 60, office)
     }
 
@@ -328,21 +323,11 @@ impl HolidayCalendar {
     /// opening. If `office` has no time in it at all (possible only by
     /// building it without [`OfficeHours::new`]), no time can pass and
     /// `start` is returned.
-    pub fn add_working_minutes(
-        &self,
-        start: NaiveDateTime,
-        minutes: u32,
-        office: &OfficeHours,
-    ) -> NaiveDateTime {
+    pub fn add_working_minutes(&self, start: NaiveDateTime, minutes: u32, office: &OfficeHours) -> NaiveDateTime {
         self.add_working_duration(start, u64::from(minutes), office)
     }
 
-    fn add_working_duration(
-        &self,
-        start: NaiveDateTime,
-        minutes: u64,
-        office: &OfficeHours,
-    ) -> NaiveDateTime {
+    fn add_working_duration(&self, start: NaiveDateTime, minutes: u64, office: &OfficeHours) -> NaiveDateTime {
         if office.open_time_per_day() <= TimeDelta::zero() {
             return start;
         }
@@ -390,9 +375,7 @@ impl HolidayCalendar {
             .and_then(|offset| usize::try_from(offset).ok())
             .and_then(|index| self.computed_cache.get(index));
         match cached {
-            Some(cell) => YearDays::Computed(Cow::Borrowed(
-                cell.get_or_init(|| computed_year(year)).as_slice(),
-            )),
+            Some(cell) => YearDays::Computed(Cow::Borrowed(cell.get_or_init(|| computed_year(year)).as_slice())),
             None => YearDays::Computed(Cow::Owned(computed_year(year))),
         }
     }
@@ -412,13 +395,11 @@ impl<'a> YearDays<'a> {
                 name_vi: row.name_vi.as_str(),
                 name_en: row.name_en.as_str(),
             }),
-            YearDays::Computed(days) => {
-                days.iter().find(|day| day.date == date).map(|day| DayInfo {
-                    kind: day.kind,
-                    name_vi: day.name_vi,
-                    name_en: day.name_en,
-                })
-            }
+            YearDays::Computed(days) => days.iter().find(|day| day.date == date).map(|day| DayInfo {
+                kind: day.kind,
+                name_vi: day.name_vi,
+                name_en: day.name_en,
+            }),
         }
     }
 }
@@ -514,8 +495,7 @@ const NATIONAL_DAY_ADJACENT: StatutoryHoliday = StatutoryHoliday {
 /// The statutory holidays of `year` and their days in lieu, sorted by
 /// date.
 fn computed_year(year: i32) -> Vec<ComputedDay> {
-    let fixed =
-        |month, day, holiday| NaiveDate::from_ymd_opt(year, month, day).map(|date| (date, holiday));
+    let fixed = |month, day, holiday| NaiveDate::from_ymd_opt(year, month, day).map(|date| (date, holiday));
     let tet = lunar::tet(year);
     let mut holidays: Vec<(NaiveDate, &StatutoryHoliday)> = [
         fixed(1, 1, &NEW_YEAR),
@@ -737,11 +717,7 @@ mod tests {
     }
 
     fn check_working(day: &str, expected: bool) {
-        assert_eq!(
-            CALENDAR.is_working_day(date(day)),
-            expected,
-            "is_working_day({day})"
-        );
+        assert_eq!(CALENDAR.is_working_day(date(day)), expected, "is_working_day({day})");
     }
 
     fn check_add_days(start: &str, days: u32, expected: &str) {
@@ -758,11 +734,7 @@ mod tests {
 
     fn check_add_hours(start: &str, hours: u32, expected: &str) {
         let result = CALENDAR.add_working_hours(moment(start), hours, &OfficeHours::default());
-        assert_eq!(
-            result,
-            moment(expected),
-            "{hours} working hours after {start}"
-        );
+        assert_eq!(result, moment(expected), "{hours} working hours after {start}");
     }
 
     #[test]
@@ -786,13 +758,7 @@ mod tests {
         check_working("2026-01-11", false);
         check_working("2026-01-12", true);
         check_working("2026-02-13", true);
-        for tet_day in [
-            "2026-02-16",
-            "2026-02-17",
-            "2026-02-18",
-            "2026-02-19",
-            "2026-02-20",
-        ] {
+        for tet_day in ["2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19", "2026-02-20"] {
             check_working(tet_day, false);
         }
         check_working("2026-02-23", true);
@@ -857,13 +823,7 @@ mod tests {
         assert_eq!(lunar::tet(2030), date("2030-02-02"));
         check_working("2030-01-01", false);
         check_working("2030-01-31", true);
-        for day in [
-            "2030-02-01",
-            "2030-02-04",
-            "2030-02-05",
-            "2030-02-06",
-            "2030-02-07",
-        ] {
+        for day in ["2030-02-01", "2030-02-04", "2030-02-05", "2030-02-06", "2030-02-07"] {
             check_working(day, false);
         }
         check_working("2030-02-08", true);
@@ -873,10 +833,7 @@ mod tests {
         );
         assert_eq!(
             CALENDAR.holiday_name(date("2030-02-06")),
-            Some((
-                "Nghỉ bù Tết Nguyên đán",
-                "Compensatory day off (Lunar New Year)"
-            ))
+            Some(("Nghỉ bù Tết Nguyên đán", "Compensatory day off (Lunar New Year)"))
         );
         assert_eq!(CALENDAR.day_kind(date("2030-02-07")), Some(DayKind::DayOff));
         check_add_days("2030-01-31", 1, "2030-02-08");
@@ -911,10 +868,7 @@ mod tests {
             ))
         );
         assert_eq!(CALENDAR.holiday_name(date("2026-01-10")), None);
-        assert_eq!(
-            CALENDAR.day_kind(date("2026-01-10")),
-            Some(DayKind::WorkingDaySwap)
-        );
+        assert_eq!(CALENDAR.day_kind(date("2026-01-10")), Some(DayKind::WorkingDaySwap));
         assert_eq!(CALENDAR.holiday_name(date("2026-03-10")), None);
         assert_eq!(CALENDAR.day_kind(date("2026-03-10")), None);
     }
@@ -924,8 +878,7 @@ mod tests {
         // Art. 112 gives 11 holidays, and Art. 111(3) moves each one that
         // falls on a weekend to a weekday, so a computed year always loses
         // exactly 11 weekdays unless two holidays share a date.
-        let calendar =
-            HolidayCalendar::from_csv("date,name_vi,name_en,kind\n").expect("header only");
+        let calendar = HolidayCalendar::from_csv("date,name_vi,name_en,kind\n").expect("header only");
         for year in 1900..=2199 {
             let first = NaiveDate::from_ymd_opt(year, 1, 1).expect("valid year");
             let weekdays_off = first
@@ -950,11 +903,7 @@ mod tests {
 
     fn check_csv_error(body: &str, expected: CalendarError) {
         let text = format!("date,name_vi,name_en,kind,verified,source\n{body}");
-        assert_eq!(
-            HolidayCalendar::from_csv(&text).err(),
-            Some(expected),
-            "{body:?}"
-        );
+        assert_eq!(HolidayCalendar::from_csv(&text).err(), Some(expected), "{body:?}");
     }
 
     #[test]
@@ -980,10 +929,7 @@ mod tests {
                 value: "party".to_owned(),
             },
         );
-        check_csv_error(
-            "2026-01-01,A,B\n",
-            CalendarError::TooFewFields { line: 2, found: 3 },
-        );
+        check_csv_error("2026-01-01,A,B\n", CalendarError::TooFewFields { line: 2, found: 3 });
         check_csv_error(
             "2026-01-01,\"A, unclosed,B,holiday,yes,x\n",
             CalendarError::MalformedCsv {
@@ -998,10 +944,7 @@ mod tests {
                 problem: "a closing quote must be followed by a comma",
             },
         );
-        check_csv_error(
-            "2026-01-01,A,,holiday,yes,x\n",
-            CalendarError::EmptyName { line: 2 },
-        );
+        check_csv_error("2026-01-01,A,,holiday,yes,x\n", CalendarError::EmptyName { line: 2 });
         check_csv_error(
             "2026-01-01,A,B,holiday,yes,x\n\n2026-01-01,C,D,day_off,yes,x\n",
             CalendarError::DuplicateDate {
@@ -1010,10 +953,7 @@ mod tests {
                 first_line: 2,
             },
         );
-        assert_eq!(
-            HolidayCalendar::from_csv("").err(),
-            Some(CalendarError::MissingHeader)
-        );
+        assert_eq!(HolidayCalendar::from_csv("").err(), Some(CalendarError::MissingHeader));
         assert_eq!(
             HolidayCalendar::from_csv("day,name\n").err(),
             Some(CalendarError::BadHeader {
@@ -1049,14 +989,8 @@ mod tests {
     fn default_office_hours_are_seven_and_a_half_hours_a_day() {
         let office = OfficeHours::default();
         assert_eq!(office.minutes_per_day(), 450);
-        assert_eq!(
-            OfficeHours::new(office.morning, office.afternoon),
-            Ok(office)
-        );
-        let continuous = OfficeHours::new(
-            (time("08:00"), time("12:00")),
-            (time("12:00"), time("16:00")),
-        );
+        assert_eq!(OfficeHours::new(office.morning, office.afternoon), Ok(office));
+        let continuous = OfficeHours::new((time("08:00"), time("12:00")), (time("12:00"), time("16:00")));
         assert_eq!(continuous.map(|hours| hours.minutes_per_day()), Ok(480));
     }
 
@@ -1137,14 +1071,12 @@ mod tests {
 
     fn moments_2024_to_2032() -> impl Strategy<Value = NaiveDateTime> {
         let first = moment("2024-01-01 00:00");
-        (0_i64..(8 * 366 * 24 * 60))
-            .prop_map(move |minutes| first + chrono::TimeDelta::minutes(minutes))
+        (0_i64..(8 * 366 * 24 * 60)).prop_map(move |minutes| first + chrono::TimeDelta::minutes(minutes))
     }
 
     fn inside_office_hours(at: NaiveDateTime, office: &OfficeHours) -> bool {
         let t = at.time();
-        (office.morning.0 <= t && t <= office.morning.1)
-            || (office.afternoon.0 <= t && t <= office.afternoon.1)
+        (office.morning.0 <= t && t <= office.morning.1) || (office.afternoon.0 <= t && t <= office.afternoon.1)
     }
 
     proptest! {

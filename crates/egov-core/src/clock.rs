@@ -36,9 +36,7 @@ pub struct FixedClock {
 
 impl FixedClock {
     pub fn new(now: DateTime<Utc>) -> FixedClock {
-        FixedClock {
-            now: Mutex::new(now),
-        }
+        FixedClock { now: Mutex::new(now) }
     }
 
     /// Moves the clock to `now`, which may be in the past.
@@ -50,13 +48,11 @@ impl FixedClock {
     /// range chrono can represent stops at its end rather than panicking.
     pub fn advance(&self, by: Duration) {
         let mut now = self.lock();
-        *now = now
-            .checked_add_signed(by)
-            .unwrap_or(if by < Duration::zero() {
-                DateTime::<Utc>::MIN_UTC
-            } else {
-                DateTime::<Utc>::MAX_UTC
-            });
+        *now = now.checked_add_signed(by).unwrap_or(if by < Duration::zero() {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, DateTime<Utc>> {

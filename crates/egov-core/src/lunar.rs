@@ -162,10 +162,7 @@ fn month_frame(month: i64, year: i64) -> MonthFrame {
 fn regular_month_start(month: i64, year: i64) -> i64 {
     let frame = month_frame(month, year);
     let mut offset = (month - 11).rem_euclid(12);
-    if frame
-        .leap_offset
-        .is_some_and(|leap_offset| offset >= leap_offset)
-    {
+    if frame.leap_offset.is_some_and(|leap_offset| offset >= leap_offset) {
         offset += 1;
     }
     new_moon_day(frame.k + offset)
@@ -234,14 +231,11 @@ fn new_moon(k: i64) -> f64 {
     let sun_anomaly = 359.2242 + 29.105_356_08 * k - 0.000_033_3 * t2 - 0.000_003_47 * t3;
     let moon_anomaly = 306.0253 + 385.816_918_06 * k + 0.010_730_6 * t2 + 0.000_012_36 * t3;
     let latitude = 21.2964 + 390.670_506_46 * k - 0.001_652_8 * t2 - 0.000_002_39 * t3;
-    let mut c1 = (0.1734 - 0.000_393 * t) * (sun_anomaly * dr).sin()
-        + 0.0021 * (2.0 * dr * sun_anomaly).sin();
+    let mut c1 = (0.1734 - 0.000_393 * t) * (sun_anomaly * dr).sin() + 0.0021 * (2.0 * dr * sun_anomaly).sin();
     c1 = c1 - 0.4068 * (moon_anomaly * dr).sin() + 0.0161 * (dr * 2.0 * moon_anomaly).sin();
     c1 -= 0.0004 * (dr * 3.0 * moon_anomaly).sin();
-    c1 = c1 + 0.0104 * (dr * 2.0 * latitude).sin()
-        - 0.0051 * (dr * (sun_anomaly + moon_anomaly)).sin();
-    c1 = c1 - 0.0074 * (dr * (sun_anomaly - moon_anomaly)).sin()
-        + 0.0004 * (dr * (2.0 * latitude + sun_anomaly)).sin();
+    c1 = c1 + 0.0104 * (dr * 2.0 * latitude).sin() - 0.0051 * (dr * (sun_anomaly + moon_anomaly)).sin();
+    c1 = c1 - 0.0074 * (dr * (sun_anomaly - moon_anomaly)).sin() + 0.0004 * (dr * (2.0 * latitude + sun_anomaly)).sin();
     c1 = c1
         - 0.0004 * (dr * (2.0 * latitude - sun_anomaly)).sin()
         - 0.0006 * (dr * (2.0 * latitude + moon_anomaly)).sin();
@@ -265,8 +259,8 @@ fn sun_longitude(jdn: f64) -> f64 {
     let mean_anomaly = 357.529_10 + 35_999.050_30 * t - 0.000_155_9 * t2 - 0.000_000_48 * t * t2;
     let mean_longitude = 280.466_45 + 36_000.769_83 * t + 0.000_303_2 * t2;
     let mut center = (1.914_600 - 0.004_817 * t - 0.000_014 * t2) * (dr * mean_anomaly).sin();
-    center += (0.019_993 - 0.000_101 * t) * (dr * 2.0 * mean_anomaly).sin()
-        + 0.000_290 * (dr * 3.0 * mean_anomaly).sin();
+    center +=
+        (0.019_993 - 0.000_101 * t) * (dr * 2.0 * mean_anomaly).sin() + 0.000_290 * (dr * 3.0 * mean_anomaly).sin();
     let longitude = (mean_longitude + center) * dr;
     longitude - 2.0 * PI * (longitude / (2.0 * PI)).floor()
 }
@@ -287,8 +281,7 @@ fn julian_day(date: NaiveDate) -> i64 {
 fn julian_day_of_december_31(year: i64) -> i64 {
     // The general formula with day 31, month 12 (so a = 0 and m = 9).
     let y = year + 4800;
-    31 + (153 * 9 + 2) / 5 + 365 * y + y.div_euclid(4) - y.div_euclid(100) + y.div_euclid(400)
-        - 32_045
+    31 + (153 * 9 + 2) / 5 + 365 * y + y.div_euclid(4) - y.div_euclid(100) + y.div_euclid(400) - 32_045
 }
 
 fn checked_date_from_julian_day(julian_day: i64) -> Option<NaiveDate> {
@@ -327,8 +320,7 @@ fn to_f64(x: i64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::{
-        LunarDate, hung_kings_day, julian_day, julian_day_of_december_31, lunar_to_solar,
-        solar_to_lunar, tet,
+        LunarDate, hung_kings_day, julian_day, julian_day_of_december_31, lunar_to_solar, solar_to_lunar, tet,
     };
     use chrono::{Datelike, Days, NaiveDate};
     use proptest::prelude::*;
@@ -338,22 +330,13 @@ mod tests {
     }
 
     fn lunar(day: u32, month: u32, year: i32, leap: bool) -> LunarDate {
-        LunarDate {
-            day,
-            month,
-            year,
-            leap,
-        }
+        LunarDate { day, month, year, leap }
     }
 
     fn check(solar: &str, expected: LunarDate) {
         let solar = date(solar);
         assert_eq!(solar_to_lunar(solar), expected, "solar_to_lunar({solar})");
-        assert_eq!(
-            lunar_to_solar(expected),
-            Some(solar),
-            "lunar_to_solar({expected:?})"
-        );
+        assert_eq!(lunar_to_solar(expected), Some(solar), "lunar_to_solar({expected:?})");
     }
 
     #[test]
@@ -386,16 +369,8 @@ mod tests {
 
     #[test]
     fn hung_kings_day_falls_on_the_announced_dates() {
-        for (year, expected) in [
-            (2025, "2025-04-07"),
-            (2026, "2026-04-26"),
-            (2027, "2027-04-16"),
-        ] {
-            assert_eq!(
-                hung_kings_day(year),
-                date(expected),
-                "Hùng Kings' day {year}"
-            );
+        for (year, expected) in [(2025, "2025-04-07"), (2026, "2026-04-26"), (2027, "2027-04-16")] {
+            assert_eq!(hung_kings_day(year), date(expected), "Hùng Kings' day {year}");
             check(expected, lunar(10, 3, year, false));
         }
     }
@@ -440,10 +415,7 @@ mod tests {
                 let leap_follows = lunar_to_solar(lunar(1, month, year, true));
                 let end = leap_follows.unwrap_or(next_month);
                 let length = (end - first).num_days();
-                assert!(
-                    length == 29 || length == 30,
-                    "{month}/{year} has {length} days"
-                );
+                assert!(length == 29 || length == 30, "{month}/{year} has {length} days");
                 let day_30 = lunar_to_solar(lunar(30, month, year, false));
                 assert_eq!(day_30.is_some(), length == 30, "30/{month}/{year}");
             }
@@ -454,10 +426,7 @@ mod tests {
     fn the_arithmetic_julian_day_matches_chrono() {
         for year in [1, 1582, 1899, 1900, 2000, 2024, 2199, 9999] {
             let december_31 = NaiveDate::from_ymd_opt(year, 12, 31).expect("valid date");
-            assert_eq!(
-                julian_day_of_december_31(i64::from(year)),
-                julian_day(december_31)
-            );
+            assert_eq!(julian_day_of_december_31(i64::from(year)), julian_day(december_31));
         }
         assert_eq!(julian_day(date("2000-01-01")), 2_451_545);
     }

@@ -14,19 +14,7 @@ use std::str::FromStr;
 /// Negative amounts are allowed because refunds and corrections need them;
 /// whether a given amount may be negative is the caller's rule, not this
 /// type's.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Vnd(i64);
 
@@ -153,17 +141,12 @@ impl FromStr for Vnd {
                 MoneyParseError::Empty
             });
         }
-        if !body
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
-        {
+        if !body.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') {
             return Err(MoneyParseError::Invalid);
         }
         let magnitude = parse_grouped_digits(body)?;
         let signed = if negative { -magnitude } else { magnitude };
-        i64::try_from(signed)
-            .map(Vnd)
-            .map_err(|_| MoneyParseError::Overflow)
+        i64::try_from(signed).map(Vnd).map_err(|_| MoneyParseError::Overflow)
     }
 }
 
@@ -252,11 +235,7 @@ mod tests {
     }
 
     fn check_parse(input: &str, expected: Result<i64, MoneyParseError>) {
-        assert_eq!(
-            input.parse::<Vnd>(),
-            expected.map(Vnd::new),
-            "parsing {input:?}"
-        );
+        assert_eq!(input.parse::<Vnd>(), expected.map(Vnd::new), "parsing {input:?}");
     }
 
     #[test]
@@ -319,10 +298,7 @@ mod tests {
         assert_eq!(Vnd::new(i64::MIN).checked_sub(Vnd::new(1)), None);
         assert_eq!(max.checked_mul(2), None);
         assert_eq!(Vnd::new(25_000).checked_mul(3), Some(Vnd::new(75_000)));
-        assert_eq!(
-            Vnd::new(25_000).checked_sub(Vnd::new(30_000)),
-            Some(Vnd::new(-5_000))
-        );
+        assert_eq!(Vnd::new(25_000).checked_sub(Vnd::new(30_000)), Some(Vnd::new(-5_000)));
         assert!(Vnd::ZERO.is_zero());
         assert!(Vnd::default().is_zero());
         assert!(!Vnd::new(-1).is_zero());

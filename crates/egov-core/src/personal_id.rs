@@ -17,11 +17,10 @@ use std::str::FromStr;
 /// 34 new province codes are a subset of them, so accepting exactly this
 /// list accepts every number issued before or after the merger.
 const PROVINCE_CODES: [&str; 63] = [
-    "001", "002", "004", "006", "008", "010", "011", "012", "014", "015", "017", "019", "020",
-    "022", "024", "025", "026", "027", "030", "031", "033", "034", "035", "036", "037", "038",
-    "040", "042", "044", "045", "046", "048", "049", "051", "052", "054", "056", "058", "060",
-    "062", "064", "066", "067", "068", "070", "072", "074", "075", "077", "079", "080", "082",
-    "083", "084", "086", "087", "089", "091", "092", "093", "094", "095", "096",
+    "001", "002", "004", "006", "008", "010", "011", "012", "014", "015", "017", "019", "020", "022", "024", "025",
+    "026", "027", "030", "031", "033", "034", "035", "036", "037", "038", "040", "042", "044", "045", "046", "048",
+    "049", "051", "052", "054", "056", "058", "060", "062", "064", "066", "067", "068", "070", "072", "074", "075",
+    "077", "079", "080", "082", "083", "084", "086", "087", "089", "091", "092", "093", "094", "095", "096",
 ];
 
 /// A personal identification number that has passed [`PersonalId::parse`].
@@ -73,9 +72,7 @@ impl PersonalId {
         }
         let code = &trimmed[..3];
         if PROVINCE_CODES.binary_search(&code).is_err() {
-            return Err(PersonalIdError::UnknownProvince {
-                code: code.to_owned(),
-            });
+            return Err(PersonalIdError::UnknownProvince { code: code.to_owned() });
         }
         Ok(PersonalId(trimmed.to_owned()))
     }
@@ -175,31 +172,18 @@ mod tests {
     fn malformed_numbers_say_what_is_wrong() {
         check("", &Err(PersonalIdError::Empty));
         check("   ", &Err(PersonalIdError::Empty));
-        check(
-            "07920512345",
-            &Err(PersonalIdError::WrongLength { len: 11 }),
-        );
-        check(
-            "0792051234567",
-            &Err(PersonalIdError::WrongLength { len: 13 }),
-        );
-        check(
-            "079 205 123456",
-            &Err(PersonalIdError::WrongLength { len: 14 }),
-        );
+        check("07920512345", &Err(PersonalIdError::WrongLength { len: 11 }));
+        check("0792051234567", &Err(PersonalIdError::WrongLength { len: 13 }));
+        check("079 205 123456", &Err(PersonalIdError::WrongLength { len: 14 }));
         check("07920512345a", &Err(PersonalIdError::NotDigits));
         check("０７９２０５１２３４５６", &Err(PersonalIdError::NotDigits));
         check(
             "003205123456",
-            &Err(PersonalIdError::UnknownProvince {
-                code: "003".to_owned(),
-            }),
+            &Err(PersonalIdError::UnknownProvince { code: "003".to_owned() }),
         );
         check(
             "097205123456",
-            &Err(PersonalIdError::UnknownProvince {
-                code: "097".to_owned(),
-            }),
+            &Err(PersonalIdError::UnknownProvince { code: "097".to_owned() }),
         );
     }
 
@@ -222,14 +206,9 @@ mod tests {
         use serde::de::IntoDeserializer;
         use serde::de::value::Error;
 
-        let good =
-            PersonalId::deserialize(IntoDeserializer::<Error>::into_deserializer("079205123456"));
-        assert_eq!(
-            good.ok().as_ref().map(PersonalId::as_str),
-            Some("079205123456")
-        );
-        let bad =
-            PersonalId::deserialize(IntoDeserializer::<Error>::into_deserializer("999205123456"));
+        let good = PersonalId::deserialize(IntoDeserializer::<Error>::into_deserializer("079205123456"));
+        assert_eq!(good.ok().as_ref().map(PersonalId::as_str), Some("079205123456"));
+        let bad = PersonalId::deserialize(IntoDeserializer::<Error>::into_deserializer("999205123456"));
         assert!(bad.is_err());
     }
 

@@ -119,10 +119,7 @@ mod tests {
 
     #[test]
     fn tokens_are_the_folded_words() {
-        assert_eq!(
-            tokens("Đăng ký  khai-sinh"),
-            vec!["dang", "ky", "khai", "sinh"]
-        );
+        assert_eq!(tokens("Đăng ký  khai-sinh"), vec!["dang", "ky", "khai", "sinh"]);
         assert!(tokens(" ,. ").is_empty());
     }
 
@@ -133,8 +130,7 @@ mod tests {
         let mut alphabet: Vec<char> = VIETNAMESE_LOWER.chars().collect();
         alphabet.extend(VIETNAMESE_LOWER.chars().flat_map(char::to_uppercase));
         alphabet.extend(" -,.()/0123456789\t".chars());
-        prop::collection::vec(prop::sample::select(alphabet), 0..40)
-            .prop_map(|chars| chars.into_iter().collect())
+        prop::collection::vec(prop::sample::select(alphabet), 0..40).prop_map(|chars| chars.into_iter().collect())
     }
 
     proptest! {

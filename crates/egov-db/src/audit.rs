@@ -35,11 +35,7 @@ pub struct AuditRecord {
 
 /// Appends an audit record in the caller's transaction.
 #[tracing::instrument(skip_all, fields(action = entry.action, subject = entry.subject))]
-pub async fn record(
-    tx: &mut Tx,
-    entry: &AuditEntry<'_>,
-    at: DateTime<Utc>,
-) -> Result<Uuid, DbError> {
+pub async fn record(tx: &mut Tx, entry: &AuditEntry<'_>, at: DateTime<Utc>) -> Result<Uuid, DbError> {
     let id = egov_core::id::new_id();
     let detail = entry.detail.to_string();
     with_tx!(tx, conn => {

@@ -105,11 +105,7 @@ pub struct JobView {
 ///
 /// Returns `None` when a job with the same dedupe key already exists.
 #[tracing::instrument(skip_all, fields(kind = %job.kind))]
-pub async fn enqueue(
-    tx: &mut Tx,
-    job: &NewJob,
-    now: DateTime<Utc>,
-) -> Result<Option<Uuid>, DbError> {
+pub async fn enqueue(tx: &mut Tx, job: &NewJob, now: DateTime<Utc>) -> Result<Option<Uuid>, DbError> {
     let id = egov_core::id::new_id();
     let now_ms = epoch_millis(now);
     let run_at = epoch_millis(job.run_at.unwrap_or(now));
@@ -202,12 +198,7 @@ pub async fn claim(
 
 /// Marks a claimed job done. Does nothing if the lease was lost meanwhile.
 #[tracing::instrument(skip(db))]
-pub async fn complete(
-    db: &Db,
-    job_id: Uuid,
-    worker_id: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
+pub async fn complete(db: &Db, job_id: Uuid, worker_id: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
     let now_ms = epoch_millis(now);
     let updated = with_pool!(db, pool => {
         sqlx::query(
@@ -241,11 +232,7 @@ pub async fn fail(
         JobStatus::Pending
     };
     let retry_at = now_ms.saturating_add(backoff_millis(job.attempts, &mut rand::rng()));
-    let status_text = if status == JobStatus::Dead {
-        "dead"
-    } else {
-        "pending"
-    };
+    let status_text = if status == JobStatus::Dead { "dead" } else { "pending" };
     with_pool!(db, pool => {
         sqlx::query(
             "UPDATE jobs SET status = $1, run_at = $2, last_error = $3, locked_by = NULL, \
@@ -344,6 +331,7 @@ pub type Handler = Arc<dyn Fn(ClaimedJob) -> HandlerFuture + Send + Sync>;
 
 /// Polls one queue and runs the jobs it claims with the registered handlers.
 #[derive(Clone)]
+#[allow(clippy::struct_field_names)] // `worker_id` is the name the queue's rows and logs use.
 pub struct Worker {
     db: Db,
     clock: Arc<dyn Clock>,
@@ -374,7 +362,7 @@ impl Worker {
             queue: DEFAULT_QUEUE.to_owned(),
             handlers: HashMap::new(),
             poll_interval: Duration::from_millis(500),
-            lease: Duration::from_secs(300),
+            lease: Duration::from_mins(5),
             batch: 8,
         }
     }
@@ -470,10 +458,7 @@ mod tests {
             let delay = backoff_millis(attempts, &mut rng);
             let exponent = u32::try_from(attempts.min(20) - 1).unwrap_or(0);
             let base = (2_000_i64 << exponent).min(3_600_000);
-            assert!(
-                delay >= base && delay <= base + base / 5,
-                "attempt {attempts}: {delay}"
-            );
+            assert!(delay >= base && delay <= base + base / 5, "attempt {attempts}: {delay}");
         }
     }
 

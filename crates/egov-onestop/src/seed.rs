@@ -23,11 +23,7 @@ pub const DEMO_PROVINCE_CODE: &str = "24";
 /// Fields (lĩnh vực) of procedures, with the national names.
 const FIELDS: &[(&str, &str, &str)] = &[
     ("ho_tich", "Hộ tịch", "Civil status"),
-    (
-        "cu_tru",
-        "Đăng ký, quản lý cư trú",
-        "Residence registration",
-    ),
+    ("cu_tru", "Đăng ký, quản lý cư trú", "Residence registration"),
     ("ly_lich_tu_phap", "Lý lịch tư pháp", "Judicial records"),
     (
         "dang_ky_kinh_doanh",
@@ -38,24 +34,19 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("duong_bo", "Đường bộ", "Road transport"),
     ("dat_dai", "Đất đai", "Land"),
     ("bao_hiem_xa_hoi", "Bảo hiểm xã hội", "Social insurance"),
-    (
-        "luu_thong_hang_hoa",
-        "Lưu thông hàng hóa trong nước",
-        "Domestic trade",
-    ),
+    ("luu_thong_hang_hoa", "Lưu thông hàng hóa trong nước", "Domestic trade"),
     ("chung_thuc", "Chứng thực", "Certification of copies"),
 ];
 
 fn demo_agencies() -> Vec<Agency> {
-    let agency =
-        |code: &str, name_vi: &str, name_en: &str, level: Level, parent: Option<&str>| Agency {
-            code: code.to_owned(),
-            name_vi: name_vi.to_owned(),
-            name_en: name_en.to_owned(),
-            level,
-            province_code: (level != Level::Ministry).then(|| DEMO_PROVINCE_CODE.to_owned()),
-            parent_code: parent.map(str::to_owned),
-        };
+    let agency = |code: &str, name_vi: &str, name_en: &str, level: Level, parent: Option<&str>| Agency {
+        code: code.to_owned(),
+        name_vi: name_vi.to_owned(),
+        name_en: name_en.to_owned(),
+        level,
+        province_code: (level != Level::Ministry).then(|| DEMO_PROVINCE_CODE.to_owned()),
+        parent_code: parent.map(str::to_owned),
+    };
     let committee = Some("000.00.00.H24");
     let police = Some("000.05.00.H24");
     vec![
@@ -165,8 +156,7 @@ pub async fn load_reference(db: &Db) -> Result<SeedReport, SeedError> {
     let mut report = SeedReport::default();
     let mut tx = db.begin().await?;
     for province in &provinces {
-        report.provinces +=
-            usize::from(directory::store::insert_province_if_missing(&mut tx, province).await?);
+        report.provinces += usize::from(directory::store::insert_province_if_missing(&mut tx, province).await?);
     }
     for (code, name_vi, name_en) in FIELDS {
         let field = FieldView {
@@ -185,19 +175,10 @@ pub async fn load_demo(db: &Db, now: DateTime<Utc>) -> Result<SeedReport, SeedEr
     let mut report = load_reference(db).await?;
     let mut tx = db.begin().await?;
     for agency in demo_agencies() {
-        report.agencies +=
-            usize::from(directory::store::insert_agency_if_missing(&mut tx, &agency).await?);
+        report.agencies += usize::from(directory::store::insert_agency_if_missing(&mut tx, &agency).await?);
     }
     tx.commit().await?;
     let rows = import::parse_file(ImportFormat::Json, DEMO_CATALOGUE_JSON)?;
-    report.procedures = import::import(
-        db,
-        rows,
-        ImportMode::InsertMissing,
-        "system:seed",
-        now,
-        &|_| {},
-    )
-    .await?;
+    report.procedures = import::import(db, rows, ImportMode::InsertMissing, "system:seed", now, &|_| {}).await?;
     Ok(report)
 }

@@ -34,9 +34,7 @@ impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let url = format!("sqlite://{}", dir.path().join("egov.db").display());
-        let db = Db::connect(&url, &PoolSettings::default())
-            .await
-            .expect("open SQLite");
+        let db = Db::connect(&url, &PoolSettings::default()).await.expect("open SQLite");
         db.migrate().await.expect("migrate SQLite");
         TestDb {
             db,
@@ -87,11 +85,7 @@ impl TestDb {
         .await
         .expect("connect to the test database");
         db.migrate().await.expect("migrate PostgreSQL");
-        Some(TestDb {
-            db,
-            url,
-            _dir: None,
-        })
+        Some(TestDb { db, url, _dir: None })
     }
 
     /// A second, independent pool on the same database: another node.
@@ -148,23 +142,16 @@ impl TestServer {
             .expect("bind a loopback port");
         let address = listener.local_addr().expect("read the bound address");
         let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .expect("serve the test app");
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .expect("serve the test app");
         });
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("build the HTTP client");
-        TestServer {
-            address,
-            client,
-            task,
-        }
+        TestServer { address, client, task }
     }
 
     /// The absolute URL of `path` on this server.
@@ -173,11 +160,7 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("send GET")
+        self.client.get(self.url(path)).send().await.expect("send GET")
     }
 }
 

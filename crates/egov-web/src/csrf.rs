@@ -113,11 +113,7 @@ fn needs_token(request: &Request) -> bool {
 }
 
 /// Checks unsafe requests and hands every request its token.
-pub async fn csrf_layer(
-    State(config): State<CsrfConfig>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn csrf_layer(State(config): State<CsrfConfig>, request: Request, next: Next) -> Response {
     let cookie_token = cookie_value(request.headers(), CSRF_COOKIE)
         .filter(|token| config.is_genuine(token))
         .map(str::to_owned);
@@ -142,11 +138,7 @@ pub async fn csrf_layer(
             let is_form = request
                 .headers()
                 .get(header::CONTENT_TYPE)
-                .is_some_and(|value| {
-                    value
-                        .as_bytes()
-                        .starts_with(b"application/x-www-form-urlencoded")
-                });
+                .is_some_and(|value| value.as_bytes().starts_with(b"application/x-www-form-urlencoded"));
             if is_form {
                 let (parts, body) = request.into_parts();
                 let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
@@ -161,8 +153,7 @@ pub async fn csrf_layer(
                 None
             }
         };
-        let matches =
-            submitted.is_some_and(|token| bool::from(token.as_bytes().ct_eq(expected.as_bytes())));
+        let matches = submitted.is_some_and(|token| bool::from(token.as_bytes().ct_eq(expected.as_bytes())));
         if !matches {
             return AppError::csrf_failed().into_response();
         }

@@ -223,10 +223,8 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         })
         .unwrap_or_default();
         let mut out = (error.status, body).into_response();
-        out.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        out.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         out
     } else {
         let page = ErrorPage {

@@ -39,6 +39,7 @@ impl Lang {
     }
 
     /// The other language, for the switch in the header.
+    #[must_use]
     pub fn other(self) -> Lang {
         match self {
             Lang::Vi => Lang::En,
@@ -187,10 +188,7 @@ mod tests {
 
     fn headers_with_cookie(cookie: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_str(cookie).expect("valid header"),
-        );
+        headers.insert(header::COOKIE, HeaderValue::from_str(cookie).expect("valid header"));
         headers
     }
 

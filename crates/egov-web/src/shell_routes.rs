@@ -48,7 +48,7 @@ async fn metrics(State(state): State<ShellState>) -> Response {
     match egov_db::jobs::count_by_status(&state.db).await {
         Ok(counts) => state.metrics.set_job_counts(&counts),
         Err(error) => {
-            tracing::warn!(error = %crate::error::error_chain(&error), "Could not count jobs for metrics")
+            tracing::warn!(error = %crate::error::error_chain(&error), "Could not count jobs for metrics");
         }
     }
     let mut response = state.metrics.encode().into_response();
@@ -70,10 +70,7 @@ struct LanguageForm {
 fn local_path(next: Option<&str>) -> &str {
     match next {
         Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.starts_with("/\\")
-                && path.len() <= 2048 =>
+            if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") && path.len() <= 2048 =>
         {
             path
         }
@@ -86,10 +83,7 @@ fn without_lang_parameter(path: &str) -> String {
     let Some((base, query)) = path.split_once('?') else {
         return path.to_owned();
     };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| !pair.starts_with("lang="))
-        .collect();
+    let kept: Vec<&str> = query.split('&').filter(|pair| !pair.starts_with("lang=")).collect();
     if kept.is_empty() {
         base.to_owned()
     } else {
@@ -97,10 +91,7 @@ fn without_lang_parameter(path: &str) -> String {
     }
 }
 
-async fn switch_language(
-    State(state): State<ShellState>,
-    Form(form): Form<LanguageForm>,
-) -> Response {
+async fn switch_language(State(state): State<ShellState>, Form(form): Form<LanguageForm>) -> Response {
     let lang = Lang::parse(&form.lang).unwrap_or_default();
     let target = without_lang_parameter(local_path(form.next.as_deref()));
     let secure = if state.https { "; Secure" } else { "" };
@@ -119,10 +110,7 @@ async fn openapi_json(State(state): State<ShellState>) -> Json<Arc<utoipa::opena
     Json(Arc::clone(&state.openapi))
 }
 
-async fn api_docs(
-    State(state): State<ShellState>,
-    context: PageContext,
-) -> Result<Html<String>, AppError> {
+async fn api_docs(State(state): State<ShellState>, context: PageContext) -> Result<Html<String>, AppError> {
     let shell = context.shell();
     let page = ApiDocsPage {
         page: context.meta(shell.api_docs_title),

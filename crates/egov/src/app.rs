@@ -34,8 +34,8 @@ impl AppConfig {
 /// The OpenAPI description of every JSON API of the instance.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut openapi = egov_onestop::CatalogueApi::openapi();
-    openapi.info.title = "egov".to_owned();
-    openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    "egov".clone_into(&mut openapi.info.title);
+    env!("CARGO_PKG_VERSION").clone_into(&mut openapi.info.version);
     openapi.info.description = Some(
         "JSON API of an egov instance. Errors are `{\"code\", \"message\"}` with a stable snake_case code; \
          the message follows `?lang=vi|en` (Vietnamese by default)."

@@ -14,9 +14,7 @@ use crate::node;
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let db = node::connect(settings).await?;
     let pending = db.pending_migrations().await?;
-    db.migrate()
-        .await
-        .context("Failed to migrate the database")?;
+    db.migrate().await.context("Failed to migrate the database")?;
     if pending.is_empty() {
         println!("The database ({}) is up to date.", db.engine().as_str());
     } else {
@@ -41,29 +39,19 @@ pub async fn check_config(settings: &Settings) -> anyhow::Result<()> {
         db.engine().as_str()
     );
     if !pending.is_empty() {
-        println!(
-            "{} migration(s) are pending: run `egov migrate`.",
-            pending.len()
-        );
+        println!("{} migration(s) are pending: run `egov migrate`.", pending.len());
     }
     Ok(())
 }
 
 /// `egov import procedures FILE`: all rows or none.
-pub async fn import_procedures(
-    settings: &Settings,
-    file: &Path,
-    mode: ImportMode,
-) -> anyhow::Result<()> {
+pub async fn import_procedures(settings: &Settings, file: &Path, mode: ImportMode) -> anyhow::Result<()> {
     let format = ImportFormat::from_file_name(&file.to_string_lossy())
         .context("Unknown file type: use .csv, .json or .jsonl")?;
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("Failed to read {}", file.display()))?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("Failed to read {}", file.display()))?;
     let rows = import::parse_file(format, &text)?;
     let db = node::connect(settings).await?;
-    db.migrate()
-        .await
-        .context("Failed to migrate the database")?;
+    db.migrate().await.context("Failed to migrate the database")?;
     egov_onestop::seed::load_reference(&db)
         .await
         .context("Failed to load reference data")?;
@@ -71,10 +59,8 @@ pub async fn import_procedures(
     let bar = indicatif::ProgressBar::new(rows.len() as u64);
     if std::io::stderr().is_terminal() {
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{bar:40}] {pos}/{len} procedures ({eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} procedures ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
     } else {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -84,7 +70,7 @@ pub async fn import_procedures(
         std::env::var("USER").unwrap_or_else(|_| "operator".to_owned())
     );
     let result = import::import(&db, rows, mode, &actor, SystemClock.now(), &|done| {
-        bar.set_position(done)
+        bar.set_position(done);
     })
     .await;
     bar.finish_and_clear();

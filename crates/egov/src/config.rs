@@ -31,11 +31,7 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "\"\""
-        } else {
-            "\"[redacted]\""
-        })
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"[redacted]\"" })
     }
 }
 
@@ -151,13 +147,11 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        Self::from_figment(figment.merge(Env::prefixed("EGOV__").split("__").lowercase(true)))
+        Self::from_figment(&figment.merge(Env::prefixed("EGOV__").split("__").lowercase(true)))
     }
 
-    fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {
-        let settings: Settings = figment
-            .extract()
-            .map_err(|error| ConfigError::Load(Box::new(error)))?;
+    fn from_figment(figment: &Figment) -> Result<Settings, ConfigError> {
+        let settings: Settings = figment.extract().map_err(|error| ConfigError::Load(Box::new(error)))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -171,17 +165,12 @@ impl Settings {
             })
         };
         if egov_db::Engine::from_url(self.database.url.expose()).is_err() {
-            return invalid(
-                "database.url",
-                "unsupported scheme: use sqlite:// or postgres://",
-            );
+            return invalid("database.url", "unsupported scheme: use sqlite:// or postgres://");
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");
         }
-        if !(self.server.public_url.starts_with("http://")
-            || self.server.public_url.starts_with("https://"))
-        {
+        if !(self.server.public_url.starts_with("http://") || self.server.public_url.starts_with("https://")) {
             return invalid("server.public_url", "must start with http:// or https://");
         }
         if self.server.request_timeout_secs == 0 {
@@ -190,12 +179,7 @@ impl Settings {
         if self.server.max_body_bytes < 1024 {
             return invalid("server.max_body_bytes", "must be at least 1024");
         }
-        if self
-            .log
-            .level
-            .parse::<tracing_subscriber::EnvFilter>()
-            .is_err()
-        {
+        if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
             return invalid("log.level", "is not a valid tracing filter");
         }
         Ok(())
@@ -225,9 +209,7 @@ mod tests {
     use figment::providers::Toml;
 
     fn load_toml(text: &str) -> Result<Settings, ConfigError> {
-        Settings::from_figment(
-            Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(text)),
-        )
+        Settings::from_figment(&Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(text)))
     }
 
     #[test]
@@ -271,10 +253,7 @@ mod tests {
     #[test]
     fn a_short_secret_key_is_refused_for_serving() {
         let settings = load_toml("[security]\nsecret_key = \"short\"\n").expect("loads");
-        let error = settings
-            .require_secret_key()
-            .expect_err("too short")
-            .to_string();
+        let error = settings.require_secret_key().expect_err("too short").to_string();
         assert!(error.contains("security.secret_key"), "{error}");
     }
 }

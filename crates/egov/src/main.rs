@@ -97,14 +97,11 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match &cli.command {
         Command::Demo { port } => {
-            let data = cli
-                .data
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("egov-data"));
+            let data = cli.data.clone().unwrap_or_else(|| PathBuf::from("egov-data"));
             let mut settings = node::settings_for_data_dir(&data, true)?;
             settings.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
             settings.server.public_url = format!("http://localhost:{port}");
-            settings.log.level = "warn,egov=info".to_owned();
+            "warn,egov=info".clone_into(&mut settings.log.level);
             init_tracing(&settings);
             let banner = format!(
                 "egov demo is running: {url}/\n  Procedure catalogue: {url}/procedures\n  API documentation:   {url}/api/docs\n  Data: {} (SQLite)",

@@ -24,10 +24,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
         .map_err(|error| {
             anyhow::Error::new(ConfigError::Invalid {
                 key: "database.url",
-                message: format!(
-                    "cannot open the database: {}",
-                    egov_web::error::error_chain(&error)
-                ),
+                message: format!("cannot open the database: {}", egov_web::error::error_chain(&error)),
             })
         })
 }
@@ -40,8 +37,7 @@ pub fn settings_for_data_dir(data: &Path, create: bool) -> anyhow::Result<Settin
             .with_context(|| format!("Failed to create the data folder {}", data.display()))?;
     }
     let mut settings = Settings::default();
-    settings.database.url =
-        crate::config::Secret::new(format!("sqlite://{}", data.join("egov.db").display()));
+    settings.database.url = crate::config::Secret::new(format!("sqlite://{}", data.join("egov.db").display()));
     let key_path = data.join("secret.key");
     let key = match std::fs::read_to_string(&key_path) {
         Ok(key) => key.trim().to_owned(),
@@ -95,9 +91,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
     let secret_key = settings.require_secret_key()?.as_bytes().to_vec();
     let db = connect(&settings).await?;
     if settings.database.migrate_on_start {
-        db.migrate()
-            .await
-            .context("Failed to migrate the database")?;
+        db.migrate().await.context("Failed to migrate the database")?;
     } else {
         let pending = db
             .pending_migrations()
@@ -151,13 +145,11 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         let mut schedule_shutdown = shutdown_rx.clone();
         background.push(tokio::spawn(async move {
             loop {
-                if let Err(error) =
-                    workers::schedule_housekeeping(&schedule_db, schedule_clock.as_ref()).await
-                {
+                if let Err(error) = workers::schedule_housekeeping(&schedule_db, schedule_clock.as_ref()).await {
                     tracing::warn!(%error, "Could not schedule housekeeping");
                 }
                 tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                    () = tokio::time::sleep(Duration::from_hours(1)) => {}
                     _ = schedule_shutdown.changed() => return,
                 }
             }
@@ -167,10 +159,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
     tracing::info!(listen = %settings.server.listen, engine = db.engine().as_str(), ready_ms = started.elapsed().as_millis(), "egov is serving");
     if let Some(banner) = &options.banner {
         println!("{banner}");
-        println!(
-            "Ready in {} ms. Press Ctrl-C to stop.",
-            started.elapsed().as_millis()
-        );
+        println!("Ready in {} ms. Press Ctrl-C to stop.", started.elapsed().as_millis());
     }
     axum::serve(
         listener,

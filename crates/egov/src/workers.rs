@@ -26,9 +26,7 @@ pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Dura
                     .now()
                     .checked_sub_days(Days::new(7))
                     .unwrap_or_else(|| clock.now());
-                let purged = jobs::purge_done(&db, before)
-                    .await
-                    .map_err(|error| error.to_string())?;
+                let purged = jobs::purge_done(&db, before).await.map_err(|error| error.to_string())?;
                 tracing::info!(purged, "Purged finished jobs");
                 Ok(())
             }

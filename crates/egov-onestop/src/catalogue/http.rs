@@ -13,9 +13,7 @@ use axum::routing::get;
 use egov_web::i18n::ShellText;
 use egov_web::{AppError, Lang, Localized, PageContext, PageMeta};
 
-use super::domain::{
-    Level, OnlineLevel, PER_PAGE, Procedure, ProcedureCode, QueryError, SearchParams, SearchQuery,
-};
+use super::domain::{Level, OnlineLevel, PER_PAGE, Procedure, ProcedureCode, QueryError, SearchParams, SearchQuery};
 use super::search::SearchPage;
 use super::text::{CatalogueText, level_name, online_name, text};
 use super::{Catalogue, Snapshot};
@@ -38,10 +36,7 @@ fn query_error(error: &QueryError) -> AppError {
     match error {
         QueryError::TooLong => AppError::bad_request(
             "query_too_long",
-            Localized::new(
-                super::text::VI.query_too_long,
-                super::text::EN.query_too_long,
-            ),
+            Localized::new(super::text::VI.query_too_long, super::text::EN.query_too_long),
         ),
         QueryError::InvalidParameter { name } => AppError::bad_request(
             "invalid_parameter",
@@ -57,10 +52,7 @@ fn not_found() -> AppError {
     AppError::new(
         StatusCode::NOT_FOUND,
         "procedure_not_found",
-        Localized::new(
-            super::text::VI.procedure_not_found,
-            super::text::EN.procedure_not_found,
-        ),
+        Localized::new(super::text::VI.procedure_not_found, super::text::EN.procedure_not_found),
     )
 }
 
@@ -124,10 +116,7 @@ struct Choice {
     selected: bool,
 }
 
-fn choices<'a>(
-    options: impl Iterator<Item = (&'a str, String)>,
-    current: Option<&str>,
-) -> Vec<Choice> {
+fn choices<'a>(options: impl Iterator<Item = (&'a str, String)>, current: Option<&str>) -> Vec<Choice> {
     options
         .map(|(value, label)| Choice {
             selected: current == Some(value),
@@ -150,10 +139,7 @@ struct HomePage {
     featured: Vec<ProcedureItem>,
 }
 
-async fn home(
-    State(catalogue): State<Catalogue>,
-    context: PageContext,
-) -> Result<Html<String>, AppError> {
+async fn home(State(catalogue): State<Catalogue>, context: PageContext) -> Result<Html<String>, AppError> {
     let snapshot = catalogue.snapshot().await?;
     let lang = context.lang;
     let t = text(lang);
@@ -161,11 +147,7 @@ async fn home(
         .fields
         .iter()
         .map(|field| {
-            let count = snapshot
-                .index
-                .all()
-                .filter(|p| p.field_code == field.code)
-                .count();
+            let count = snapshot.index.all().filter(|p| p.field_code == field.code).count();
             (
                 field.code.clone(),
                 lang.pick(&field.name_vi, &field.name_en).clone(),
@@ -186,11 +168,7 @@ async fn home(
         shell: context.shell(),
         t,
         n_procedures: snapshot.index.len(),
-        n_full_online: snapshot
-            .index
-            .all()
-            .filter(|p| p.online == OnlineLevel::Full)
-            .count(),
+        n_full_online: snapshot.index.all().filter(|p| p.online == OnlineLevel::Full).count(),
         n_agencies: snapshot.agencies.len(),
         fields,
         featured,
@@ -359,10 +337,7 @@ async fn submit_page(
         shell: context.shell(),
         t,
         code: procedure.code.to_string(),
-        name: context
-            .lang
-            .pick(&procedure.name_vi, &procedure.name_en)
-            .clone(),
+        name: context.lang.pick(&procedure.name_vi, &procedure.name_en).clone(),
     };
     Ok(Html(view.render()?))
 }
@@ -504,9 +479,7 @@ pub async fn procedure_api(
     tag = "catalogue",
     responses((status = 200, description = "Every agency", body = [crate::directory::Agency]))
 )]
-pub async fn agencies_api(
-    State(catalogue): State<Catalogue>,
-) -> Result<Json<Vec<crate::directory::Agency>>, AppError> {
+pub async fn agencies_api(State(catalogue): State<Catalogue>) -> Result<Json<Vec<crate::directory::Agency>>, AppError> {
     let snapshot = catalogue.snapshot().await?;
     Ok(Json(snapshot.agencies.clone()))
 }
@@ -518,9 +491,7 @@ pub async fn agencies_api(
     tag = "catalogue",
     responses((status = 200, description = "Every field", body = [super::store::FieldView]))
 )]
-pub async fn fields_api(
-    State(catalogue): State<Catalogue>,
-) -> Result<Json<Vec<super::store::FieldView>>, AppError> {
+pub async fn fields_api(State(catalogue): State<Catalogue>) -> Result<Json<Vec<super::store::FieldView>>, AppError> {
     let snapshot = catalogue.snapshot().await?;
     Ok(Json(snapshot.fields.clone()))
 }

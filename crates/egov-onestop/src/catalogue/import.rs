@@ -87,10 +87,7 @@ pub struct ImportReport {
 }
 
 fn line_of(text: &str, offset: usize) -> u64 {
-    let newlines = text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|byte| **byte == b'\n')
-        .count();
+    let newlines = text[..offset.min(text.len())].matches('\n').count();
     u64::try_from(newlines).unwrap_or(u64::MAX) + 1
 }
 
@@ -146,9 +143,7 @@ fn parse_json(text: &str) -> Result<Vec<ImportRow>, ImportError> {
 }
 
 fn parse_csv(text: &str) -> Result<Vec<ImportRow>, ImportError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
     let headers = reader
         .headers()
         .map_err(|error| ImportError::File(error.to_string()))?
@@ -170,9 +165,7 @@ fn parse_csv(text: &str) -> Result<Vec<ImportRow>, ImportError> {
         "agency_codes",
     ];
     if let Some(unknown) = headers.iter().find(|header| !known.contains(header)) {
-        return Err(ImportError::File(format!(
-            "line 1: unknown column `{unknown}`"
-        )));
+        return Err(ImportError::File(format!("line 1: unknown column `{unknown}`")));
     }
     let mut rows = Vec::new();
     for result in reader.records() {
@@ -274,10 +267,7 @@ pub async fn import(
                 if let Some(first_line) = seen.insert(procedure.code.to_string(), row.line) {
                     errors.push(LineError {
                         line: row.line,
-                        message: format!(
-                            "code: `{}` appears already on line {first_line}",
-                            procedure.code
-                        ),
+                        message: format!("code: `{}` appears already on line {first_line}", procedure.code),
                     });
                 } else {
                     procedures.push(procedure);
@@ -336,8 +326,7 @@ mod tests {
 
     #[test]
     fn csv_rows_carry_their_line_numbers_even_after_a_multi_line_cell() {
-        let text =
-            "code,name_vi,required_documents\n1.000001,\"Tên\nhai dòng\",A|B\n1.000002,Khác,\n";
+        let text = "code,name_vi,required_documents\n1.000001,\"Tên\nhai dòng\",A|B\n1.000002,Khác,\n";
         let rows = parse_file(ImportFormat::Csv, text).expect("readable");
         let lines: Vec<u64> = rows.iter().map(|row| row.line).collect();
         assert_eq!(lines, [2, 4]);
@@ -347,8 +336,7 @@ mod tests {
 
     #[test]
     fn an_unknown_csv_column_is_refused() {
-        let error =
-            parse_file(ImportFormat::Csv, "code,colour\n1,red\n").expect_err("unknown column");
+        let error = parse_file(ImportFormat::Csv, "code,colour\n1,red\n").expect_err("unknown column");
         assert_eq!(
             error.to_string(),
             "the file cannot be read: line 1: unknown column `colour`"
@@ -357,7 +345,8 @@ mod tests {
 
     #[test]
     fn json_array_items_carry_the_line_they_start_on() {
-        let text = "{\"procedures\": [\n  {\"code\": \"1.000001\"},\n\n  {\"code\": \"1.000002\", \"fee_vnd\": 20000}\n]}";
+        let text =
+            "{\"procedures\": [\n  {\"code\": \"1.000001\"},\n\n  {\"code\": \"1.000002\", \"fee_vnd\": 20000}\n]}";
         let rows = parse_file(ImportFormat::Json, text).expect("readable");
         let lines: Vec<u64> = rows.iter().map(|row| row.line).collect();
         assert_eq!(lines, [2, 4]);
@@ -371,23 +360,14 @@ mod tests {
     fn json_lines_skip_blank_lines_and_report_bad_ones() {
         let text = "{\"code\": \"1.000001\"}\n\n{\"code\": \n{\"colour\": 1}\n";
         let rows = parse_file(ImportFormat::JsonLines, text).expect("readable");
-        let lines: Vec<(u64, bool)> = rows
-            .iter()
-            .map(|row| (row.line, row.record.is_ok()))
-            .collect();
+        let lines: Vec<(u64, bool)> = rows.iter().map(|row| (row.line, row.record.is_ok())).collect();
         assert_eq!(lines, [(1, true), (3, false), (4, false)]);
     }
 
     #[test]
     fn formats_follow_the_extension() {
-        assert_eq!(
-            ImportFormat::from_file_name("a.CSV"),
-            Some(ImportFormat::Csv)
-        );
-        assert_eq!(
-            ImportFormat::from_file_name("a.jsonl"),
-            Some(ImportFormat::JsonLines)
-        );
+        assert_eq!(ImportFormat::from_file_name("a.CSV"), Some(ImportFormat::Csv));
+        assert_eq!(ImportFormat::from_file_name("a.jsonl"), Some(ImportFormat::JsonLines));
         assert_eq!(ImportFormat::from_file_name("a.xlsx"), None);
     }
 }

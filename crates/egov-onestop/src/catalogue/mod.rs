@@ -70,10 +70,7 @@ impl Catalogue {
     }
 
     fn fresh_snapshot(&self) -> Option<Arc<Snapshot>> {
-        let cached = self
-            .cached
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cached = self.cached.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         cached
             .as_ref()
             .filter(|cached| cached.checked_at.elapsed() < REVISION_CHECK_INTERVAL)
@@ -93,10 +90,7 @@ impl Catalogue {
         }
         let revision = store::revision(&self.db).await?;
         let current = {
-            let mut cached = self
-                .cached
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut cached = self.cached.write().unwrap_or_else(std::sync::PoisonError::into_inner);
             match cached.as_mut() {
                 Some(cached) if cached.revision == revision => {
                     cached.checked_at = Instant::now();
@@ -116,15 +110,8 @@ impl Catalogue {
             agencies,
             fields,
         });
-        tracing::info!(
-            revision,
-            n_procedures = snapshot.index.len(),
-            "Catalogue index rebuilt"
-        );
-        let mut cached = self
-            .cached
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tracing::info!(revision, n_procedures = snapshot.index.len(), "Catalogue index rebuilt");
+        let mut cached = self.cached.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         *cached = Some(Cached {
             revision,
             snapshot: Arc::clone(&snapshot),
@@ -136,10 +123,7 @@ impl Catalogue {
     /// Forgets the index, so the next request rebuilds it (after an import on
     /// this node).
     pub fn invalidate(&self) {
-        let mut cached = self
-            .cached
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cached = self.cached.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         *cached = None;
     }
 }

@@ -9,7 +9,8 @@
 //! (`dang ky khai` finds `Đăng ký khai sinh`). Ranking, highest first: the
 //! whole query as a phrase of the name, then per word a match in the code,
 //! a whole word of the name, a word start of the name, and words of the
-//! documents, agencies and legal basis; ties go to the name, alphabetically.
+//! documents, agencies and legal basis; ties go to the shorter name, then
+//! alphabetically.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ const WEIGHT_OTHER_WORD: u32 = 3;
 const WEIGHT_OTHER_PREFIX: u32 = 2;
 const BONUS_NAME_PHRASE: u32 = 30;
 const BONUS_NAME_STARTS_WITH_PHRASE: u32 = 10;
+const BONUS_NAME_EXACT: u32 = 20;
 
 /// Extra text to index with each procedure, such as its agencies' names.
 #[derive(Debug, Clone, Default)]
@@ -65,21 +67,14 @@ impl SearchIndex {
         for (position, (procedure, extra)) in procedures.into_iter().enumerate() {
             let entry_id = u32::try_from(position).unwrap_or(u32::MAX);
             let mut add = |word: String, whole: u32, prefix: u32| {
-                let weights = postings
-                    .entry(word)
-                    .or_default()
-                    .entry(entry_id)
-                    .or_insert((0, 0));
+                let weights = postings.entry(word).or_default().entry(entry_id).or_insert((0, 0));
                 weights.0 = weights.0.max(whole);
                 weights.1 = weights.1.max(prefix);
             };
             for word in tokens(procedure.code.as_str()) {
                 add(word, WEIGHT_CODE, WEIGHT_CODE / 2);
             }
-            for word in tokens(&procedure.name_vi)
-                .into_iter()
-                .chain(tokens(&procedure.name_en))
-            {
+            for word in tokens(&procedure.name_vi).into_iter().chain(tokens(&procedure.name_en)) {
                 add(word, WEIGHT_NAME_WORD, WEIGHT_NAME_PREFIX);
             }
             let others = procedure
@@ -134,16 +129,11 @@ impl SearchIndex {
     }
 
     fn passes_filters(procedure: &Procedure, query: &SearchQuery) -> bool {
-        query
-            .level
-            .is_none_or(|level: Level| procedure.level == level)
+        query.level.is_none_or(|level: Level| procedure.level == level)
             && query
                 .online
                 .is_none_or(|online: OnlineLevel| procedure.online == online)
-            && query
-                .field
-                .as_deref()
-                .is_none_or(|field| procedure.field_code == field)
+            && query.field.as_deref().is_none_or(|field| procedure.field_code == field)
             && query
                 .agency
                 .as_deref()
@@ -188,6 +178,9 @@ impl SearchIndex {
                 .zip(&self.entries)
                 .filter_map(|(score, entry)| {
                     let mut score = score?;
+                    if entry.name_folded == phrase {
+                        score += BONUS_NAME_EXACT;
+                    }
                     if entry.name_folded.contains(&phrase) {
                         score += BONUS_NAME_PHRASE;
                         if entry.name_folded.starts_with(&phrase) {
@@ -199,15 +192,17 @@ impl SearchIndex {
                 .collect()
         };
         hits.retain(|(_, entry)| SearchIndex::passes_filters(&entry.procedure, query));
+        // Equal scores: the shorter name is the more specific match.
         hits.sort_by(|(score_a, a), (score_b, b)| {
             score_b
                 .cmp(score_a)
+                .then_with(|| {
+                    if words.is_empty() { std::cmp::Ordering::Equal } else { a.name_folded.len().cmp(&b.name_folded.len()) }
+                })
                 .then_with(|| a.sort_key.cmp(&b.sort_key))
         });
         let total = hits.len();
-        let pages = u32::try_from(total.div_ceil(PER_PAGE))
-            .unwrap_or(u32::MAX)
-            .max(1);
+        let pages = u32::try_from(total.div_ceil(PER_PAGE)).unwrap_or(u32::MAX).max(1);
         let skip = (query.page as usize - 1).saturating_mul(PER_PAGE);
         let items = hits
             .into_iter()
@@ -254,24 +249,9 @@ mod tests {
 
     fn index() -> SearchIndex {
         SearchIndex::build(vec![
-            procedure(
-                "1.000894",
-                "Đăng ký kết hôn",
-                "Marriage registration",
-                Level::Commune,
-            ),
-            procedure(
-                "1.001193",
-                "Đăng ký khai sinh",
-                "Birth registration",
-                Level::Commune,
-            ),
-            procedure(
-                "1.000656",
-                "Đăng ký khai tử",
-                "Death registration",
-                Level::Commune,
-            ),
+            procedure("1.000894", "Đăng ký kết hôn", "Marriage registration", Level::Commune),
+            procedure("1.001193", "Đăng ký khai sinh", "Birth registration", Level::Commune),
+            procedure("1.000656", "Đăng ký khai tử", "Death registration", Level::Commune),
             procedure(
                 "2.000001",
                 "Cấp bản sao trích lục khai sinh",
@@ -287,12 +267,7 @@ mod tests {
             page: 1,
             ..SearchQuery::default()
         };
-        index
-            .search(&query)
-            .items
-            .iter()
-            .map(|p| p.code.to_string())
-            .collect()
+        index.search(&query).items.iter().map(|p| p.code.to_string()).collect()
     }
 
     #[test]
@@ -324,9 +299,7 @@ mod tests {
     #[test]
     fn english_names_are_searched_too() {
         assert_eq!(
-            codes(&index(), "birth registration")
-                .first()
-                .map(String::as_str),
+            codes(&index(), "birth registration").first().map(String::as_str),
             Some("1.001193")
         );
     }
@@ -377,10 +350,7 @@ mod tests {
                 ..SearchQuery::default()
             })
         };
-        assert_eq!(
-            (page(1).items.len(), page(1).total, page(1).pages),
-            (20, 45, 3)
-        );
+        assert_eq!((page(1).items.len(), page(1).total, page(1).pages), (20, 45, 3));
         assert_eq!(page(3).items.len(), 5);
         assert!(page(4).items.is_empty());
     }

@@ -34,11 +34,7 @@ impl ProcedureRow {
     fn into_procedure(self, agency_codes: Vec<String>) -> Result<Procedure, DbError> {
         // The CHECK constraints admit only known levels and online levels,
         // and codes were validated before they were written.
-        let corrupt = |what: &str| {
-            DbError::Query(sqlx::Error::Protocol(format!(
-                "stored procedure has a bad {what}"
-            )))
-        };
+        let corrupt = |what: &str| DbError::Query(sqlx::Error::Protocol(format!("stored procedure has a bad {what}")));
         Ok(Procedure {
             code: ProcedureCode::parse(&self.code).ok_or_else(|| corrupt("code"))?,
             name_vi: self.name_vi,
@@ -65,20 +61,15 @@ pub async fn revision(db: &Db) -> Result<i64, DbError> {
     }))
 }
 
+type AgencyRow = (String, String, String);
+type Loaded = (i64, Vec<ProcedureRow>, Vec<AgencyRow>, Vec<(String, String)>);
+
 /// Every procedure with the text its index needs, and the revision read in
 /// the same snapshot.
 #[tracing::instrument(skip(db))]
 pub async fn load_all(db: &Db) -> Result<(i64, Vec<(Procedure, ExtraText)>), DbError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {PROCEDURE_COLUMNS} FROM procedures ORDER BY code"
-    ));
-    type AgencyRow = (String, String, String);
-    let (revision, rows, agency_rows, fields): (
-        i64,
-        Vec<ProcedureRow>,
-        Vec<AgencyRow>,
-        Vec<(String, String)>,
-    ) = with_pool!(db, pool => {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {PROCEDURE_COLUMNS} FROM procedures ORDER BY code"));
+    let (revision, rows, agency_rows, fields): Loaded = with_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let revision = sqlx::query_scalar("SELECT revision FROM catalogue_revision WHERE id = 1")
             .fetch_one(&mut *tx)
@@ -125,11 +116,7 @@ pub async fn existing_codes(tx: &mut Tx) -> Result<Vec<String>, DbError> {
 
 /// Inserts or replaces one procedure and its agencies.
 #[tracing::instrument(skip_all, fields(code = %procedure.code))]
-pub async fn upsert_procedure(
-    tx: &mut Tx,
-    procedure: &Procedure,
-    now: DateTime<Utc>,
-) -> Result<(), DbError> {
+pub async fn upsert_procedure(tx: &mut Tx, procedure: &Procedure, now: DateTime<Utc>) -> Result<(), DbError> {
     let documents = serde_json::to_string(&procedure.required_documents)?;
     let days = i32::try_from(procedure.processing_days).unwrap_or(i32::MAX);
     with_tx!(tx, conn => {

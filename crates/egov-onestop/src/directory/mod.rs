@@ -47,13 +47,7 @@ pub fn parse_provinces(text: &str) -> Result<Vec<Province>, ProvinceFileError> {
             message: error.to_string(),
         })?;
         let line = record.position().map_or(0, csv::Position::line);
-        let field = |index: usize| {
-            record
-                .get(index)
-                .map(str::trim)
-                .unwrap_or_default()
-                .to_owned()
-        };
+        let field = |index: usize| record.get(index).map(str::trim).unwrap_or_default().to_owned();
         let (code, name_vi, name_ascii, kind) = (field(0), field(1), field(2), field(3));
         if code.len() != 2 || !code.bytes().all(|byte| byte.is_ascii_digit()) {
             return Err(ProvinceFileError::Line {
@@ -98,8 +92,7 @@ mod tests {
 
     #[test]
     fn a_bad_line_is_reported_with_its_number() {
-        let text =
-            "code,name_vi,name_ascii,kind\n01,Hà Nội,Ha Noi,city\nX1,Nowhere,Nowhere,province\n";
+        let text = "code,name_vi,name_ascii,kind\n01,Hà Nội,Ha Noi,city\nX1,Nowhere,Nowhere,province\n";
         let error = parse_provinces(text).expect_err("bad code");
         assert_eq!(error.to_string(), "line 3: code `X1` is not two digits");
     }

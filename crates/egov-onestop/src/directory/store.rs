@@ -48,18 +48,9 @@ pub async fn provinces(db: &Db) -> Result<Vec<Province>, DbError> {
     }))
 }
 
-type AgencyRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-);
+type AgencyRow = (String, String, String, String, Option<String>, Option<String>);
 
-fn agency_from_row(
-    (code, name_vi, name_en, level, province_code, parent_code): AgencyRow,
-) -> Agency {
+fn agency_from_row((code, name_vi, name_en, level, province_code, parent_code): AgencyRow) -> Agency {
     Agency {
         code,
         name_vi,
