@@ -147,6 +147,20 @@ pub async fn claim(
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     let locked_until = now_ms.saturating_add(lease_ms);
     let limit = i64::from(limit);
+    // A job whose worker died on its last attempt never reached `fail`, so
+    // its expired lease is the failure: dead-letter it rather than run it
+    // again, or a job that kills its worker would loop forever.
+    with_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE jobs SET status = 'dead', locked_by = NULL, locked_until = NULL, updated_at = $1, \
+                 last_error = 'the worker stopped during the last attempt (lease expired)' \
+             WHERE queue = $2 AND status = 'running' AND locked_until < $1 AND attempts >= max_attempts",
+        )
+        .bind(now_ms)
+        .bind(queue)
+        .execute(pool)
+        .await?;
+    });
     let jobs = match db {
         Db::Postgres(pool) => {
             sqlx::query_as::<_, ClaimedJob>(
@@ -216,7 +230,8 @@ pub async fn complete(db: &Db, job_id: Uuid, worker_id: &str, now: DateTime<Utc>
 }
 
 /// Records a failed run: back to pending with a backoff, or dead-lettered
-/// once the job has used all its attempts.
+/// once the job has used all its attempts. `None` when this worker had lost
+/// the lease meanwhile, so nothing was recorded.
 #[tracing::instrument(skip(db, error))]
 pub async fn fail(
     db: &Db,
@@ -224,7 +239,7 @@ pub async fn fail(
     worker_id: &str,
     error: &str,
     now: DateTime<Utc>,
-) -> Result<JobStatus, DbError> {
+) -> Result<Option<JobStatus>, DbError> {
     let now_ms = epoch_millis(now);
     let status = if job.attempts >= job.max_attempts {
         JobStatus::Dead
@@ -233,7 +248,7 @@ pub async fn fail(
     };
     let retry_at = now_ms.saturating_add(backoff_millis(job.attempts, &mut rand::rng()));
     let status_text = if status == JobStatus::Dead { "dead" } else { "pending" };
-    with_pool!(db, pool => {
+    let updated = with_pool!(db, pool => {
         sqlx::query(
             "UPDATE jobs SET status = $1, run_at = $2, last_error = $3, locked_by = NULL, \
                  locked_until = NULL, updated_at = $4 \
@@ -246,9 +261,10 @@ pub async fn fail(
         .bind(job.id)
         .bind(worker_id)
         .execute(pool)
-        .await?;
+        .await?
+        .rows_affected()
     });
-    Ok(status)
+    Ok((updated == 1).then_some(status))
 }
 
 /// Puts a dead-lettered job back in the queue with fresh attempts.

@@ -351,3 +351,41 @@ engine_test! {
         assert_eq!(job_view(db, job_id).await.status, JobStatus::Done);
     }
 }
+
+engine_test! {
+    async fn a_job_whose_worker_dies_on_its_last_attempt_is_dead_lettered(test_db: TestDb) {
+        let db = &test_db.db;
+        let clock = fixed_clock();
+        let lease = Duration::from_secs(30);
+        let mut job = NewJob::new(KIND, json!({}));
+        job.max_attempts = 1;
+        let job_id = enqueue_committed(db, &job, clock.now()).await.expect("the job is created");
+        let claimed = jobs::claim(db, DEFAULT_QUEUE, "node-a", 8, lease, clock.now()).await.expect("claim");
+        assert_eq!(claimed.len(), 1);
+
+        // node-a dies without recording anything; its lease runs out.
+        clock.advance(TimeDelta::seconds(31));
+        let reclaimed = jobs::claim(db, DEFAULT_QUEUE, "node-b", 8, lease, clock.now()).await.expect("claim");
+        assert!(reclaimed.is_empty(), "a job past its last attempt ran again: {reclaimed:?}");
+        let view = job_view(db, job_id).await;
+        assert_eq!(view.status, JobStatus::Dead);
+        assert!(view.last_error.is_some_and(|error| error.contains("lease expired")));
+    }
+}
+
+engine_test! {
+    async fn a_worker_that_lost_its_lease_records_no_failure(test_db: TestDb) {
+        let db = &test_db.db;
+        let clock = fixed_clock();
+        let lease = Duration::from_secs(30);
+        let job_id = enqueue_committed(db, &NewJob::new(KIND, json!({})), clock.now()).await.expect("created");
+        let first = jobs::claim(db, DEFAULT_QUEUE, "node-a", 8, lease, clock.now()).await.expect("claim");
+        clock.advance(TimeDelta::seconds(31));
+        let second = jobs::claim(db, DEFAULT_QUEUE, "node-b", 8, lease, clock.now()).await.expect("claim");
+        assert_eq!(second.len(), 1);
+        let recorded = jobs::fail(db, &first[0], "node-a", "too late", clock.now()).await.expect("fail");
+        assert_eq!(recorded, None);
+        let view = job_view(db, job_id).await;
+        assert_eq!((view.status, view.last_error), (JobStatus::Running, None));
+    }
+}

@@ -197,7 +197,11 @@ impl SearchIndex {
             score_b
                 .cmp(score_a)
                 .then_with(|| {
-                    if words.is_empty() { std::cmp::Ordering::Equal } else { a.name_folded.len().cmp(&b.name_folded.len()) }
+                    if words.is_empty() {
+                        std::cmp::Ordering::Equal
+                    } else {
+                        a.name_folded.len().cmp(&b.name_folded.len())
+                    }
                 })
                 .then_with(|| a.sort_key.cmp(&b.sort_key))
         });

@@ -9,7 +9,12 @@ use egov_testkit::{TestDb, engine_test};
 use super::support::spawn_demo;
 
 fn codes(body: &serde_json::Value) -> Vec<String> {
-    body["items"].as_array().expect("items").iter().map(|item| item["code"].as_str().expect("code").to_owned()).collect()
+    body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["code"].as_str().expect("code").to_owned())
+        .collect()
 }
 
 engine_test! {

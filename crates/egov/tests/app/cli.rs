@@ -26,7 +26,10 @@ fn write(dir: &tempfile::TempDir, name: &str, contents: &str) -> String {
 fn every_command_has_help_and_the_version_prints() {
     let version = egov(&["--version"]);
     assert!(version.status.success());
-    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("egov {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("egov {}", env!("CARGO_PKG_VERSION"))
+    );
     for command in ["demo", "serve", "migrate", "check-config", "import"] {
         let help = egov(&[command, "--help"]);
         assert!(help.status.success(), "{command} --help failed");
@@ -39,14 +42,26 @@ fn bad_configuration_stops_with_the_key_named() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let cases = [
         ("unknown.toml", "[server]\nlisten_on = \"127.0.0.1:1\"\n", "listen_on"),
-        ("type.toml", "[database]\nmax_connections = \"many\"\n", "database.max_connections"),
-        ("scheme.toml", "[database]\nurl = \"mysql://localhost/egov\"\n", "database.url"),
+        (
+            "type.toml",
+            "[database]\nmax_connections = \"many\"\n",
+            "database.max_connections",
+        ),
+        (
+            "scheme.toml",
+            "[database]\nurl = \"mysql://localhost/egov\"\n",
+            "database.url",
+        ),
         (
             "unreachable.toml",
             "[database]\nurl = \"postgres://postgres@127.0.0.1:1/egov\"\n[security]\nsecret_key = \"0123456789abcdef0123456789abcdef\"\n",
             "database.url",
         ),
-        ("nokey.toml", "[database]\nurl = \"sqlite::memory:\"\n", "security.secret_key"),
+        (
+            "nokey.toml",
+            "[database]\nurl = \"sqlite::memory:\"\n",
+            "security.secret_key",
+        ),
     ];
     for (name, contents, key) in cases {
         let path = write(&dir, name, contents);
@@ -82,7 +97,9 @@ async fn importing_a_file_with_bad_rows_names_each_line_and_imports_nothing() {
         .await
         .expect("open SQLite");
     db.migrate().await.expect("migrate");
-    egov_onestop::seed::load_demo(&db, chrono::Utc::now()).await.expect("seed");
+    egov_onestop::seed::load_demo(&db, chrono::Utc::now())
+        .await
+        .expect("seed");
     db.close().await;
     let bad = write(
         &dir,
@@ -94,7 +111,10 @@ async fn importing_a_file_with_bad_rows_names_each_line_and_imports_nothing() {
     let output = egov(&["--data", data, "import", "procedures", &bad]);
     assert!(!output.status.success());
     let message = stderr(&output);
-    assert!(message.contains("bad.csv:line 3: field: `nowhere` is not a known field code"), "{message}");
+    assert!(
+        message.contains("bad.csv:line 3: field: `nowhere` is not a known field code"),
+        "{message}"
+    );
     assert!(message.contains("nothing was imported"), "{message}");
 
     let fixed = write(
@@ -112,9 +132,19 @@ async fn importing_a_file_with_bad_rows_names_each_line_and_imports_nothing() {
 #[test]
 fn the_demo_serves_the_catalogue_soon_after_it_starts() {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("address").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("address")
+        .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_egov"))
-        .args(["demo", "--port", &port.to_string(), "--data", dir.path().to_str().expect("UTF-8 path")])
+        .args([
+            "demo",
+            "--port",
+            &port.to_string(),
+            "--data",
+            dir.path().to_str().expect("UTF-8 path"),
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -124,7 +154,9 @@ fn the_demo_serves_the_catalogue_soon_after_it_starts() {
     while started.elapsed() < Duration::from_secs(30) {
         if let Ok(response) = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut stream| {
             use std::io::{Read as _, Write as _};
-            stream.write_all(b"GET /api/v1/procedures?q=khai+sinh HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+            stream.write_all(
+                b"GET /api/v1/procedures?q=khai+sinh HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            )?;
             let mut text = String::new();
             stream.read_to_string(&mut text)?;
             Ok(text)

@@ -11,8 +11,13 @@ pub struct App {
 }
 
 pub async fn spawn_demo(test_db: TestDb) -> App {
-    let now = Utc.with_ymd_and_hms(2026, 11, 27, 2, 0, 0).single().expect("valid time");
-    egov_onestop::seed::load_demo(&test_db.db, now).await.expect("seed demo data");
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 27, 2, 0, 0)
+        .single()
+        .expect("valid time");
+    egov_onestop::seed::load_demo(&test_db.db, now)
+        .await
+        .expect("seed demo data");
     let server = TestServer::serve(router(test_db.db.clone(), &AppConfig::for_tests())).await;
     App { server, test_db }
 }
