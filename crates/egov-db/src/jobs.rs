@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use egov_core::clock::Clock;
-use rand::Rng;
+use rand::RngExt as _;
 use uuid::Uuid;
 
 use crate::{Db, DbError, Tx, epoch_millis, with_pool, with_tx};
@@ -326,7 +326,7 @@ pub async fn purge_done(db: &Db, before: DateTime<Utc>) -> Result<u64, DbError> 
 
 /// Exponential backoff: 2 s, 4 s, 8 s … capped at one hour, with up to 20 %
 /// random jitter so that jobs failing together do not retry together.
-fn backoff_millis(attempts: i32, rng: &mut impl Rng) -> i64 {
+fn backoff_millis(attempts: i32, rng: &mut impl rand::Rng) -> i64 {
     let exponent = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
     let base = 2_000_i64.saturating_mul(1_i64 << exponent).min(3_600_000);
     let jitter = rng.random_range(0..=base / 5);

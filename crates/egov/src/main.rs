@@ -34,7 +34,12 @@ enum Command {
         port: u16,
     },
     /// Run a production node (`--config egov.toml`).
-    Serve,
+    Serve {
+        /// Also load the demo province's agencies and catalogue (for staging
+        /// and benchmarks; a second start changes nothing).
+        #[arg(long)]
+        with_demo_data: bool,
+    },
     /// Apply pending database migrations.
     Migrate,
     /// Validate the configuration and reach the database.
@@ -118,10 +123,17 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Serve => {
+        Command::Serve { with_demo_data } => {
             let settings = settings(&cli, None)?;
             init_tracing(&settings);
-            node::run(settings, RunOptions::default()).await
+            node::run(
+                settings,
+                RunOptions {
+                    demo_data: *with_demo_data,
+                    ..RunOptions::default()
+                },
+            )
+            .await
         }
         Command::Migrate => {
             let settings = settings(&cli, None)?;

@@ -57,7 +57,7 @@ pub fn settings_for_data_dir(data: &Path, create: bool) -> anyhow::Result<Settin
 
 fn new_secret_key() -> String {
     use base64::Engine as _;
-    use rand::RngCore as _;
+    use rand::Rng as _;
     let mut bytes = [0_u8; 48];
     rand::rng().fill_bytes(&mut bytes);
     base64::engine::general_purpose::STANDARD.encode(bytes)

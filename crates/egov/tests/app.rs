@@ -2,8 +2,8 @@
 //! binary, so the workspace links it once.
 
 mod app {
-    pub mod catalogue;
-    pub mod cli;
-    pub mod shell;
-    pub mod support;
+    mod catalogue;
+    mod cli;
+    mod shell;
+    mod support;
 }

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use egov_onestop::catalogue::import::{self, ImportError, ImportFormat, ImportMode};
 use egov_onestop::catalogue::store;
-use egov_testkit::{TestDb, engine_test};
+use egov_testkit::engine_test;
 
 use super::support::spawn_demo;
 

@@ -1,7 +1,7 @@
 //! The web shell as a visitor and an operator meet it: languages, CSRF,
 //! security headers, errors, health, metrics and the API description.
 
-use egov_testkit::{TestDb, engine_test};
+use egov_testkit::engine_test;
 
 use super::support::spawn_demo;
 

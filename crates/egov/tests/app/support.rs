@@ -5,12 +5,12 @@ use egov::app::{AppConfig, router};
 use egov_testkit::{TestDb, TestServer};
 
 /// A served app over demo data, and the database under it.
-pub struct App {
-    pub server: TestServer,
-    pub test_db: TestDb,
+pub(crate) struct App {
+    pub(crate) server: TestServer,
+    pub(crate) test_db: TestDb,
 }
 
-pub async fn spawn_demo(test_db: TestDb) -> App {
+pub(crate) async fn spawn_demo(test_db: TestDb) -> App {
     let now = Utc
         .with_ymd_and_hms(2026, 11, 27, 2, 0, 0)
         .single()
@@ -23,20 +23,20 @@ pub async fn spawn_demo(test_db: TestDb) -> App {
 }
 
 impl App {
-    pub async fn get_text(&self, path: &str) -> (u16, String) {
+    pub(crate) async fn get_text(&self, path: &str) -> (u16, String) {
         let response = self.server.get(path).await;
         let status = response.status().as_u16();
         (status, response.text().await.expect("read body"))
     }
 
-    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+    pub(crate) async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let response = self.server.get(path).await;
         let status = response.status().as_u16();
         (status, response.json().await.expect("JSON body"))
     }
 
     /// The CSRF token the last page embedded in its forms.
-    pub async fn csrf_token(&self) -> String {
+    pub(crate) async fn csrf_token(&self) -> String {
         let (_, html) = self.get_text("/").await;
         let marker = "name=\"csrf_token\" value=\"";
         let start = html.find(marker).expect("a form with a CSRF token") + marker.len();
