@@ -138,3 +138,23 @@ engine_test! {
         assert!(html.contains("/api/v1/procedures/{code}") && html.contains("Tài liệu API"));
     }
 }
+
+#[tokio::test]
+async fn an_instance_served_over_tls_sends_hsts_and_secure_cookies() {
+    let test_db = egov_testkit::TestDb::sqlite().await;
+    let config = egov::app::AppConfig {
+        https: true,
+        ..egov::app::AppConfig::for_tests()
+    };
+    let server = egov_testkit::TestServer::serve(egov::app::router(test_db.db.clone(), &config)).await;
+    let response = server.get("/healthz").await;
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=63072000; includeSubDomains"
+    );
+    let cookie = response.headers()["set-cookie"].to_str().expect("ASCII");
+    assert!(
+        cookie.starts_with("egov_csrf=") && cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+}
