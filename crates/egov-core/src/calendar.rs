@@ -84,6 +84,8 @@ pub enum CalendarError {
     },
     #[error("office hours must run morning start < morning end <= afternoon start < afternoon end")]
     OfficeHoursOutOfOrder,
+    #[error("office hours `{0}` are not of the form 07:30-11:30,13:30-17:00")]
+    BadOfficeHours(String),
 }
 
 /// The days that public offices work, from the announced table where it
@@ -694,9 +696,57 @@ impl OfficeHours {
     }
 }
 
+impl std::fmt::Display for OfficeHours {
+    /// `07:30-11:30,13:30-17:00`, the form [`OfficeHours::from_str`] reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [(morning_open, morning_close), (afternoon_open, afternoon_close)] = self.periods();
+        let hm = |time: NaiveTime| time.format("%H:%M");
+        write!(
+            f,
+            "{}-{},{}-{}",
+            hm(morning_open),
+            hm(morning_close),
+            hm(afternoon_open),
+            hm(afternoon_close)
+        )
+    }
+}
+
+impl std::str::FromStr for OfficeHours {
+    type Err = CalendarError;
+
+    /// Reads `07:30-11:30,13:30-17:00`: a morning and an afternoon period.
+    fn from_str(text: &str) -> Result<OfficeHours, CalendarError> {
+        let bad = || CalendarError::BadOfficeHours(text.to_owned());
+        let period = |part: &str| -> Result<(NaiveTime, NaiveTime), CalendarError> {
+            let (open, close) = part.trim().split_once('-').ok_or_else(bad)?;
+            let parse = |time: &str| NaiveTime::parse_from_str(time.trim(), "%H:%M").map_err(|_| bad());
+            Ok((parse(open)?, parse(close)?))
+        };
+        let (morning, afternoon) = text.split_once(',').ok_or_else(bad)?;
+        OfficeHours::new(period(morning)?, period(afternoon)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{CalendarError, DayKind, HolidayCalendar, OfficeHours};
+
+    #[test]
+    fn office_hours_read_and_print_in_one_form() {
+        let hours: OfficeHours = "08:00-12:00, 13:00-17:00".parse().expect("valid hours");
+        assert_eq!(hours.to_string(), "08:00-12:00,13:00-17:00");
+        assert_eq!(hours.minutes_per_day(), 480);
+        assert_eq!(OfficeHours::default().to_string(), "07:30-11:30,13:30-17:00");
+        assert!(matches!(
+            "8h-12h".parse::<OfficeHours>(),
+            Err(CalendarError::BadOfficeHours(_))
+        ));
+        assert!(matches!(
+            "12:00-08:00,13:00-17:00".parse::<OfficeHours>(),
+            Err(CalendarError::OfficeHoursOutOfOrder)
+        ));
+    }
     use crate::lunar;
     use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
     use proptest::prelude::*;

@@ -5,6 +5,7 @@
 //! changes nothing and edits made since survive.
 
 use chrono::{DateTime, Utc};
+use egov_core::calendar::OfficeHours;
 use egov_db::{Db, DbError};
 
 use crate::catalogue::domain::Level;
@@ -40,6 +41,7 @@ const FIELDS: &[(&str, &str, &str)] = &[
 
 fn demo_agencies() -> Vec<Agency> {
     let agency = |code: &str, name_vi: &str, name_en: &str, level: Level, parent: Option<&str>| Agency {
+        office_hours: OfficeHours::default(),
         code: code.to_owned(),
         name_vi: name_vi.to_owned(),
         name_en: name_en.to_owned(),
@@ -99,13 +101,22 @@ fn demo_agencies() -> Vec<Agency> {
             Level::Commune,
             committee,
         ),
-        agency(
-            "000.00.02.H24",
-            "Ủy ban nhân dân xã Tiên Du",
-            "People's Committee of Tien Du Commune",
-            Level::Commune,
-            committee,
-        ),
+        // Tiên Du keeps the 8-to-5 hours many provinces set, to show that
+        // working-hour deadlines follow each agency's own hours.
+        Agency {
+            office_hours: OfficeHours::new(
+                (hour_minute(8, 0), hour_minute(12, 0)),
+                (hour_minute(13, 0), hour_minute(17, 0)),
+            )
+            .unwrap_or_default(),
+            ..agency(
+                "000.00.02.H24",
+                "Ủy ban nhân dân xã Tiên Du",
+                "People's Committee of Tien Du Commune",
+                Level::Commune,
+                committee,
+            )
+        },
         agency(
             "000.05.01.H24",
             "Công an phường Kinh Bắc",
@@ -128,6 +139,10 @@ fn demo_agencies() -> Vec<Agency> {
             None,
         ),
     ]
+}
+
+fn hour_minute(hour: u32, minute: u32) -> chrono::NaiveTime {
+    chrono::NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or_default()
 }
 
 /// Why seeding stopped.

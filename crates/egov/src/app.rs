@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use egov_core::calendar::HolidayCalendar;
+use egov_core::clock::{Clock, SystemClock};
 use egov_db::Db;
 use egov_onestop::Catalogue;
 use egov_web::{Metrics, ShellConfig, ShellState};
@@ -17,6 +19,8 @@ pub struct AppConfig {
     pub https: bool,
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
+    pub clock: Arc<dyn Clock>,
+    pub calendar: Arc<HolidayCalendar>,
 }
 
 impl AppConfig {
@@ -27,6 +31,8 @@ impl AppConfig {
             https: false,
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 10 * 1024 * 1024,
+            clock: Arc::new(SystemClock),
+            calendar: Arc::new(HolidayCalendar::embedded()),
         }
     }
 }
@@ -46,7 +52,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole HTTP surface of one node.
 pub fn router(db: Db, config: &AppConfig) -> Router {
-    let catalogue = Catalogue::new(db.clone());
+    let catalogue = Catalogue::new(db.clone(), Arc::clone(&config.clock), Arc::clone(&config.calendar));
     let app = egov_onestop::router(catalogue);
     let shell = ShellConfig {
         secret_key: config.secret_key.clone(),

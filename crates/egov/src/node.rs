@@ -120,6 +120,8 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         https: settings.https(),
         request_timeout: Duration::from_secs(settings.server.request_timeout_secs),
         max_body_bytes: settings.server.max_body_bytes,
+        clock: Arc::clone(&clock),
+        calendar: Arc::new(egov_core::calendar::HolidayCalendar::embedded()),
     };
     let router = app::router(db.clone(), &config);
     let listener = tokio::net::TcpListener::bind(settings.server.listen)

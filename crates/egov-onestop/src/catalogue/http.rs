@@ -289,6 +289,7 @@ struct ProcedurePageView {
     online_note: String,
     documents: Vec<String>,
     legal_basis: String,
+    due_date: String,
 }
 
 async fn procedure_page(
@@ -310,6 +311,7 @@ async fn procedure_page(
         online_note: procedure.online_note.clone(),
         documents: procedure.required_documents.clone(),
         legal_basis: procedure.legal_basis.clone(),
+        due_date: super::text::format_date(catalogue.due_if_received_today(&procedure), lang),
     };
     Ok(Html(view.render()?))
 }
@@ -392,6 +394,9 @@ pub struct ProcedureDetail {
     pub online_note: String,
     pub required_documents: Vec<String>,
     pub legal_basis: String,
+    /// When the result is due if a complete dossier is received today, in
+    /// working days (public holidays and days off excluded).
+    pub due_date_if_received_today: chrono::NaiveDate,
 }
 
 fn summary(procedure: &Procedure, snapshot: &Snapshot) -> ProcedureSummary {
@@ -469,6 +474,7 @@ pub async fn procedure_api(
         online_note: procedure.online_note.clone(),
         required_documents: procedure.required_documents.clone(),
         legal_basis: procedure.legal_basis.clone(),
+        due_date_if_received_today: catalogue.due_if_received_today(&procedure),
     }))
 }
 

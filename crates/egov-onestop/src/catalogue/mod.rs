@@ -11,6 +11,8 @@ mod text;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use egov_core::calendar::HolidayCalendar;
+use egov_core::clock::Clock;
 use egov_db::{Db, DbError};
 
 use crate::directory::{self, Agency};
@@ -52,17 +54,34 @@ struct Cached {
 #[derive(Debug, Clone)]
 pub struct Catalogue {
     db: Db,
+    clock: Arc<dyn Clock>,
+    calendar: Arc<HolidayCalendar>,
     cached: Arc<RwLock<Option<Cached>>>,
     reload: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Catalogue {
-    pub fn new(db: Db) -> Catalogue {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, calendar: Arc<HolidayCalendar>) -> Catalogue {
         Catalogue {
             db,
+            clock,
+            calendar,
             cached: Arc::default(),
             reload: Arc::default(),
         }
+    }
+
+    /// The date a result is due if a complete dossier for `procedure` is
+    /// received today (Vietnam time): a dossier that arrives on a day off
+    /// counts as received on the next working day.
+    pub fn due_if_received_today(&self, procedure: &domain::Procedure) -> chrono::NaiveDate {
+        let today = egov_core::clock::vn_now(self.clock.as_ref()).date();
+        let received = if self.calendar.is_working_day(today) {
+            today
+        } else {
+            self.calendar.add_working_days(today, 0)
+        };
+        self.calendar.add_working_days(received, procedure.processing_days)
     }
 
     pub fn db(&self) -> &Db {

@@ -35,6 +35,7 @@ pub(crate) struct CatalogueText {
     pub(crate) fee_free: &'static str,
     pub(crate) fee_by_province: &'static str,
     pub(crate) processing_time: &'static str,
+    pub(crate) due_if_received_today: &'static str,
     pub(crate) working_days: &'static str,
     pub(crate) online_level: &'static str,
     pub(crate) required_documents: &'static str,
@@ -48,6 +49,7 @@ pub(crate) struct CatalogueText {
     pub(crate) stats_label: &'static str,
     pub(crate) stats_procedures: &'static str,
     pub(crate) stats_full_online: &'static str,
+    pub(crate) featured_title: &'static str,
     pub(crate) stats_agencies: &'static str,
     pub(crate) content_language_note: &'static str,
     pub(crate) query_too_long: &'static str,
@@ -85,6 +87,7 @@ pub(crate) static VI: CatalogueText = CatalogueText {
     fee_free: "Miễn phí",
     fee_by_province: "Theo mức do Hội đồng nhân dân tỉnh quy định",
     processing_time: "Thời hạn giải quyết",
+    due_if_received_today: "Hẹn trả kết quả nếu hồ sơ đầy đủ được tiếp nhận hôm nay",
     working_days: "ngày làm việc",
     online_level: "Mức độ dịch vụ công trực tuyến",
     required_documents: "Thành phần hồ sơ",
@@ -98,6 +101,7 @@ pub(crate) static VI: CatalogueText = CatalogueText {
     stats_label: "Số liệu danh mục",
     stats_procedures: "thủ tục hành chính",
     stats_full_online: "thủ tục trực tuyến toàn trình",
+    featured_title: "Dịch vụ công trực tuyến toàn trình",
     stats_agencies: "cơ quan thực hiện",
     content_language_note: "",
     query_too_long: "Từ khóa tìm kiếm quá dài (tối đa 200 ký tự).",
@@ -135,6 +139,7 @@ pub(crate) static EN: CatalogueText = CatalogueText {
     fee_free: "Free of charge",
     fee_by_province: "As set by the Provincial People's Council",
     processing_time: "Time limit",
+    due_if_received_today: "Result due if a complete dossier is received today",
     working_days: "working days",
     online_level: "Online service level",
     required_documents: "Required documents",
@@ -148,12 +153,32 @@ pub(crate) static EN: CatalogueText = CatalogueText {
     stats_label: "Catalogue figures",
     stats_procedures: "administrative procedures",
     stats_full_online: "fully online procedures",
+    featured_title: "Fully online public services",
     stats_agencies: "competent agencies",
     content_language_note: "Official procedure texts (documents, notes, legal basis) are published in Vietnamese.",
     query_too_long: "The search text is too long (at most 200 characters).",
     invalid_parameter: "Invalid parameter",
     procedure_not_found: "There is no procedure with this code.",
 };
+
+/// A date as people write it: `Thứ Hai, 07/12/2026` or
+/// `Monday, 7 December 2026`.
+pub(crate) fn format_date(date: chrono::NaiveDate, lang: Lang) -> String {
+    use chrono::{Datelike as _, Weekday};
+    let weekday = match date.weekday() {
+        Weekday::Mon => lang.pick("Thứ Hai", "Monday"),
+        Weekday::Tue => lang.pick("Thứ Ba", "Tuesday"),
+        Weekday::Wed => lang.pick("Thứ Tư", "Wednesday"),
+        Weekday::Thu => lang.pick("Thứ Năm", "Thursday"),
+        Weekday::Fri => lang.pick("Thứ Sáu", "Friday"),
+        Weekday::Sat => lang.pick("Thứ Bảy", "Saturday"),
+        Weekday::Sun => lang.pick("Chủ nhật", "Sunday"),
+    };
+    match lang {
+        Lang::Vi => format!("{weekday}, {}", date.format("%d/%m/%Y")),
+        Lang::En => format!("{weekday}, {} {}", date.day(), date.format("%B %Y")),
+    }
+}
 
 pub(crate) fn text(lang: Lang) -> &'static CatalogueText {
     lang.pick(&VI, &EN)

@@ -6,6 +6,8 @@
 
 pub mod store;
 
+use egov_core::calendar::OfficeHours;
+
 use crate::catalogue::domain::Level;
 
 /// A provincial unit in force since 1 July 2025.
@@ -19,7 +21,7 @@ pub struct Province {
 }
 
 /// An agency that settles procedures.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Agency {
     /// Agency identifier in the QCVN 102:2016 style, e.g. `000.00.01.H24`.
     pub code: String,
@@ -28,6 +30,15 @@ pub struct Agency {
     pub level: Level,
     pub province_code: Option<String>,
     pub parent_code: Option<String>,
+    /// Office hours, e.g. `07:30-11:30,13:30-17:00`: deadlines in working
+    /// hours count only these.
+    #[schema(value_type = String)]
+    #[serde(serialize_with = "serialize_display")]
+    pub office_hours: OfficeHours,
+}
+
+fn serialize_display<S: serde::Serializer>(value: &OfficeHours, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }
 
 /// Why a provinces file cannot be read.

@@ -24,8 +24,8 @@ pub async fn insert_province_if_missing(tx: &mut Tx, province: &Province) -> Res
 pub async fn insert_agency_if_missing(tx: &mut Tx, agency: &Agency) -> Result<bool, DbError> {
     let inserted = with_tx!(tx, conn => {
         sqlx::query(
-            "INSERT INTO agencies (code, name_vi, name_en, level, province_code, parent_code) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO NOTHING",
+            "INSERT INTO agencies (code, name_vi, name_en, level, province_code, parent_code, office_hours) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (code) DO NOTHING",
         )
         .bind(&agency.code)
         .bind(&agency.name_vi)
@@ -33,6 +33,7 @@ pub async fn insert_agency_if_missing(tx: &mut Tx, agency: &Agency) -> Result<bo
         .bind(agency.level.as_str())
         .bind(agency.province_code.as_deref())
         .bind(agency.parent_code.as_deref())
+        .bind(agency.office_hours.to_string())
         .execute(&mut *conn)
         .await?
         .rows_affected()
@@ -48,10 +49,13 @@ pub async fn provinces(db: &Db) -> Result<Vec<Province>, DbError> {
     }))
 }
 
-type AgencyRow = (String, String, String, String, Option<String>, Option<String>);
+type AgencyRow = (String, String, String, String, Option<String>, Option<String>, String);
 
-fn agency_from_row((code, name_vi, name_en, level, province_code, parent_code): AgencyRow) -> Agency {
+fn agency_from_row((code, name_vi, name_en, level, province_code, parent_code, office_hours): AgencyRow) -> Agency {
     Agency {
+        // Office hours are validated before they are written; a row edited
+        // by hand into nonsense falls back to the usual hours.
+        office_hours: office_hours.parse().unwrap_or_default(),
         code,
         name_vi,
         name_en,
@@ -64,7 +68,7 @@ fn agency_from_row((code, name_vi, name_en, level, province_code, parent_code): 
 
 pub async fn agencies(db: &Db) -> Result<Vec<Agency>, DbError> {
     let rows: Vec<AgencyRow> = with_pool!(db, pool => {
-        sqlx::query_as("SELECT code, name_vi, name_en, level, province_code, parent_code FROM agencies ORDER BY code")
+        sqlx::query_as("SELECT code, name_vi, name_en, level, province_code, parent_code, office_hours FROM agencies ORDER BY code")
             .fetch_all(pool)
             .await?
     });

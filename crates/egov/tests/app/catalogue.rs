@@ -6,7 +6,9 @@ use egov_onestop::catalogue::import::{self, ImportError, ImportFormat, ImportMod
 use egov_onestop::catalogue::store;
 use egov_testkit::engine_test;
 
-use super::support::spawn_demo;
+use chrono::TimeZone as _;
+
+use super::support::{spawn_demo, spawn_demo_at};
 
 fn codes(body: &serde_json::Value) -> Vec<String> {
     body["items"]
@@ -166,5 +168,41 @@ engine_test! {
         assert_eq!(codes(&body), ["9.000001"]);
         let (_, birth) = app.get_json("/api/v1/procedures/1.001193").await;
         assert_eq!(birth["agencies"].as_array().map(Vec::len), Some(1));
+    }
+}
+
+engine_test! {
+    async fn the_due_date_counts_working_days_around_tet(test_db: TestDb) {
+        // Friday 13 February 2026, 10:00 in Hà Nội: the last working day
+        // before the Tết break (16–20 February plus the weekends around it).
+        let friday_before_tet = Utc.with_ymd_and_hms(2026, 2, 13, 3, 0, 0).single().expect("valid time");
+        let app = spawn_demo_at(test_db, friday_before_tet).await;
+        let (_, birth) = app.get_json("/api/v1/procedures/1.001193").await;
+        assert_eq!(birth["due_date_if_received_today"], "2026-02-23");
+        let (_, html) = app.get_text("/procedures/1.001193").await;
+        assert!(html.contains("Thứ Hai, 23/02/2026"), "the page shows the due date");
+        let (_, english) = app.get_text("/procedures/1.001193?lang=en").await;
+        assert!(english.contains("Monday, 23 February 2026"));
+    }
+}
+
+engine_test! {
+    async fn a_dossier_received_on_a_sunday_counts_from_monday(test_db: TestDb) {
+        let sunday = Utc.with_ymd_and_hms(2026, 3, 1, 3, 0, 0).single().expect("valid time");
+        let app = spawn_demo_at(test_db, sunday).await;
+        let (_, birth) = app.get_json("/api/v1/procedures/1.001193").await;
+        assert_eq!(birth["due_date_if_received_today"], "2026-03-03");
+    }
+}
+
+engine_test! {
+    async fn each_agency_keeps_its_own_office_hours(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let (_, agencies) = app.get_json("/api/v1/agencies").await;
+        let hours = |code: &str| {
+            agencies.as_array().expect("list").iter().find(|a| a["code"] == code).expect("agency")["office_hours"].clone()
+        };
+        assert_eq!(hours("000.00.02.H24"), "08:00-12:00,13:00-17:00");
+        assert_eq!(hours("000.00.01.H24"), "07:30-11:30,13:30-17:00");
     }
 }

@@ -1,7 +1,10 @@
 //! Shared set-up: a seeded database served on a random port.
 
-use chrono::{TimeZone, Utc};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
 use egov::app::{AppConfig, router};
+use egov_core::clock::FixedClock;
 use egov_testkit::{TestDb, TestServer};
 
 /// A served app over demo data, and the database under it.
@@ -15,10 +18,19 @@ pub(crate) async fn spawn_demo(test_db: TestDb) -> App {
         .with_ymd_and_hms(2026, 11, 27, 2, 0, 0)
         .single()
         .expect("valid time");
+    spawn_demo_at(test_db, now).await
+}
+
+/// A demo app whose clock stands still at `now`.
+pub(crate) async fn spawn_demo_at(test_db: TestDb, now: DateTime<Utc>) -> App {
     egov_onestop::seed::load_demo(&test_db.db, now)
         .await
         .expect("seed demo data");
-    let server = TestServer::serve(router(test_db.db.clone(), &AppConfig::for_tests())).await;
+    let config = AppConfig {
+        clock: Arc::new(FixedClock::new(now)),
+        ..AppConfig::for_tests()
+    };
+    let server = TestServer::serve(router(test_db.db.clone(), &config)).await;
     App { server, test_db }
 }
 
