@@ -29,6 +29,7 @@ pub fn router(catalogue: Catalogue) -> Router {
         .route("/api/v1/procedures/{code}", get(procedure_api))
         .route("/api/v1/agencies", get(agencies_api))
         .route("/api/v1/fields", get(fields_api))
+        .route("/api/v1/provinces", get(provinces_api))
         .with_state(catalogue)
 }
 
@@ -502,10 +503,23 @@ pub async fn fields_api(State(catalogue): State<Catalogue>) -> Result<Json<Vec<s
     Ok(Json(snapshot.fields.clone()))
 }
 
+/// The 34 provincial units in force since 1 July 2025.
+#[utoipa::path(
+    get,
+    path = "/api/v1/provinces",
+    tag = "catalogue",
+    responses((status = 200, description = "Every provincial unit, by code", body = [crate::directory::Province]))
+)]
+pub async fn provinces_api(
+    State(catalogue): State<Catalogue>,
+) -> Result<Json<Vec<crate::directory::Province>>, AppError> {
+    Ok(Json(crate::directory::store::provinces(catalogue.db()).await?))
+}
+
 /// The catalogue's part of the OpenAPI description.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(search_api, procedure_api, agencies_api, fields_api),
+    paths(search_api, procedure_api, agencies_api, fields_api, provinces_api),
     components(schemas(
         SearchResults,
         ProcedureSummary,

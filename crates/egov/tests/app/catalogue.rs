@@ -206,3 +206,14 @@ engine_test! {
         assert_eq!(hours("000.00.01.H24"), "07:30-11:30,13:30-17:00");
     }
 }
+
+engine_test! {
+    async fn the_34_provincial_units_are_served(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let (status, provinces) = app.get_json("/api/v1/provinces").await;
+        assert_eq!(status, 200);
+        let provinces = provinces.as_array().expect("list");
+        assert_eq!(provinces.len(), 34);
+        assert!(provinces.iter().any(|p| p["code"] == "24" && p["name_vi"] == "Tỉnh Bắc Ninh"));
+    }
+}

@@ -130,7 +130,7 @@ engine_test! {
         let app = spawn_demo(test_db).await;
         let (status, openapi) = app.get_json("/api/openapi.json").await;
         assert_eq!(status, 200);
-        for path in ["/api/v1/procedures", "/api/v1/procedures/{code}", "/api/v1/agencies", "/api/v1/fields"] {
+        for path in ["/api/v1/procedures", "/api/v1/procedures/{code}", "/api/v1/agencies", "/api/v1/fields", "/api/v1/provinces"] {
             assert!(openapi["paths"][path]["get"].is_object(), "{path} missing from OpenAPI");
         }
         let (status, html) = app.get_text("/api/docs").await;
