@@ -137,10 +137,17 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn serve(router: axum::Router) -> TestServer {
+        TestServer::serve_with(|_| router).await
+    }
+
+    /// Serves the router that `make` builds once the address is known (for
+    /// apps that must know their own URL, such as an OpenID issuer).
+    pub async fn serve_with(make: impl FnOnce(SocketAddr) -> axum::Router) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");
         let address = listener.local_addr().expect("read the bound address");
+        let router = make(address);
         let task = tokio::spawn(async move {
             axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
                 .await

@@ -16,6 +16,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/css; charset=utf-8",
         include_bytes!("../static/egov.css"),
     ),
+    (
+        "form_post.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/form_post.js"),
+    ),
     ("favicon.svg", "image/svg+xml", include_bytes!("../static/favicon.svg")),
 ];
 

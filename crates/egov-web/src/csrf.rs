@@ -44,6 +44,7 @@ pub struct CsrfToken(pub String);
 pub struct CsrfConfig {
     key: Vec<u8>,
     secure_cookie: bool,
+    exempt_prefixes: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for CsrfConfig {
@@ -59,7 +60,17 @@ impl CsrfConfig {
         CsrfConfig {
             key: secret_key.to_vec(),
             secure_cookie,
+            exempt_prefixes: Vec::new(),
         }
+    }
+
+    /// Paths under these prefixes take no token: endpoints for servers, not
+    /// browsers (OAuth token, introspection, revocation), which authenticate
+    /// the caller themselves and never act on cookies.
+    #[must_use]
+    pub fn exempt(mut self, prefixes: &[&'static str]) -> CsrfConfig {
+        self.exempt_prefixes.extend_from_slice(prefixes);
+        self
     }
 
     fn signature(&self, nonce: &str) -> Vec<u8> {
@@ -119,7 +130,11 @@ pub async fn csrf_layer(State(config): State<CsrfConfig>, request: Request, next
         .map(str::to_owned);
 
     let mut request = request;
-    if needs_token(&request) {
+    let exempt = config
+        .exempt_prefixes
+        .iter()
+        .any(|prefix| request.uri().path().starts_with(prefix));
+    if !exempt && needs_token(&request) {
         let cross_site = request
             .headers()
             .get("sec-fetch-site")

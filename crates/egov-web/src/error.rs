@@ -155,6 +155,11 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Marks a response whose error body is already final (an OAuth error in
+/// the format its specification demands), so [`render_errors`] leaves it.
+#[derive(Debug, Clone, Copy)]
+pub struct FinalBody;
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
@@ -202,7 +207,7 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         .to_owned();
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error()) || response.extensions().get::<FinalBody>().is_some() {
         return response;
     }
     let error = match response.extensions().get::<Arc<AppError>>() {

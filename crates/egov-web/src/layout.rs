@@ -78,3 +78,19 @@ impl<S: Send + Sync> FromRequestParts<S> for PageContext {
         })
     }
 }
+
+/// The address of the peer, when the server records it (it does in
+/// production and tests; a router called without a socket has none).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let connect = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientAddress(connect.map(|info| info.0.ip())))
+    }
+}

@@ -42,6 +42,8 @@ pub struct ShellConfig {
     pub https: bool,
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
+    /// Path prefixes of server-to-server endpoints that take no CSRF token.
+    pub csrf_exempt: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for ShellConfig {
@@ -78,7 +80,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// not-found fallback, and every layer, outermost last.
 pub fn shell(app: Router, config: &ShellConfig, state: ShellState) -> Router {
     let metrics = Arc::clone(&state.metrics);
-    let csrf = csrf::CsrfConfig::new(&config.secret_key, config.https);
+    let csrf = csrf::CsrfConfig::new(&config.secret_key, config.https).exempt(&config.csrf_exempt);
     let router = app
         .merge(shell_routes::router(state))
         .fallback(|| async { AppError::not_found() })

@@ -8,6 +8,8 @@ use axum::Router;
 use egov_core::calendar::HolidayCalendar;
 use egov_core::clock::{Clock, SystemClock};
 use egov_db::Db;
+use egov_id::password::PasswordHasher;
+use egov_id::{IdConfig, Provider};
 use egov_onestop::Catalogue;
 use egov_web::{Metrics, ShellConfig, ShellState};
 use utoipa::OpenApi as _;
@@ -21,6 +23,9 @@ pub struct AppConfig {
     pub max_body_bytes: usize,
     pub clock: Arc<dyn Clock>,
     pub calendar: Arc<HolidayCalendar>,
+    /// The instance's public URL: the OpenID issuer.
+    pub public_url: String,
+    pub hasher: PasswordHasher,
 }
 
 impl AppConfig {
@@ -33,6 +38,9 @@ impl AppConfig {
             max_body_bytes: 10 * 1024 * 1024,
             clock: Arc::new(SystemClock),
             calendar: Arc::new(HolidayCalendar::embedded()),
+            public_url: "http://localhost".to_owned(),
+            // Cheap parameters keep tests fast; production uses the OWASP ones.
+            hasher: PasswordHasher::with_params(1024, 1, 1, 2),
         }
     }
 }
@@ -50,15 +58,31 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi
 }
 
+/// The sign-in service of this node.
+pub fn provider(db: &Db, config: &AppConfig) -> Provider {
+    Provider::new(
+        db.clone(),
+        Arc::clone(&config.clock),
+        config.hasher.clone(),
+        IdConfig::new(&config.public_url),
+    )
+}
+
+/// What must exist before a node serves: the sign-in service's keys.
+pub async fn prepare(db: &Db, config: &AppConfig) -> Result<(), egov_id::provider::IdError> {
+    provider(db, config).ensure_keys().await
+}
+
 /// The whole HTTP surface of one node.
 pub fn router(db: Db, config: &AppConfig) -> Router {
     let catalogue = Catalogue::new(db.clone(), Arc::clone(&config.clock), Arc::clone(&config.calendar));
-    let app = egov_onestop::router(catalogue);
+    let app = egov_onestop::router(catalogue).merge(egov_id::router(provider(&db, config)));
     let shell = ShellConfig {
         secret_key: config.secret_key.clone(),
         https: config.https,
         request_timeout: config.request_timeout,
         max_body_bytes: config.max_body_bytes,
+        csrf_exempt: vec!["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/userinfo"],
     };
     let state = ShellState {
         db,

@@ -5,5 +5,7 @@
 pub mod app;
 pub mod commands;
 pub mod config;
+pub mod demo;
+pub mod id_commands;
 pub mod node;
 pub mod workers;

@@ -47,6 +47,89 @@ enum Command {
     /// Import data from files.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Administer the central sign-in service.
+    #[command(subcommand)]
+    Id(IdCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum IdCommand {
+    /// Register OpenID Connect clients.
+    #[command(subcommand)]
+    Client(IdClientCommand),
+    /// Create accounts.
+    #[command(subcommand)]
+    User(IdUserCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(IdKeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum IdClientCommand {
+    /// Register a client; prints the secret of a confidential client once.
+    Add {
+        #[arg(long)]
+        client_id: String,
+        /// Display name shown on the sign-in page.
+        #[arg(long)]
+        name: Option<String>,
+        /// Exact redirect URI (repeat for several).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Exact post-logout redirect URI (repeat for several).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A public client (no secret; PKCE only).
+        #[arg(long)]
+        public: bool,
+        /// Allowed scopes (repeat or space-separate); openid is always added.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Allowed grant types (repeat); default authorization_code and refresh_token.
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// ID token signing algorithm: RS256, ES256 or EdDSA.
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IdUserCommand {
+    /// Create an account; the password is read from standard input.
+    Add {
+        /// The 12-digit personal identification number.
+        #[arg(long)]
+        personal_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        /// Date of birth, YYYY-MM-DD.
+        #[arg(long)]
+        birthdate: Option<String>,
+        /// An official of an agency rather than a citizen.
+        #[arg(long, requires = "agency")]
+        official: bool,
+        /// The official's agency code.
+        #[arg(long, requires = "official")]
+        agency: Option<String>,
+        /// A role of the official (repeat): receiver, specialist, leader, agency_admin, platform_admin.
+        #[arg(long = "role", requires = "official")]
+        roles: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IdKeysCommand {
+    /// Publish a new signing key, or activate the published one.
+    Rotate {
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +180,56 @@ fn init_tracing(settings: &Settings) {
     }
 }
 
+async fn run_id_command(command: &IdCommand, settings: &Settings) -> anyhow::Result<()> {
+    match command {
+        IdCommand::Client(IdClientCommand::Add {
+            client_id,
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            public,
+            scopes,
+            grant_types,
+            alg,
+        }) => {
+            let options = egov::id_commands::ClientOptions {
+                client_id: client_id.clone(),
+                name: name.clone(),
+                redirect_uris: redirect_uris.clone(),
+                post_logout_redirect_uris: post_logout_redirect_uris.clone(),
+                public: *public,
+                scopes: scopes.clone(),
+                grant_types: grant_types.clone(),
+                alg: alg.clone(),
+            };
+            egov::id_commands::add_client(settings, &options).await
+        }
+        IdCommand::User(IdUserCommand::Add {
+            personal_id,
+            name,
+            email,
+            phone,
+            birthdate,
+            official,
+            agency,
+            roles,
+        }) => {
+            let options = egov::id_commands::UserOptions {
+                personal_id: personal_id.clone(),
+                name: name.clone(),
+                email: email.clone(),
+                phone: phone.clone(),
+                birthdate: birthdate.clone(),
+                official: *official,
+                agency: agency.clone(),
+                roles: roles.clone(),
+            };
+            egov::id_commands::add_user(settings, &options).await
+        }
+        IdCommand::Keys(IdKeysCommand::Rotate { alg }) => egov::id_commands::rotate_key(settings, alg).await,
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -143,6 +276,10 @@ async fn main() -> anyhow::Result<()> {
         Command::CheckConfig => {
             let settings = settings(&cli, None)?;
             egov::commands::check_config(&settings).await
+        }
+        Command::Id(command) => {
+            let settings = settings(&cli, None)?;
+            run_id_command(command, &settings).await
         }
         Command::Import(ImportCommand::Procedures { file, mode }) => {
             let settings = settings(&cli, None)?;

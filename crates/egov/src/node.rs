@@ -122,6 +122,20 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         max_body_bytes: settings.server.max_body_bytes,
         clock: Arc::clone(&clock),
         calendar: Arc::new(egov_core::calendar::HolidayCalendar::embedded()),
+        public_url: settings.server.public_url.trim_end_matches('/').to_owned(),
+        hasher: password_hasher(),
+    };
+    app::prepare(&db, &config)
+        .await
+        .context("Failed to prepare the sign-in service's keys")?;
+    let demo_accounts = if options.demo_data {
+        Some(
+            crate::demo::load_accounts(&db, &config)
+                .await
+                .context("Failed to load demo accounts")?,
+        )
+    } else {
+        None
     };
     let router = app::router(db.clone(), &config);
     let listener = tokio::net::TcpListener::bind(settings.server.listen)
@@ -132,35 +146,18 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         })?;
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let mut background = Vec::new();
-    if settings.jobs.enabled {
-        let node_id = format!("{}-{}", hostname(), std::process::id());
-        let worker = workers::worker(
-            &db,
-            Arc::clone(&clock),
-            &node_id,
-            Duration::from_millis(settings.jobs.poll_interval_ms),
-        );
-        background.push(tokio::spawn(worker.run(shutdown_rx.clone())));
-        let schedule_db = db.clone();
-        let schedule_clock = Arc::clone(&clock);
-        let mut schedule_shutdown = shutdown_rx.clone();
-        background.push(tokio::spawn(async move {
-            loop {
-                if let Err(error) = workers::schedule_housekeeping(&schedule_db, schedule_clock.as_ref()).await {
-                    tracing::warn!(%error, "Could not schedule housekeeping");
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_hours(1)) => {}
-                    _ = schedule_shutdown.changed() => return,
-                }
-            }
-        }));
-    }
+    let background = if settings.jobs.enabled {
+        start_background_work(&db, &clock, &settings, &shutdown_rx)
+    } else {
+        Vec::new()
+    };
 
     tracing::info!(listen = %settings.server.listen, engine = db.engine().as_str(), ready_ms = started.elapsed().as_millis(), "egov is serving");
     if let Some(banner) = &options.banner {
         println!("{banner}");
+        if let Some(accounts) = &demo_accounts {
+            println!("{accounts}");
+        }
         println!("Ready in {} ms. Press Ctrl-C to stop.", started.elapsed().as_millis());
     }
     axum::serve(
@@ -177,6 +174,44 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
     db.close().await;
     tracing::info!("egov stopped");
     Ok(())
+}
+
+/// Argon2id at the OWASP parameters, with as many hashes at once as there
+/// are cores: the rest queue instead of exhausting memory.
+pub fn password_hasher() -> egov_id::password::PasswordHasher {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    egov_id::password::PasswordHasher::new(cores)
+}
+
+/// The job worker and the housekeeping schedule, stopped by `shutdown`.
+fn start_background_work(
+    db: &Db,
+    clock: &Arc<dyn Clock>,
+    settings: &Settings,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let node_id = format!("{}-{}", hostname(), std::process::id());
+    let worker = workers::worker(
+        db,
+        Arc::clone(clock),
+        &node_id,
+        Duration::from_millis(settings.jobs.poll_interval_ms),
+    );
+    let schedule_db = db.clone();
+    let schedule_clock = Arc::clone(clock);
+    let mut schedule_shutdown = shutdown.clone();
+    let schedule = async move {
+        loop {
+            if let Err(error) = workers::schedule_housekeeping(&schedule_db, schedule_clock.as_ref()).await {
+                tracing::warn!(%error, "Could not schedule housekeeping");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_hours(1)) => {}
+                _ = schedule_shutdown.changed() => return,
+            }
+        }
+    };
+    vec![tokio::spawn(worker.run(shutdown.clone())), tokio::spawn(schedule)]
 }
 
 fn hostname() -> String {

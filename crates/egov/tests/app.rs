@@ -4,6 +4,7 @@
 mod app {
     mod catalogue;
     mod cli;
+    mod id;
     mod shell;
     mod support;
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use egov::app::{AppConfig, router};
 use egov_core::clock::FixedClock;
 use egov_testkit::{TestDb, TestServer};
@@ -14,23 +14,43 @@ pub(crate) struct App {
 }
 
 pub(crate) async fn spawn_demo(test_db: TestDb) -> App {
-    let now = Utc
-        .with_ymd_and_hms(2026, 11, 27, 2, 0, 0)
-        .single()
-        .expect("valid time");
-    spawn_demo_at(test_db, now).await
+    spawn_with(test_db, AppConfig::for_tests()).await
 }
 
 /// A demo app whose clock stands still at `now`.
 pub(crate) async fn spawn_demo_at(test_db: TestDb, now: DateTime<Utc>) -> App {
-    egov_onestop::seed::load_demo(&test_db.db, now)
+    spawn_with(
+        test_db,
+        AppConfig {
+            clock: Arc::new(FixedClock::new(now)),
+            ..AppConfig::for_tests()
+        },
+    )
+    .await
+}
+
+/// A demo app with demo accounts, its issuer URL its own address.
+pub(crate) async fn spawn_with(test_db: TestDb, config: AppConfig) -> App {
+    egov_onestop::seed::load_demo(&test_db.db, config.clock.now())
         .await
         .expect("seed demo data");
+    let db = test_db.db.clone();
+    let server = TestServer::serve_with(|address| {
+        let config = AppConfig {
+            public_url: format!("http://{address}"),
+            ..config.clone()
+        };
+        router(db, &config)
+    })
+    .await;
     let config = AppConfig {
-        clock: Arc::new(FixedClock::new(now)),
-        ..AppConfig::for_tests()
+        public_url: server.url(""),
+        ..config
     };
-    let server = TestServer::serve(router(test_db.db.clone(), &config)).await;
+    egov::app::prepare(&test_db.db, &config).await.expect("signing keys");
+    egov::demo::load_accounts(&test_db.db, &config)
+        .await
+        .expect("demo accounts");
     App { server, test_db }
 }
 

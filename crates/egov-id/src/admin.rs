@@ -1,0 +1,259 @@
+//! Administration of the sign-in service: registering clients and
+//! accounts. Used by the CLI and the demo seed; every change is audited.
+
+use egov_core::personal_id::PersonalId;
+use egov_db::audit::{self, AuditEntry};
+use egov_db::{Db, DbError};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::domain::{self, Role, SUPPORTED_SCOPES, UserKind};
+use crate::keys::Algorithm;
+use crate::password::PasswordHasher;
+use crate::password_policy::{PasswordRejection, check_password};
+use crate::store::{self, ClientRow, UserRow};
+
+/// Why an administrative change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("{0} exists already")]
+    Exists(String),
+    #[error("password: {}", .0.message(false))]
+    Password(PasswordRejection),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
+    AdminError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// A client to register.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub client_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A public client (a browser or mobile app) has no secret and must use
+    /// PKCE.
+    pub public: bool,
+    pub scopes: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub signing_alg: Algorithm,
+    pub first_party: bool,
+}
+
+impl NewClient {
+    /// A confidential web client with the usual grants and scopes.
+    pub fn web(client_id: &str, name: &str, redirect_uri: &str) -> NewClient {
+        NewClient {
+            client_id: client_id.to_owned(),
+            name: name.to_owned(),
+            redirect_uris: vec![redirect_uri.to_owned()],
+            post_logout_redirect_uris: Vec::new(),
+            public: false,
+            scopes: ["openid", "profile", "email", "phone"].map(str::to_owned).to_vec(),
+            grant_types: ["authorization_code", "refresh_token"].map(str::to_owned).to_vec(),
+            signing_alg: Algorithm::Rs256,
+            first_party: false,
+        }
+    }
+}
+
+/// Registers a client; returns its secret (shown once) for a confidential
+/// client. Only the secret's hash is kept.
+pub async fn add_client(
+    db: &Db,
+    client: &NewClient,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<String>, AdminError> {
+    let id_ok = (3..=64).contains(&client.client_id.len())
+        && client
+            .client_id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
+    if !id_ok {
+        return Err(invalid("client_id", "3–64 letters, digits, '-', '_' or '.'"));
+    }
+    if client.name.trim().is_empty() || client.name.len() > 200 {
+        return Err(invalid("name", "is required (at most 200 characters)"));
+    }
+    for uri in client.redirect_uris.iter().chain(&client.post_logout_redirect_uris) {
+        domain::validate_redirect_uri(uri).map_err(|message| invalid("redirect_uri", message))?;
+    }
+    for scope in &client.scopes {
+        if !SUPPORTED_SCOPES.contains(&scope.as_str()) {
+            return Err(invalid("scope", format!("`{scope}` is not a supported scope")));
+        }
+    }
+    for grant in &client.grant_types {
+        if !matches!(
+            grant.as_str(),
+            "authorization_code" | "refresh_token" | "client_credentials"
+        ) {
+            return Err(invalid(
+                "grant_type",
+                format!("`{grant}` is not a supported grant type"),
+            ));
+        }
+    }
+    let uses_code = client.grant_types.iter().any(|grant| grant == "authorization_code");
+    if uses_code && client.redirect_uris.is_empty() {
+        return Err(invalid(
+            "redirect_uri",
+            "at least one is required for the authorization_code grant",
+        ));
+    }
+    if client.public && client.grant_types.iter().any(|grant| grant == "client_credentials") {
+        return Err(invalid("grant_type", "a public client cannot use client_credentials"));
+    }
+    if store::client(db, &client.client_id).await?.is_some() {
+        return Err(AdminError::Exists(format!("client `{}`", client.client_id)));
+    }
+    let secret = (!client.public).then(domain::new_token);
+    let row = ClientRow {
+        client_id: client.client_id.clone(),
+        name: client.name.trim().to_owned(),
+        secret_hash: secret.as_deref().map(domain::token_hash),
+        redirect_uris: serde_json::to_string(&client.redirect_uris).map_err(DbError::from)?,
+        post_logout_redirect_uris: serde_json::to_string(&client.post_logout_redirect_uris).map_err(DbError::from)?,
+        scopes: client.scopes.join(" "),
+        grant_types: client.grant_types.join(" "),
+        signing_alg: client.signing_alg.as_str().to_owned(),
+        first_party: client.first_party,
+    };
+    let mut tx = db.begin().await?;
+    store::insert_client(&mut tx, &row, now.timestamp_millis())
+        .await
+        .map_err(|error| {
+            if error.is_unique_violation() {
+                AdminError::Exists(format!("client `{}`", client.client_id))
+            } else {
+                error.into()
+            }
+        })?;
+    let entry = AuditEntry {
+        actor,
+        action: "id.client.add",
+        subject: &format!("client:{}", client.client_id),
+        detail: json!({ "redirect_uris": client.redirect_uris, "public": client.public, "scopes": row.scopes, "grant_types": row.grant_types }),
+        ip: None,
+    };
+    audit::record(&mut tx, &entry, now).await?;
+    tx.commit().await?;
+    Ok(secret)
+}
+
+/// An account to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub kind: UserKind,
+    pub personal_id: String,
+    pub full_name: String,
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+    pub birthdate: Option<String>,
+    pub gender: Option<String>,
+    pub agency_code: Option<String>,
+    pub roles: Vec<Role>,
+}
+
+/// Creates an account with a password that passes the policy.
+pub async fn add_user(
+    db: &Db,
+    hasher: &PasswordHasher,
+    user: &NewUser,
+    password: &str,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Uuid, AdminError> {
+    let personal_id =
+        PersonalId::parse(&user.personal_id).map_err(|error| invalid("personal_id", error.to_string()))?;
+    let full_name = user.full_name.trim();
+    if full_name.is_empty() || full_name.chars().count() > 200 {
+        return Err(invalid("name", "is required (at most 200 characters)"));
+    }
+    let email = user
+        .email
+        .as_deref()
+        .map(|email| email.trim().to_lowercase())
+        .filter(|email| !email.is_empty());
+    if let Some(email) = &email {
+        let valid = email.len() <= 254
+            && email
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
+            && !email.chars().any(char::is_whitespace);
+        if !valid {
+            return Err(invalid("email", format!("`{email}` is not an e-mail address")));
+        }
+    }
+    if let Some(birthdate) = &user.birthdate {
+        chrono::NaiveDate::parse_from_str(birthdate, "%Y-%m-%d")
+            .map_err(|_| invalid("birthdate", "must be YYYY-MM-DD"))?;
+    }
+    match user.kind {
+        UserKind::Official if user.agency_code.is_none() => {
+            return Err(invalid("agency", "an official belongs to an agency"));
+        }
+        UserKind::Citizen if user.agency_code.is_some() || !user.roles.is_empty() => {
+            return Err(invalid("agency", "a citizen has no agency or roles"));
+        }
+        _ => {}
+    }
+    let mut personal_words: Vec<&str> = full_name.split_whitespace().collect();
+    personal_words.push(personal_id.as_str());
+    if let Some(local) = email.as_deref().and_then(|email| email.split('@').next()) {
+        personal_words.push(local);
+    }
+    check_password(password, &personal_words).map_err(AdminError::Password)?;
+    let hash = hasher
+        .hash(password)
+        .await
+        .map_err(|error| AdminError::Hashing(error.to_string()))?;
+    let id = egov_core::id::new_id();
+    let row = UserRow {
+        id,
+        kind: user.kind.as_str().to_owned(),
+        personal_id: personal_id.as_str().to_owned(),
+        full_name: full_name.to_owned(),
+        email,
+        email_verified: false,
+        phone_number: user.phone_number.clone(),
+        birthdate: user.birthdate.clone(),
+        gender: user.gender.clone(),
+        agency_code: user.agency_code.clone(),
+        roles: domain::roles_text(&user.roles),
+        password_hash: Some(hash),
+        locked: false,
+    };
+    let mut tx = db.begin().await?;
+    store::insert_user(&mut tx, &row, now.timestamp_millis())
+        .await
+        .map_err(|error| {
+            if error.is_unique_violation() {
+                AdminError::Exists("an account with this personal ID number or e-mail".to_owned())
+            } else {
+                error.into()
+            }
+        })?;
+    let entry = AuditEntry {
+        actor,
+        action: "id.user.add",
+        subject: &format!("user:{id}"),
+        detail: json!({ "kind": row.kind, "agency": row.agency_code, "roles": row.roles }),
+        ip: None,
+    };
+    audit::record(&mut tx, &entry, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}

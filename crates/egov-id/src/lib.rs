@@ -1,0 +1,24 @@
+//! Central sign-in (xác thực điện tử tập trung): an OpenID Connect provider
+//! for every portal and agency system of the instance, egov's own portal
+//! and back office included.
+//!
+//! `domain` holds the protocol's rules without IO, `store` its SQL,
+//! `provider` the operations, `http` the endpoints and pages; `admin` the
+//! operations behind the CLI (clients, users).
+
+pub mod admin;
+pub mod domain;
+pub mod http;
+pub mod keys;
+pub mod password;
+pub mod password_policy;
+pub mod provider;
+pub mod store;
+mod text;
+
+pub use provider::{IdConfig, Provider};
+
+/// The sign-in service's routes.
+pub fn router(provider: Provider) -> axum::Router {
+    http::router(provider)
+}

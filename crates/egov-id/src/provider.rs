@@ -1,0 +1,916 @@
+//! The provider's operations: signing in, sessions, codes, tokens, keys.
+//!
+//! The HTTP layer parses and authenticates requests and calls these; they
+//! hold the rules of OpenID Connect Core and the OAuth 2.0 Security BCP:
+//! single-use codes that revoke their issue when replayed, PKCE S256,
+//! rotating refresh tokens with reuse detection, throttled sign-in that
+//! answers alike for known and unknown accounts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use egov_core::clock::Clock;
+use egov_db::audit::{self, AuditEntry};
+use egov_db::{Db, DbError};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::domain::{self, ACR_LEVEL_1, AuthorizeRequest, Scopes};
+use crate::keys::{Algorithm, KeyError, PublicKeySet, SigningKey};
+use crate::password::PasswordHasher;
+use crate::store::{self, AccessRow, ClientRow, CodeRow, CodeUse, RefreshRow, RefreshUse, SessionRow, UserRow};
+
+/// Lifetimes and limits of the provider.
+#[derive(Debug, Clone)]
+pub struct IdConfig {
+    /// The issuer identifier: the instance's public URL.
+    pub issuer: String,
+    pub access_token_ttl: Duration,
+    pub id_token_ttl: Duration,
+    pub code_ttl: Duration,
+    /// Absolute lifetime of a refresh-token family.
+    pub refresh_family_ttl: Duration,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+    /// Failed sign-ins allowed per account, and per IP address, in a window.
+    pub max_failures_per_account: i64,
+    pub max_failures_per_ip: i64,
+    pub failure_window: Duration,
+    pub secure_cookies: bool,
+}
+
+impl IdConfig {
+    pub fn new(issuer: &str) -> IdConfig {
+        IdConfig {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            access_token_ttl: Duration::from_mins(10),
+            id_token_ttl: Duration::from_mins(10),
+            code_ttl: Duration::from_mins(1),
+            refresh_family_ttl: Duration::from_hours(24 * 30),
+            session_idle: Duration::from_mins(30),
+            session_absolute: Duration::from_hours(12),
+            max_failures_per_account: 5,
+            max_failures_per_ip: 100,
+            failure_window: Duration::from_mins(15),
+            secure_cookies: issuer.starts_with("https://"),
+        }
+    }
+}
+
+/// Why an operation failed, as the protocol reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum IdError {
+    #[error("{1}")]
+    OAuth(domain::OAuthErrorCode, &'static str),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("signing failed: {0}")]
+    Key(#[from] KeyError),
+    #[error("password hashing failed: {0}")]
+    Password(String),
+}
+
+fn oauth(code: domain::OAuthErrorCode, description: &'static str) -> IdError {
+    IdError::OAuth(code, description)
+}
+
+/// Why a password sign-in failed. Unknown account and wrong password are
+/// one variant on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInFailure {
+    BadCredentials,
+    TooManyAttempts,
+}
+
+struct KeyCache {
+    loaded_at: Instant,
+    active: HashMap<Algorithm, Arc<SigningKey>>,
+    jwks: Arc<Value>,
+    public: Arc<PublicKeySet>,
+}
+
+const KEY_CACHE_TTL: Duration = Duration::from_secs(10);
+
+struct Inner {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    hasher: PasswordHasher,
+    config: IdConfig,
+    keys: RwLock<Option<Arc<KeyCache>>>,
+}
+
+/// The OpenID provider of one instance.
+#[derive(Clone)]
+pub struct Provider {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("issuer", &self.inner.config.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Tokens answered by the token endpoint.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    pub scope: String,
+}
+
+/// The claims of our access tokens (RFC 9068 style).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: Uuid,
+    pub client_id: String,
+    pub scope: String,
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl Provider {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, hasher: PasswordHasher, config: IdConfig) -> Provider {
+        Provider {
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                hasher,
+                config,
+                keys: RwLock::new(None),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &IdConfig {
+        &self.inner.config
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.inner.hasher
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.now().timestamp_millis()
+    }
+
+    // ------------------------------------------------------------ keys
+
+    /// Makes sure every algorithm has an active key; run at start-up.
+    pub async fn ensure_keys(&self) -> Result<(), IdError> {
+        let existing = store::keys(&self.inner.db).await?;
+        for alg in Algorithm::ALL {
+            if existing
+                .iter()
+                .any(|key| key.alg == alg.as_str() && key.status == "active")
+            {
+                continue;
+            }
+            let key = tokio::task::spawn_blocking(move || SigningKey::generate(alg))
+                .await
+                .map_err(|error| IdError::Password(error.to_string()))??;
+            let mut tx = self.inner.db.begin().await?;
+            store::insert_key(&mut tx, &key_row(&key, "active", self.now_ms())).await?;
+            tx.commit().await?;
+        }
+        self.forget_keys();
+        Ok(())
+    }
+
+    /// One step of key rotation for `alg`: publish a new key as `next`
+    /// (verifiers learn it from the JWKS before it signs anything), or, if
+    /// one is published already, make it active and keep the old one in the
+    /// JWKS until every token it signed has expired.
+    pub async fn rotate_key(&self, alg: Algorithm) -> Result<String, IdError> {
+        let existing = store::keys(&self.inner.db).await?;
+        let mut tx = self.inner.db.begin().await?;
+        let message = if let Some(next) = existing
+            .iter()
+            .find(|key| key.alg == alg.as_str() && key.status == "next")
+        {
+            let longest = self.inner.config.access_token_ttl.max(self.inner.config.id_token_ttl);
+            store::promote_next_key(&mut tx, alg.as_str(), self.now_ms() + millis(longest)).await?;
+            format!("{} is now the active {} key", next.kid, alg.as_str())
+        } else {
+            let key = tokio::task::spawn_blocking(move || SigningKey::generate(alg))
+                .await
+                .map_err(|error| IdError::Password(error.to_string()))??;
+            store::insert_key(&mut tx, &key_row(&key, "next", self.now_ms())).await?;
+            format!(
+                "{} is published as the next {} key; rotate again to activate it",
+                key.kid(),
+                alg.as_str()
+            )
+        };
+        let entry = AuditEntry {
+            actor: "system",
+            action: "id.key.rotate",
+            subject: "id:keys",
+            detail: json!({ "message": message }),
+            ip: None,
+        };
+        audit::record(&mut tx, &entry, self.now()).await?;
+        tx.commit().await?;
+        self.forget_keys();
+        Ok(message)
+    }
+
+    fn forget_keys(&self) {
+        *self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    async fn key_cache(&self) -> Result<Arc<KeyCache>, IdError> {
+        if let Some(cache) = self
+            .inner
+            .keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            && cache.loaded_at.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(Arc::clone(cache));
+        }
+        let now_ms = self.now_ms();
+        let rows = store::keys(&self.inner.db).await?;
+        let mut active = HashMap::new();
+        let mut published = Vec::new();
+        for row in rows {
+            let Some(alg) = Algorithm::parse(&row.alg) else {
+                continue;
+            };
+            if row.status == "retired" && row.retire_after.is_some_and(|after| after < now_ms) {
+                continue;
+            }
+            let key = SigningKey::from_pkcs8_pem(&row.kid, alg, &row.private_pem)?;
+            published.push(key.public_jwk());
+            if row.status == "active" {
+                active.insert(alg, Arc::new(key));
+            }
+        }
+        let public = Arc::new(PublicKeySet::from_jwks(&published)?);
+        let cache = Arc::new(KeyCache {
+            loaded_at: Instant::now(),
+            active,
+            jwks: Arc::new(json!({ "keys": published })),
+            public,
+        });
+        *self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&cache));
+        Ok(cache)
+    }
+
+    /// The public keys, as the JWKS endpoint serves them.
+    pub async fn jwks(&self) -> Result<Arc<Value>, IdError> {
+        Ok(Arc::clone(&self.key_cache().await?.jwks))
+    }
+
+    async fn sign<T: serde::Serialize>(&self, alg: Algorithm, claims: &T) -> Result<String, IdError> {
+        let cache = self.key_cache().await?;
+        let key = cache
+            .active
+            .get(&alg)
+            .ok_or(oauth(domain::OAuthErrorCode::ServerError, "no active signing key"))?;
+        Ok(key.sign(claims)?)
+    }
+
+    // ------------------------------------------------------------ sign-in
+
+    /// Checks a password sign-in, throttled per account and per address.
+    /// Unknown accounts cost the same time and get the same answer as
+    /// wrong passwords.
+    pub async fn sign_in_with_password(
+        &self,
+        login: &str,
+        password: &str,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<Result<UserRow, SignInFailure>, IdError> {
+        let db = &self.inner.db;
+        let now_ms = self.now_ms();
+        let window = millis(self.inner.config.failure_window);
+        let login = login.trim();
+        let account_key = format!("account:{}", login.to_lowercase());
+        let ip_key = format!("ip:{}", ip.unwrap_or("unknown"));
+        let throttled = store::failures(db, &account_key, window, now_ms).await?
+            >= self.inner.config.max_failures_per_account
+            || store::failures(db, &ip_key, window, now_ms).await? >= self.inner.config.max_failures_per_ip;
+
+        let user = store::user_by_login(db, login).await?;
+        let verified = if let Some(hash) = user.as_ref().and_then(|user| user.password_hash.as_deref()) {
+            Some(
+                self.inner
+                    .hasher
+                    .verify(password, hash)
+                    .await
+                    .map_err(|error| IdError::Password(error.to_string()))?,
+            )
+        } else {
+            self.inner.hasher.verify_dummy(password).await;
+            None
+        };
+        let valid = verified.as_ref().is_some_and(|verification| verification.valid);
+        let outcome = match (user, valid, throttled) {
+            (_, _, true) => Err(SignInFailure::TooManyAttempts),
+            (Some(user), true, false) if !user.locked => Ok(user),
+            _ => Err(SignInFailure::BadCredentials),
+        };
+        if let Ok(user) = &outcome {
+            store::clear_failures(db, &account_key).await?;
+            if verified.is_some_and(|verification| verification.needs_rehash) {
+                let hash = self
+                    .inner
+                    .hasher
+                    .hash(password)
+                    .await
+                    .map_err(|error| IdError::Password(error.to_string()))?;
+                store::set_password_hash(db, user.id, &hash, now_ms).await?;
+            }
+        } else {
+            store::count_failure(db, &account_key, window, now_ms).await?;
+            store::count_failure(db, &ip_key, window, now_ms).await?;
+        }
+        let (action, subject) = match &outcome {
+            Ok(user) => ("id.sign_in.success", format!("user:{}", user.id)),
+            Err(SignInFailure::BadCredentials) => ("id.sign_in.failure", format!("login:{login}")),
+            Err(SignInFailure::TooManyAttempts) => ("id.sign_in.throttled", format!("login:{login}")),
+        };
+        let mut tx = db.begin().await?;
+        let entry = AuditEntry {
+            actor: "anonymous",
+            action,
+            subject: &subject,
+            detail: json!({ "user_agent": user_agent, "method": "password" }),
+            ip,
+        };
+        audit::record(&mut tx, &entry, self.now()).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Opens a browser session; returns the cookie value.
+    pub async fn create_session(
+        &self,
+        user: &UserRow,
+        acr: &str,
+        amr: &[&str],
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<(String, SessionRow), IdError> {
+        let token = domain::new_token();
+        let now_ms = self.now_ms();
+        let session = SessionRow {
+            id: domain::token_hash(&token),
+            user_id: user.id,
+            acr: acr.to_owned(),
+            amr: amr.join(" "),
+            auth_time: now_ms / 1000,
+            last_seen_at: now_ms,
+            expires_at: now_ms + millis(self.inner.config.session_absolute),
+            revoked: false,
+        };
+        store::insert_session(&self.inner.db, &session, ip, user_agent).await?;
+        Ok((token, session))
+    }
+
+    /// The live session behind a cookie value, touched; `None` if it is
+    /// unknown, revoked, idle too long or past its absolute lifetime.
+    pub async fn session(&self, cookie: &str) -> Result<Option<SessionRow>, IdError> {
+        if cookie.len() != 43 {
+            return Ok(None);
+        }
+        let now_ms = self.now_ms();
+        let Some(session) = store::session(&self.inner.db, &domain::token_hash(cookie)).await? else {
+            return Ok(None);
+        };
+        let idle = now_ms - session.last_seen_at > millis(self.inner.config.session_idle);
+        if session.revoked || idle || session.expires_at <= now_ms {
+            return Ok(None);
+        }
+        store::touch_session(&self.inner.db, &session.id, now_ms).await?;
+        Ok(Some(session))
+    }
+
+    pub async fn end_session(&self, session: &SessionRow, ip: Option<&str>) -> Result<(), IdError> {
+        let mut tx = self.inner.db.begin().await?;
+        store::revoke_session(&mut tx, &session.id).await?;
+        let subject = format!("user:{}", session.user_id);
+        let entry = AuditEntry {
+            actor: &subject,
+            action: "id.session.end",
+            subject: &subject,
+            detail: json!({}),
+            ip,
+        };
+        audit::record(&mut tx, &entry, self.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ codes
+
+    /// Issues a single-use authorization code for a signed-in session.
+    pub async fn issue_code(&self, request: &AuthorizeRequest, session: &SessionRow) -> Result<String, IdError> {
+        let code = domain::new_token();
+        let row = CodeRow {
+            code_hash: domain::token_hash(&code),
+            client_id: request.client_id.clone(),
+            user_id: session.user_id,
+            session_id: session.id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            scope: request.scopes.to_string(),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            expires_at: self.now_ms() + millis(self.inner.config.code_ttl),
+            used_at: None,
+        };
+        store::insert_code(&self.inner.db, &row).await?;
+        Ok(code)
+    }
+
+    /// The authorization_code grant.
+    pub async fn exchange_code(
+        &self,
+        client: &ClientRow,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+    ) -> Result<TokenResponse, IdError> {
+        let invalid_grant = |description| oauth(domain::OAuthErrorCode::InvalidGrant, description);
+        let now_ms = self.now_ms();
+        let code_hash = domain::token_hash(code);
+        let mut tx = self.inner.db.begin().await?;
+        let row = match store::use_code(&mut tx, &code_hash, now_ms).await? {
+            CodeUse::First(row) => row,
+            CodeUse::Replayed(row) => {
+                // A code used twice may have been stolen: whatever its first
+                // use issued is revoked (RFC 6749 §4.1.2).
+                store::revoke_issued_from_code(&mut tx, &code_hash).await?;
+                let entry = AuditEntry {
+                    actor: &row.client_id,
+                    action: "id.code.replay",
+                    subject: &format!("user:{}", row.user_id),
+                    detail: json!({ "client_id": row.client_id }),
+                    ip: None,
+                };
+                audit::record(&mut tx, &entry, self.now()).await?;
+                tx.commit().await?;
+                return Err(invalid_grant("the authorization code was already used"));
+            }
+            CodeUse::Unknown => return Err(invalid_grant("unknown authorization code")),
+        };
+        tx.commit().await?;
+        if row.client_id != client.client_id {
+            return Err(invalid_grant("the code was issued to another client"));
+        }
+        if row.expires_at <= now_ms {
+            return Err(invalid_grant("the authorization code has expired"));
+        }
+        if row.redirect_uri != redirect_uri {
+            return Err(invalid_grant("redirect_uri differs from the authorization request"));
+        }
+        if !domain::pkce_s256_matches(code_verifier, &row.code_challenge) {
+            return Err(invalid_grant("the PKCE code_verifier does not match"));
+        }
+        let session = store::session(&self.inner.db, &row.session_id)
+            .await?
+            .filter(|session| !session.revoked);
+        let Some(session) = session else {
+            return Err(invalid_grant("the sign-in session has ended"));
+        };
+        let user = store::user_by_id(&self.inner.db, row.user_id)
+            .await?
+            .ok_or(invalid_grant("the account is gone"))?;
+        let scopes = Scopes::parse(&row.scope);
+        let family = client_allows(client, "refresh_token").then(egov_core::id::new_id);
+        let response = self
+            .issue_tokens(
+                client,
+                Some(&user),
+                &scopes,
+                family,
+                Some(&code_hash),
+                Some(&session),
+                row.nonce.as_deref(),
+            )
+            .await?;
+        Ok(response)
+    }
+
+    /// The refresh_token grant: rotates the token; a replayed token revokes
+    /// its whole family.
+    pub async fn refresh(&self, client: &ClientRow, refresh_token: &str) -> Result<TokenResponse, IdError> {
+        let invalid_grant = |description| oauth(domain::OAuthErrorCode::InvalidGrant, description);
+        let now_ms = self.now_ms();
+        let mut tx = self.inner.db.begin().await?;
+        let row = match store::use_refresh(&mut tx, &domain::token_hash(refresh_token), now_ms).await? {
+            RefreshUse::Rotated(row) => row,
+            RefreshUse::Replayed(row) => {
+                store::revoke_family(&mut tx, row.family_id).await?;
+                let entry = AuditEntry {
+                    actor: &row.client_id,
+                    action: "id.refresh.replay",
+                    subject: &format!("user:{}", row.user_id),
+                    detail: json!({ "family_id": row.family_id }),
+                    ip: None,
+                };
+                audit::record(&mut tx, &entry, self.now()).await?;
+                tx.commit().await?;
+                return Err(invalid_grant(
+                    "the refresh token was already used; its family is revoked",
+                ));
+            }
+            RefreshUse::Unknown => return Err(invalid_grant("unknown refresh token")),
+        };
+        tx.commit().await?;
+        if row.client_id != client.client_id {
+            return Err(invalid_grant("the refresh token was issued to another client"));
+        }
+        if row.family_expires_at <= now_ms {
+            return Err(invalid_grant("the refresh token has expired"));
+        }
+        let session = store::session(&self.inner.db, &row.session_id)
+            .await?
+            .filter(|session| !session.revoked);
+        let Some(session) = session else {
+            return Err(invalid_grant("the sign-in session has ended"));
+        };
+        let user = store::user_by_id(&self.inner.db, row.user_id)
+            .await?
+            .ok_or(invalid_grant("the account is gone"))?;
+        let scopes = Scopes::parse(&row.scope);
+        self.issue_tokens_in_family(client, &user, &scopes, &row, &session)
+            .await
+    }
+
+    /// The client_credentials grant, for machine clients.
+    pub async fn client_credentials(&self, client: &ClientRow, scope: Option<&str>) -> Result<TokenResponse, IdError> {
+        let allowed = Scopes::parse(&client.scopes);
+        let requested = scope.map_or_else(|| allowed.clone(), Scopes::parse);
+        if requested.outside(&allowed).next().is_some() {
+            return Err(oauth(
+                domain::OAuthErrorCode::InvalidScope,
+                "a requested scope is not allowed for this client",
+            ));
+        }
+        self.issue_tokens(client, None, &requested, None, None, None, None)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)] // Each argument is one independent part of what a grant issues.
+    async fn issue_tokens(
+        &self,
+        client: &ClientRow,
+        user: Option<&UserRow>,
+        scopes: &Scopes,
+        family: Option<Uuid>,
+        code_hash: Option<&str>,
+        session: Option<&SessionRow>,
+        nonce: Option<&str>,
+    ) -> Result<TokenResponse, IdError> {
+        let now = self.now();
+        let now_ms = now.timestamp_millis();
+        let config = &self.inner.config;
+        let jti = egov_core::id::new_id();
+        let subject = user.map_or_else(|| client.client_id.clone(), |user| user.id.to_string());
+        let access_claims = AccessClaims {
+            iss: config.issuer.clone(),
+            sub: subject.clone(),
+            aud: client.client_id.clone(),
+            exp: now.timestamp() + seconds(config.access_token_ttl),
+            iat: now.timestamp(),
+            jti,
+            client_id: client.client_id.clone(),
+            scope: scopes.to_string(),
+        };
+        let access_token = self.sign(Algorithm::Rs256, &access_claims).await?;
+        let refresh_token = match (family, user, session) {
+            (Some(_), Some(_), Some(_)) => Some(domain::new_token()),
+            _ => None,
+        };
+        let mut tx = self.inner.db.begin().await?;
+        store::insert_access(
+            &mut tx,
+            &AccessRow {
+                jti,
+                client_id: client.client_id.clone(),
+                user_id: user.map(|user| user.id),
+                family_id: family,
+                code_hash: code_hash.map(str::to_owned),
+                scope: scopes.to_string(),
+                expires_at: now_ms + millis(config.access_token_ttl),
+                revoked: false,
+            },
+        )
+        .await?;
+        if let (Some(token), Some(family_id), Some(user), Some(session)) = (&refresh_token, family, user, session) {
+            store::insert_refresh(
+                &mut tx,
+                &RefreshRow {
+                    token_hash: domain::token_hash(token),
+                    family_id,
+                    client_id: client.client_id.clone(),
+                    user_id: user.id,
+                    session_id: session.id.clone(),
+                    scope: scopes.to_string(),
+                    code_hash: code_hash.map(str::to_owned),
+                    family_expires_at: now_ms + millis(config.refresh_family_ttl),
+                    used_at: None,
+                    revoked: false,
+                },
+            )
+            .await?;
+        }
+        let entry = AuditEntry {
+            actor: &client.client_id,
+            action: "id.token.issue",
+            subject: &format!("{}:{subject}", if user.is_some() { "user" } else { "client" }),
+            detail: json!({ "jti": jti, "scope": scopes.to_string(), "refresh": refresh_token.is_some() }),
+            ip: None,
+        };
+        audit::record(&mut tx, &entry, now).await?;
+        tx.commit().await?;
+
+        let id_token = match (user, session) {
+            (Some(user), Some(session)) if scopes.contains("openid") => {
+                Some(self.id_token(client, user, scopes, session, nonce).await?)
+            }
+            _ => None,
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: config.access_token_ttl.as_secs(),
+            refresh_token,
+            id_token,
+            scope: scopes.to_string(),
+        })
+    }
+
+    async fn issue_tokens_in_family(
+        &self,
+        client: &ClientRow,
+        user: &UserRow,
+        scopes: &Scopes,
+        previous: &RefreshRow,
+        session: &SessionRow,
+    ) -> Result<TokenResponse, IdError> {
+        // The new token keeps the family's absolute end: rotation never
+        // extends a family's life.
+        let mut response = self
+            .issue_tokens(
+                client,
+                Some(user),
+                scopes,
+                Some(previous.family_id),
+                previous.code_hash.as_deref(),
+                Some(session),
+                None,
+            )
+            .await?;
+        if let Some(token) = &response.refresh_token {
+            let mut tx = self.inner.db.begin().await?;
+            egov_db::with_tx!(&mut tx, conn => {
+                sqlx::query("UPDATE id_refresh_tokens SET family_expires_at = $1 WHERE token_hash = $2")
+                    .bind(previous.family_expires_at)
+                    .bind(domain::token_hash(token))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(DbError::from)?;
+            });
+            tx.commit().await?;
+        }
+        response.scope = scopes.to_string();
+        Ok(response)
+    }
+
+    async fn id_token(
+        &self,
+        client: &ClientRow,
+        user: &UserRow,
+        scopes: &Scopes,
+        session: &SessionRow,
+        nonce: Option<&str>,
+    ) -> Result<String, IdError> {
+        let now = self.now();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), json!(self.inner.config.issuer));
+        claims.insert("sub".into(), json!(user.id.to_string()));
+        claims.insert("aud".into(), json!(client.client_id));
+        claims.insert("azp".into(), json!(client.client_id));
+        claims.insert("iat".into(), json!(now.timestamp()));
+        claims.insert(
+            "exp".into(),
+            json!(now.timestamp() + seconds(self.inner.config.id_token_ttl)),
+        );
+        claims.insert("auth_time".into(), json!(session.auth_time));
+        claims.insert("acr".into(), json!(session.acr));
+        claims.insert("amr".into(), json!(session.amr.split_whitespace().collect::<Vec<_>>()));
+        claims.insert("sid".into(), json!(session.id.get(..16).unwrap_or_default()));
+        if let Some(nonce) = nonce {
+            claims.insert("nonce".into(), json!(nonce));
+        }
+        claims.extend(user_claims(user, scopes));
+        let alg = Algorithm::parse(&client.signing_alg).unwrap_or(Algorithm::Rs256);
+        self.sign(alg, &Value::Object(claims)).await
+    }
+
+    // ------------------------------------------------------------ tokens in use
+
+    /// Verifies one of our access tokens and its record: signature, issuer,
+    /// expiry, and not revoked.
+    pub async fn check_access_token(&self, token: &str) -> Result<(AccessClaims, AccessRow), IdError> {
+        let invalid = || oauth(domain::OAuthErrorCode::InvalidToken, "the access token is not valid");
+        let cache = self.key_cache().await?;
+        let claims: AccessClaims = cache
+            .public
+            .verify(token, &self.inner.config.issuer, None)
+            .map_err(|_| invalid())?;
+        let row = store::access(&self.inner.db, claims.jti).await?.ok_or_else(invalid)?;
+        if row.revoked || row.expires_at <= self.now_ms() {
+            return Err(invalid());
+        }
+        Ok((claims, row))
+    }
+
+    /// The userinfo response for an access token.
+    pub async fn userinfo(&self, token: &str) -> Result<Value, IdError> {
+        let (claims, row) = self.check_access_token(token).await?;
+        let scopes = Scopes::parse(&claims.scope);
+        let invalid = || {
+            oauth(
+                domain::OAuthErrorCode::InvalidToken,
+                "the access token is not for a user",
+            )
+        };
+        if !scopes.contains("openid") {
+            return Err(invalid());
+        }
+        let user_id = row.user_id.ok_or_else(invalid)?;
+        let user = store::user_by_id(&self.inner.db, user_id).await?.ok_or_else(invalid)?;
+        let mut body = Map::new();
+        body.insert("sub".into(), json!(user.id.to_string()));
+        body.extend(user_claims(&user, &scopes));
+        Ok(Value::Object(body))
+    }
+
+    /// RFC 7662 introspection, for the client that asks.
+    pub async fn introspect(&self, client: &ClientRow, token: &str) -> Result<Value, IdError> {
+        if let Ok((claims, _)) = self.check_access_token(token).await {
+            return Ok(json!({
+                "active": true,
+                "token_type": "Bearer",
+                "scope": claims.scope,
+                "client_id": claims.client_id,
+                "sub": claims.sub,
+                "aud": claims.aud,
+                "iss": claims.iss,
+                "exp": claims.exp,
+                "iat": claims.iat,
+                "jti": claims.jti,
+            }));
+        }
+        let now_ms = self.now_ms();
+        if let Some(row) = store::refresh_by_hash(&self.inner.db, &domain::token_hash(token)).await? {
+            let live = !row.revoked && row.used_at.is_none() && row.family_expires_at > now_ms;
+            if live && row.client_id == client.client_id {
+                return Ok(json!({
+                    "active": true,
+                    "token_type": "refresh_token",
+                    "scope": row.scope,
+                    "client_id": row.client_id,
+                    "sub": row.user_id.to_string(),
+                    "exp": row.family_expires_at / 1000,
+                }));
+            }
+        }
+        Ok(json!({ "active": false }))
+    }
+
+    /// RFC 7009 revocation. Unknown tokens are not an error.
+    pub async fn revoke(&self, client: &ClientRow, token: &str) -> Result<(), IdError> {
+        if let Ok((claims, row)) = self.check_access_token(token).await {
+            if claims.client_id == client.client_id {
+                store::revoke_access(&self.inner.db, row.jti).await?;
+                self.audit_revocation(client, &format!("token:{}", row.jti)).await?;
+            }
+            return Ok(());
+        }
+        if let Some(row) = store::refresh_by_hash(&self.inner.db, &domain::token_hash(token)).await?
+            && row.client_id == client.client_id
+        {
+            let mut tx = self.inner.db.begin().await?;
+            store::revoke_family(&mut tx, row.family_id).await?;
+            tx.commit().await?;
+            self.audit_revocation(client, &format!("family:{}", row.family_id))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn audit_revocation(&self, client: &ClientRow, subject: &str) -> Result<(), IdError> {
+        let mut tx = self.inner.db.begin().await?;
+        let entry = AuditEntry {
+            actor: &client.client_id,
+            action: "id.token.revoke",
+            subject,
+            detail: json!({}),
+            ip: None,
+        };
+        audit::record(&mut tx, &entry, self.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The client an ID token we signed was issued to, for logout hints.
+    pub async fn id_token_hint_client(&self, id_token: &str) -> Option<String> {
+        let cache = self.key_cache().await.ok()?;
+        let claims: Value = cache.public.verify(id_token, &self.inner.config.issuer, None).ok()?;
+        claims.get("aud").and_then(Value::as_str).map(str::to_owned)
+    }
+}
+
+fn client_allows(client: &ClientRow, grant: &str) -> bool {
+    client.grant_types.split_whitespace().any(|allowed| allowed == grant)
+}
+
+fn key_row(key: &SigningKey, status: &str, now_ms: i64) -> store::KeyRow {
+    store::KeyRow {
+        kid: key.kid().to_owned(),
+        alg: key.algorithm().as_str().to_owned(),
+        private_pem: key.private_pkcs8_pem().to_owned(),
+        status: status.to_owned(),
+        created_at: now_ms,
+        retire_after: None,
+    }
+}
+
+/// The claims about `user` that `scopes` release.
+pub fn user_claims(user: &UserRow, scopes: &Scopes) -> Map<String, Value> {
+    let mut claims = Map::new();
+    if scopes.contains("profile") {
+        claims.insert("name".into(), json!(user.full_name));
+        if let Some(birthdate) = &user.birthdate {
+            claims.insert("birthdate".into(), json!(birthdate));
+        }
+        if let Some(gender) = &user.gender {
+            claims.insert("gender".into(), json!(gender));
+        }
+    }
+    if scopes.contains("email")
+        && let Some(email) = &user.email
+    {
+        claims.insert("email".into(), json!(email));
+        claims.insert("email_verified".into(), json!(user.email_verified));
+    }
+    if scopes.contains("phone")
+        && let Some(phone) = &user.phone_number
+    {
+        claims.insert("phone_number".into(), json!(phone));
+    }
+    if scopes.contains("personal_id") {
+        claims.insert("personal_id".into(), json!(user.personal_id));
+    }
+    if scopes.contains("agency") && user.kind == "official" {
+        claims.insert("agency".into(), json!(user.agency_code));
+        claims.insert("roles".into(), json!(user.roles.split_whitespace().collect::<Vec<_>>()));
+    }
+    claims
+}
+
+/// The level a password-only sign-in reaches.
+pub const PASSWORD_ACR: &str = ACR_LEVEL_1;

@@ -1,0 +1,531 @@
+//! The SQL of central sign-in: accounts, clients, keys, sessions, codes,
+//! tokens and throttling counters. Only this module touches `id_*` tables.
+//!
+//! Secrets (session cookies, codes, refresh tokens) are stored only as
+//! SHA-256 hashes, so a copy of the database cannot be used to sign in.
+
+use egov_db::{Db, DbError, Tx, with_pool, with_tx};
+use uuid::Uuid;
+
+/// An account as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub personal_id: String,
+    pub full_name: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub phone_number: Option<String>,
+    pub birthdate: Option<String>,
+    pub gender: Option<String>,
+    pub agency_code: Option<String>,
+    pub roles: String,
+    pub password_hash: Option<String>,
+    pub locked: bool,
+}
+
+const USER_COLUMNS: &str = "id, kind, personal_id, full_name, email, email_verified, phone_number, birthdate, gender, \
+     agency_code, roles, password_hash, locked";
+
+pub async fn insert_user(tx: &mut Tx, user: &UserRow, now_ms: i64) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO id_users (id, kind, personal_id, full_name, email, email_verified, phone_number, birthdate, \
+                 gender, agency_code, roles, password_hash, locked, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+        )
+        .bind(user.id)
+        .bind(&user.kind)
+        .bind(&user.personal_id)
+        .bind(&user.full_name)
+        .bind(user.email.as_deref())
+        .bind(user.email_verified)
+        .bind(user.phone_number.as_deref())
+        .bind(user.birthdate.as_deref())
+        .bind(user.gender.as_deref())
+        .bind(user.agency_code.as_deref())
+        .bind(&user.roles)
+        .bind(user.password_hash.as_deref())
+        .bind(user.locked)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Finds an account by personal ID number or (lower-case) e-mail.
+pub async fn user_by_login(db: &Db, login: &str) -> Result<Option<UserRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM id_users WHERE personal_id = $1 OR email = $2"
+    ));
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, UserRow>(sql).bind(login).bind(login.to_lowercase()).fetch_optional(pool).await?
+    }))
+}
+
+pub async fn user_by_id(db: &Db, id: Uuid) -> Result<Option<UserRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM id_users WHERE id = $1"));
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, UserRow>(sql).bind(id).fetch_optional(pool).await?
+    }))
+}
+
+pub async fn set_password_hash(db: &Db, id: Uuid, hash: &str, now_ms: i64) -> Result<(), DbError> {
+    with_pool!(db, pool => {
+        sqlx::query("UPDATE id_users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(now_ms)
+            .bind(id)
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
+/// A registered client.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClientRow {
+    pub client_id: String,
+    pub name: String,
+    pub secret_hash: Option<String>,
+    /// JSON array.
+    pub redirect_uris: String,
+    /// JSON array.
+    pub post_logout_redirect_uris: String,
+    pub scopes: String,
+    pub grant_types: String,
+    pub signing_alg: String,
+    pub first_party: bool,
+}
+
+pub async fn insert_client(tx: &mut Tx, client: &ClientRow, now_ms: i64) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO id_clients (client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
+                 grant_types, signing_alg, first_party, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&client.client_id)
+        .bind(&client.name)
+        .bind(client.secret_hash.as_deref())
+        .bind(&client.redirect_uris)
+        .bind(&client.post_logout_redirect_uris)
+        .bind(&client.scopes)
+        .bind(&client.grant_types)
+        .bind(&client.signing_alg)
+        .bind(client.first_party)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn client(db: &Db, client_id: &str) -> Result<Option<ClientRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, ClientRow>(
+            "SELECT client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, grant_types, \
+                 signing_alg, first_party FROM id_clients WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+/// A signing key as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub private_pem: String,
+    pub status: String,
+    pub created_at: i64,
+    pub retire_after: Option<i64>,
+}
+
+pub async fn keys(db: &Db) -> Result<Vec<KeyRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, KeyRow>(
+            "SELECT kid, alg, private_pem, status, created_at, retire_after FROM id_signing_keys ORDER BY created_at",
+        )
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+pub async fn insert_key(tx: &mut Tx, key: &KeyRow) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO id_signing_keys (kid, alg, private_pem, status, created_at, retire_after) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(&key.private_pem)
+        .bind(&key.status)
+        .bind(key.created_at)
+        .bind(key.retire_after)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Retires the active keys of `alg` (kept published until `retire_after`)
+/// and makes the `next` key of `alg` active.
+pub async fn promote_next_key(tx: &mut Tx, alg: &str, retire_after: i64) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE id_signing_keys SET status = 'retired', retire_after = $1 WHERE alg = $2 AND status = 'active'")
+            .bind(retire_after)
+            .bind(alg)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("UPDATE id_signing_keys SET status = 'active' WHERE alg = $1 AND status = 'next'")
+            .bind(alg)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Deletes retired keys whose tokens have all expired.
+pub async fn purge_retired_keys(db: &Db, now_ms: i64) -> Result<u64, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query("DELETE FROM id_signing_keys WHERE status = 'retired' AND retire_after < $1")
+            .bind(now_ms)
+            .execute(pool)
+            .await?
+            .rows_affected()
+    }))
+}
+
+/// A browser session.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: Uuid,
+    pub acr: String,
+    pub amr: String,
+    pub auth_time: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+pub async fn insert_session(
+    db: &Db,
+    session: &SessionRow,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<(), DbError> {
+    with_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO id_sessions (id, user_id, acr, amr, auth_time, last_seen_at, expires_at, ip, user_agent, revoked) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE)",
+        )
+        .bind(&session.id)
+        .bind(session.user_id)
+        .bind(&session.acr)
+        .bind(&session.amr)
+        .bind(session.auth_time)
+        .bind(session.last_seen_at)
+        .bind(session.expires_at)
+        .bind(ip)
+        .bind(user_agent)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn session(db: &Db, id: &str) -> Result<Option<SessionRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, SessionRow>(
+            "SELECT id, user_id, acr, amr, auth_time, last_seen_at, expires_at, revoked FROM id_sessions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+pub async fn touch_session(db: &Db, id: &str, now_ms: i64) -> Result<(), DbError> {
+    with_pool!(db, pool => {
+        sqlx::query("UPDATE id_sessions SET last_seen_at = $1 WHERE id = $2").bind(now_ms).bind(id).execute(pool).await?;
+    });
+    Ok(())
+}
+
+/// Revokes a session and every refresh and access token issued in it.
+pub async fn revoke_session(tx: &mut Tx, id: &str) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE id_sessions SET revoked = TRUE WHERE id = $1").bind(id).execute(&mut *conn).await?;
+        sqlx::query(
+            "UPDATE id_access_tokens SET revoked = TRUE WHERE family_id IN \
+                 (SELECT family_id FROM id_refresh_tokens WHERE session_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query("UPDATE id_refresh_tokens SET revoked = TRUE WHERE session_id = $1").bind(id).execute(&mut *conn).await?;
+    });
+    Ok(())
+}
+
+/// An authorization code as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CodeRow {
+    pub code_hash: String,
+    pub client_id: String,
+    pub user_id: Uuid,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+pub async fn insert_code(db: &Db, code: &CodeRow) -> Result<(), DbError> {
+    with_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO id_auth_codes (code_hash, client_id, user_id, session_id, redirect_uri, scope, nonce, \
+                 code_challenge, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+        )
+        .bind(&code.code_hash)
+        .bind(&code.client_id)
+        .bind(code.user_id)
+        .bind(&code.session_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.scope)
+        .bind(code.nonce.as_deref())
+        .bind(&code.code_challenge)
+        .bind(code.expires_at)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+/// What happened when a code was presented.
+#[derive(Debug)]
+pub enum CodeUse {
+    /// First use: the code is now spent.
+    First(CodeRow),
+    /// The code was spent before: a replay.
+    Replayed(CodeRow),
+    Unknown,
+}
+
+/// Spends a code atomically: of two concurrent exchanges only one wins.
+pub async fn use_code(tx: &mut Tx, code_hash: &str, now_ms: i64) -> Result<CodeUse, DbError> {
+    let columns =
+        "code_hash, client_id, user_id, session_id, redirect_uri, scope, nonce, code_challenge, expires_at, used_at";
+    let update = sqlx::AssertSqlSafe(format!(
+        "UPDATE id_auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL RETURNING {columns}"
+    ));
+    let select = sqlx::AssertSqlSafe(format!("SELECT {columns} FROM id_auth_codes WHERE code_hash = $1"));
+    with_tx!(tx, conn => {
+        if let Some(row) = sqlx::query_as::<_, CodeRow>(update).bind(now_ms).bind(code_hash).fetch_optional(&mut *conn).await? {
+            return Ok(CodeUse::First(row));
+        }
+        Ok(match sqlx::query_as::<_, CodeRow>(select).bind(code_hash).fetch_optional(&mut *conn).await? {
+            Some(row) => CodeUse::Replayed(row),
+            None => CodeUse::Unknown,
+        })
+    })
+}
+
+/// Revokes everything issued from a code (after a replay).
+pub async fn revoke_issued_from_code(tx: &mut Tx, code_hash: &str) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE id_access_tokens SET revoked = TRUE WHERE code_hash = $1").bind(code_hash).execute(&mut *conn).await?;
+        sqlx::query(
+            "UPDATE id_access_tokens SET revoked = TRUE WHERE family_id IN \
+                 (SELECT family_id FROM id_refresh_tokens WHERE code_hash = $1)",
+        )
+        .bind(code_hash)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query("UPDATE id_refresh_tokens SET revoked = TRUE WHERE code_hash = $1").bind(code_hash).execute(&mut *conn).await?;
+    });
+    Ok(())
+}
+
+/// A refresh token as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshRow {
+    pub token_hash: String,
+    pub family_id: Uuid,
+    pub client_id: String,
+    pub user_id: Uuid,
+    pub session_id: String,
+    pub scope: String,
+    pub code_hash: Option<String>,
+    pub family_expires_at: i64,
+    pub used_at: Option<i64>,
+    pub revoked: bool,
+}
+
+pub async fn insert_refresh(tx: &mut Tx, row: &RefreshRow) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO id_refresh_tokens (token_hash, family_id, client_id, user_id, session_id, scope, code_hash, \
+                 family_expires_at, used_at, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, FALSE)",
+        )
+        .bind(&row.token_hash)
+        .bind(row.family_id)
+        .bind(&row.client_id)
+        .bind(row.user_id)
+        .bind(&row.session_id)
+        .bind(&row.scope)
+        .bind(row.code_hash.as_deref())
+        .bind(row.family_expires_at)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+/// What happened when a refresh token was presented.
+#[derive(Debug)]
+pub enum RefreshUse {
+    /// A live token, now rotated (spent).
+    Rotated(RefreshRow),
+    /// A token spent before, or revoked: a replay.
+    Replayed(RefreshRow),
+    Unknown,
+}
+
+pub async fn use_refresh(tx: &mut Tx, token_hash: &str, now_ms: i64) -> Result<RefreshUse, DbError> {
+    let columns =
+        "token_hash, family_id, client_id, user_id, session_id, scope, code_hash, family_expires_at, used_at, revoked";
+    let update = sqlx::AssertSqlSafe(format!(
+        "UPDATE id_refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked = FALSE \
+         RETURNING {columns}"
+    ));
+    let select = sqlx::AssertSqlSafe(format!("SELECT {columns} FROM id_refresh_tokens WHERE token_hash = $1"));
+    with_tx!(tx, conn => {
+        if let Some(row) = sqlx::query_as::<_, RefreshRow>(update).bind(now_ms).bind(token_hash).fetch_optional(&mut *conn).await? {
+            return Ok(RefreshUse::Rotated(row));
+        }
+        Ok(match sqlx::query_as::<_, RefreshRow>(select).bind(token_hash).fetch_optional(&mut *conn).await? {
+            Some(row) => RefreshUse::Replayed(row),
+            None => RefreshUse::Unknown,
+        })
+    })
+}
+
+/// Revokes a whole refresh-token family and its access tokens.
+pub async fn revoke_family(tx: &mut Tx, family_id: Uuid) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE id_refresh_tokens SET revoked = TRUE WHERE family_id = $1").bind(family_id).execute(&mut *conn).await?;
+        sqlx::query("UPDATE id_access_tokens SET revoked = TRUE WHERE family_id = $1").bind(family_id).execute(&mut *conn).await?;
+    });
+    Ok(())
+}
+
+pub async fn refresh_by_hash(db: &Db, token_hash: &str) -> Result<Option<RefreshRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, RefreshRow>(
+            "SELECT token_hash, family_id, client_id, user_id, session_id, scope, code_hash, family_expires_at, used_at, \
+                 revoked FROM id_refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+/// An access token's record, for introspection and revocation.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccessRow {
+    pub jti: Uuid,
+    pub client_id: String,
+    pub user_id: Option<Uuid>,
+    pub family_id: Option<Uuid>,
+    pub code_hash: Option<String>,
+    pub scope: String,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+pub async fn insert_access(tx: &mut Tx, row: &AccessRow) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO id_access_tokens (jti, client_id, user_id, family_id, code_hash, scope, expires_at, revoked) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE)",
+        )
+        .bind(row.jti)
+        .bind(&row.client_id)
+        .bind(row.user_id)
+        .bind(row.family_id)
+        .bind(row.code_hash.as_deref())
+        .bind(&row.scope)
+        .bind(row.expires_at)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn access(db: &Db, jti: Uuid) -> Result<Option<AccessRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, AccessRow>(
+            "SELECT jti, client_id, user_id, family_id, code_hash, scope, expires_at, revoked FROM id_access_tokens WHERE jti = $1",
+        )
+        .bind(jti)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+pub async fn revoke_access(db: &Db, jti: Uuid) -> Result<(), DbError> {
+    with_pool!(db, pool => {
+        sqlx::query("UPDATE id_access_tokens SET revoked = TRUE WHERE jti = $1").bind(jti).execute(pool).await?;
+    });
+    Ok(())
+}
+
+/// Counts one failure under `key` and returns the failures in the current
+/// window. One statement, so parallel failures all count.
+pub async fn count_failure(db: &Db, key: &str, window_ms: i64, now_ms: i64) -> Result<i64, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO id_throttle (throttle_key, failures, window_start) VALUES ($1, 1, $2) \
+             ON CONFLICT (throttle_key) DO UPDATE SET \
+                 failures = CASE WHEN id_throttle.window_start < $3 THEN 1 ELSE id_throttle.failures + 1 END, \
+                 window_start = CASE WHEN id_throttle.window_start < $3 THEN $2 ELSE id_throttle.window_start END \
+             RETURNING CAST(failures AS BIGINT)",
+        )
+        .bind(key)
+        .bind(now_ms)
+        .bind(now_ms - window_ms)
+        .fetch_one(pool)
+        .await?
+    }))
+}
+
+/// Failures under `key` in the current window.
+pub async fn failures(db: &Db, key: &str, window_ms: i64, now_ms: i64) -> Result<i64, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT CAST(failures AS BIGINT) FROM id_throttle WHERE throttle_key = $1 AND window_start >= $2",
+        )
+        .bind(key)
+        .bind(now_ms - window_ms)
+        .fetch_optional(pool)
+        .await?
+        .unwrap_or(0)
+    }))
+}
+
+pub async fn clear_failures(db: &Db, key: &str) -> Result<(), DbError> {
+    with_pool!(db, pool => {
+        sqlx::query("DELETE FROM id_throttle WHERE throttle_key = $1").bind(key).execute(pool).await?;
+    });
+    Ok(())
+}
