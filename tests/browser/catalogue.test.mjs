@@ -5,62 +5,20 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { startDemo, launchBrowser, expectAccessible } from "./support.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..", "..");
-const egov = process.env.EGOV_BIN ?? join(root, "target", "debug", "egov");
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-let server, browser, base, dataDir;
+let demo, browser, base;
 const cspViolations = [];
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitReady(url) {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`egov demo did not become ready at ${url}`);
-}
-
 before(async () => {
-  const port = await freePort();
-  dataDir = mkdtempSync(join(tmpdir(), "egov-browser-"));
-  server = spawn(egov, ["demo", "--port", String(port), "--data", dataDir], { stdio: "ignore" });
-  base = `http://localhost:${port}`;
-  await waitReady(`${base}/readyz`);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  demo = await startDemo();
+  base = demo.base;
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  server?.kill();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  demo?.stop();
 });
 
 async function newPage() {
@@ -70,18 +28,6 @@ async function newPage() {
     if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
   });
   return page;
-}
-
-async function expectAccessible(page, name) {
-  // The CSP forbids inline scripts, so axe is evaluated through the
-  // DevTools protocol rather than injected as a <script> tag.
-  const hasAxe = await page.evaluate(() => typeof window.axe !== "undefined");
-  if (!hasAxe) await page.evaluate(axeSource);
-  const results = await page.evaluate(() =>
-    window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
-  );
-  const summary = results.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  assert.deepEqual(summary, [], `${name} has accessibility violations`);
 }
 
 test("a citizen finds a procedure without typing diacritics and switches to English", async () => {
