@@ -16,18 +16,21 @@ use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
 use crate::domain::{self, AuthorizeError, AuthorizeParams, AuthorizeRequest, OAuthErrorCode, ResponseMode, Scopes};
-use crate::provider::{IdError, PASSWORD_ACR, Provider, SignInFailure};
+use crate::provider::{AfterPassword, IdError, Provider, SecondFactorOutcome, SignInFailure};
 use crate::store::{self, ClientRow, SessionRow};
 use crate::text::{IdText, text};
 
 /// The session cookie of the sign-in service.
 pub const SESSION_COOKIE: &str = "egov_sid";
+/// The cookie of a sign-in waiting for its second factor.
+pub const PENDING_COOKIE: &str = "egov_pending";
 
 pub fn router(provider: Provider) -> Router {
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/oauth/jwks", get(jwks))
         .route("/oauth/authorize", get(authorize).post(sign_in))
+        .route("/oauth/authorize/second-factor", axum::routing::post(second_factor))
         .route("/oauth/token", axum::routing::post(token))
         .route("/oauth/userinfo", get(userinfo).post(userinfo))
         .route("/oauth/revoke", axum::routing::post(revoke))
@@ -510,21 +513,206 @@ async fn sign_in(
             );
         }
     };
-    let (cookie, session) = provider
-        .create_session(&user, PASSWORD_ACR, &["pwd"], ip.as_deref(), agent.as_deref())
+    let next = provider
+        .after_password(&user, request.wants_level_2(), ip.as_deref(), agent.as_deref())
         .await
         .map_err(AppError::internal)?;
-    let mut response = complete(&provider, &context, &request, &session).await?;
+    match next {
+        AfterPassword::Session(cookie, session) => {
+            let mut response = complete(&provider, &context, &request, &session).await?;
+            set_cookie(&mut response, &provider, SESSION_COOKIE, &cookie, None);
+            Ok(response)
+        }
+        AfterPassword::SecondFactor { pending, enrol } => {
+            let enrol = enrol_view(&provider, &user, enrol.as_ref());
+            let mut response = second_factor_page(&context, &form.params, enrol, "", StatusCode::OK)?;
+            set_cookie(&mut response, &provider, PENDING_COOKIE, &pending, Some(300));
+            Ok(response)
+        }
+    }
+}
+
+fn set_cookie(response: &mut Response, provider: &Provider, name: &str, value: &str, max_age: Option<u32>) {
     let secure = if provider.config().secure_cookies {
         "; Secure"
     } else {
         ""
     };
-    let cookie = format!("{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Lax{secure}");
+    let max_age = max_age
+        .map(|seconds| format!("; Max-Age={seconds}"))
+        .unwrap_or_default();
+    let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{max_age}{secure}");
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
+}
+
+/// The secret and otpauth URI shown while enrolling.
+fn enrol_view(
+    provider: &Provider,
+    user: &store::UserRow,
+    secret: Option<&crate::totp::TotpSecret>,
+) -> Option<(String, String)> {
+    let secret = secret?;
+    let issuer = url::Url::parse(&provider.config().issuer)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "egov".to_owned());
+    let uri = crate::totp::otpauth_uri(secret, &issuer.replace(':', "."), &user.personal_id).unwrap_or_default();
+    Some((secret.to_base32(), uri))
+}
+
+#[derive(Template)]
+#[template(path = "id_second_factor.html")]
+struct SecondFactorPage {
+    page: PageMeta,
+    shell: &'static ShellText,
+    t: &'static IdText,
+    hidden: Vec<(&'static str, String)>,
+    enrol: Option<(String, String)>,
+    error: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "id_recovery_codes.html")]
+struct RecoveryCodesPage {
+    page: PageMeta,
+    shell: &'static ShellText,
+    t: &'static IdText,
+    codes: Vec<String>,
+    continue_url: String,
+}
+
+fn second_factor_page(
+    context: &PageContext,
+    params: &AuthorizeParams,
+    enrol: Option<(String, String)>,
+    error: &'static str,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let t = text(context.lang);
+    let title = if enrol.is_some() {
+        t.enrol_title
+    } else {
+        t.second_factor_title
+    };
+    let page = SecondFactorPage {
+        page: context.meta(title),
+        shell: context.shell(),
+        t,
+        hidden: hidden_fields(params),
+        enrol,
+        error,
+    };
+    let mut response = (status, Html(page.render()?)).into_response();
+    response.extensions_mut().insert(FinalBody);
+    if let Some(origin) = params.redirect_uri.as_deref().and_then(origin) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp_allowing_form_action(&origin));
+    }
+    no_store(&mut response);
     Ok(response)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SecondFactorForm {
+    #[serde(flatten)]
+    params: AuthorizeParams,
+    #[serde(default)]
+    code: String,
+}
+
+async fn second_factor(
+    State(provider): State<Provider>,
+    context: PageContext,
+    address: ClientAddress,
+    headers: HeaderMap,
+    Form(form): Form<SecondFactorForm>,
+) -> Result<Response, AppError> {
+    let (client, parsed) = match checked_request(&provider, &context, &form.params).await? {
+        Ok(checked) => checked,
+        Err(page) => return Ok(page),
+    };
+    let request = match parsed {
+        Ok(request) => request,
+        Err((error, fallback)) => return error_to_client(&context, &fallback, error.code, error.description),
+    };
+    let t = text(context.lang);
+    let Some(pending) = cookie_value(&headers, PENDING_COOKIE)
+        .filter(|cookie| cookie.len() == 43)
+        .map(str::to_owned)
+    else {
+        return login_page(
+            &context,
+            &client,
+            &form.params,
+            "",
+            t.step_expired,
+            StatusCode::UNAUTHORIZED,
+        );
+    };
+    let ip = address.0.map(|ip| ip.to_string());
+    let agent = user_agent(&headers);
+    let code = form.code.chars().take(32).collect::<String>();
+    let outcome = provider
+        .second_factor(&pending, &code, ip.as_deref(), agent.as_deref())
+        .await
+        .map_err(AppError::internal)?;
+    match outcome {
+        SecondFactorOutcome::Done {
+            cookie,
+            session,
+            recovery_codes,
+        } => {
+            let mut response = if recovery_codes.is_empty() {
+                complete(&provider, &context, &request, &session).await?
+            } else {
+                let query = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(hidden_fields(&form.params))
+                    .finish();
+                let page = RecoveryCodesPage {
+                    page: context.meta(t.recovery_title),
+                    shell: context.shell(),
+                    t,
+                    codes: recovery_codes,
+                    continue_url: format!("/oauth/authorize?{query}"),
+                };
+                let mut response = Html(page.render()?).into_response();
+                no_store(&mut response);
+                response
+            };
+            set_cookie(&mut response, &provider, SESSION_COOKIE, &cookie, None);
+            set_cookie(&mut response, &provider, PENDING_COOKIE, "", Some(0));
+            Ok(response)
+        }
+        SecondFactorOutcome::Wrong { enrol } => {
+            let user = store::user_by_id(provider.db(), session_user(&provider, &pending).await?).await?;
+            let enrol = user
+                .as_ref()
+                .and_then(|user| enrol_view(&provider, user, enrol.as_ref()));
+            second_factor_page(&context, &form.params, enrol, t.wrong_code, StatusCode::UNAUTHORIZED)
+        }
+        SecondFactorOutcome::Expired => {
+            let mut response = login_page(
+                &context,
+                &client,
+                &form.params,
+                "",
+                t.step_expired,
+                StatusCode::UNAUTHORIZED,
+            )?;
+            set_cookie(&mut response, &provider, PENDING_COOKIE, "", Some(0));
+            Ok(response)
+        }
+    }
+}
+
+/// The account a pending sign-in belongs to (for redisplaying enrolment).
+async fn session_user(provider: &Provider, pending: &str) -> Result<uuid::Uuid, AppError> {
+    Ok(store::pending_user(provider.db(), &domain::token_hash(pending))
+        .await?
+        .unwrap_or_default())
 }
 
 // ---------------------------------------------------------------- token

@@ -18,6 +18,8 @@ use chrono::{DateTime, Utc};
 use egov_core::clock::{Clock as _, SystemClock};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+// The three key crates share `pkcs8` 0.10, so one line-ending type serves all.
+use p256::pkcs8::LineEnding;
 use rand_core_06::OsRng;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
@@ -196,7 +198,7 @@ impl SigningKey {
                 let key = rsa::RsaPrivateKey::new(&mut OsRng, RSA_BITS)
                     .map_err(|error| generation_error(error.to_string()))?;
                 let pem = key
-                    .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+                    .to_pkcs8_pem(LineEnding::LF)
                     .map_err(|error| generation_error(error.to_string()))?;
                 let parts = PublicParts::Rsa {
                     n: key.n().to_bytes_be(),
@@ -208,15 +210,15 @@ impl SigningKey {
                 use p256::pkcs8::EncodePrivateKey as _;
                 let key = p256::SecretKey::random(&mut OsRng);
                 let pem = key
-                    .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+                    .to_pkcs8_pem(LineEnding::LF)
                     .map_err(|error| generation_error(error.to_string()))?;
-                (pem, ec_public_parts(&key.public_key()))
+                (pem, ec_public_parts(&key.public_key())?)
             }
             Algorithm::EdDsa => {
                 use ed25519_dalek::pkcs8::EncodePrivateKey as _;
                 let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
                 let pem = key
-                    .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+                    .to_pkcs8_pem(LineEnding::LF)
                     .map_err(|error| generation_error(error.to_string()))?;
                 let parts = PublicParts::Okp {
                     x: key.verifying_key().to_bytes().to_vec(),
@@ -227,9 +229,7 @@ impl SigningKey {
         let bare_jwk = Value::Object(parts.bare_jwk());
         let thumbprint = jwk_thumbprint(&bare_jwk)?;
         let kid = thumbprint.get(..KID_LENGTH).unwrap_or(&thumbprint);
-        // The pem types of the three crates are all `Zeroizing<String>`;
-        // copying into a fresh one keeps a single type in the struct.
-        SigningKey::assemble(kid, algorithm, Zeroizing::new(pem.to_string()), &parts)
+        SigningKey::assemble(kid, algorithm, pem, &parts)
     }
 
     /// Loads a stored key. The PEM must be an unencrypted PKCS#8 private key
@@ -255,7 +255,7 @@ impl SigningKey {
             Algorithm::Es256 => {
                 use p256::pkcs8::DecodePrivateKey as _;
                 let key = p256::SecretKey::from_pkcs8_pem(pem).map_err(invalid)?;
-                ec_public_parts(&key.public_key())
+                ec_public_parts(&key.public_key())?
             }
             Algorithm::EdDsa => {
                 use ed25519_dalek::pkcs8::DecodePrivateKey as _;
@@ -326,21 +326,21 @@ impl SigningKey {
     }
 }
 
-fn ec_public_parts(public_key: &p256::PublicKey) -> PublicParts {
+fn ec_public_parts(public_key: &p256::PublicKey) -> Result<PublicParts, KeyError> {
     use p256::elliptic_curve::sec1::{Coordinates, ToEncodedPoint as _};
     let point = public_key.to_encoded_point(false);
     match point.coordinates() {
-        Coordinates::Uncompressed { x, y } => PublicParts::Ec {
+        Coordinates::Uncompressed { x, y } => Ok(PublicParts::Ec {
             x: x.to_vec(),
             y: y.to_vec(),
-        },
-        // `to_encoded_point(false)` always yields the uncompressed form and
-        // a public key is never the identity, so this arm is not taken; it
-        // exists to avoid a panic path.
-        Coordinates::Identity | Coordinates::Compact { .. } | Coordinates::Compressed { .. } => PublicParts::Ec {
-            x: Vec::new(),
-            y: Vec::new(),
-        },
+        }),
+        // `to_encoded_point(false)` always gives the uncompressed form and a
+        // public key is never the identity; this arm only avoids a panic.
+        Coordinates::Identity | Coordinates::Compact { .. } | Coordinates::Compressed { .. } => {
+            Err(KeyError::InvalidPrivateKey {
+                algorithm: Algorithm::Es256,
+            })
+        }
     }
 }
 

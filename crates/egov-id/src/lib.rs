@@ -15,6 +15,7 @@ pub mod password_policy;
 pub mod provider;
 pub mod store;
 mod text;
+pub mod totp;
 
 pub use provider::{IdConfig, Provider};
 

@@ -758,7 +758,7 @@ impl Provider {
         let cache = self.key_cache().await?;
         let claims: AccessClaims = cache
             .public
-            .verify(token, &self.inner.config.issuer, None)
+            .verify_at(token, &self.inner.config.issuer, None, self.now())
             .map_err(|_| invalid())?;
         let row = store::access(&self.inner.db, claims.jti).await?.ok_or_else(invalid)?;
         if row.revoked || row.expires_at <= self.now_ms() {
@@ -859,7 +859,10 @@ impl Provider {
     /// The client an ID token we signed was issued to, for logout hints.
     pub async fn id_token_hint_client(&self, id_token: &str) -> Option<String> {
         let cache = self.key_cache().await.ok()?;
-        let claims: Value = cache.public.verify(id_token, &self.inner.config.issuer, None).ok()?;
+        let claims: Value = cache
+            .public
+            .verify_at(id_token, &self.inner.config.issuer, None, self.now())
+            .ok()?;
         claims.get("aud").and_then(Value::as_str).map(str::to_owned)
     }
 }
@@ -914,3 +917,201 @@ pub fn user_claims(user: &UserRow, scopes: &Scopes) -> Map<String, Value> {
 
 /// The level a password-only sign-in reaches.
 pub const PASSWORD_ACR: &str = ACR_LEVEL_1;
+
+/// Attempts allowed on one pending second-factor step.
+pub const MAX_SECOND_FACTOR_ATTEMPTS: i32 = 5;
+/// How long the second-factor step may take.
+const PENDING_TTL: Duration = Duration::from_mins(5);
+
+/// What follows a correct password.
+#[derive(Debug)]
+pub enum AfterPassword {
+    /// Signed in at level 1: the cookie value and the session.
+    Session(String, SessionRow),
+    /// A second factor is needed; `enrol` is set when the account must first
+    /// enrol one (officials always, citizens when a client asks for level 2).
+    SecondFactor {
+        pending: String,
+        enrol: Option<crate::totp::TotpSecret>,
+    },
+}
+
+/// What a second-factor attempt led to.
+#[derive(Debug)]
+pub enum SecondFactorOutcome {
+    /// Signed in at level 2; `recovery_codes` is non-empty right after
+    /// enrolment, to be shown once.
+    Done {
+        cookie: String,
+        session: SessionRow,
+        recovery_codes: Vec<String>,
+    },
+    /// The code was wrong; the step may be tried again.
+    Wrong { enrol: Option<crate::totp::TotpSecret> },
+    /// The step expired or was tried too often: start again.
+    Expired,
+}
+
+impl Provider {
+    /// Decides what a correct password leads to.
+    pub async fn after_password(
+        &self,
+        user: &UserRow,
+        wants_level_2: bool,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<AfterPassword, IdError> {
+        let totp = store::totp(&self.inner.db, user.id).await?;
+        let must_enrol = totp.totp_secret.is_none() && (user.kind == "official" || wants_level_2);
+        if totp.totp_secret.is_none() && !must_enrol {
+            let (cookie, session) = self
+                .create_session(user, PASSWORD_ACR, &["pwd"], ip, user_agent)
+                .await?;
+            return Ok(AfterPassword::Session(cookie, session));
+        }
+        let enrol = must_enrol.then(crate::totp::TotpSecret::generate);
+        let pending = domain::new_token();
+        store::insert_pending(
+            &self.inner.db,
+            &store::PendingRow {
+                id: domain::token_hash(&pending),
+                user_id: user.id,
+                totp_secret: enrol.as_ref().map(crate::totp::TotpSecret::to_base32),
+                attempts: 0,
+                expires_at: self.now_ms() + millis(PENDING_TTL),
+            },
+        )
+        .await?;
+        Ok(AfterPassword::SecondFactor { pending, enrol })
+    }
+
+    async fn finish_enrolment(
+        &self,
+        user: &UserRow,
+        secret_text: &str,
+        pending_id: &str,
+        code: &str,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<SecondFactorOutcome, IdError> {
+        let db = &self.inner.db;
+        let now = self.now();
+        let unix_time = u64::try_from(now.timestamp()).unwrap_or_default();
+        let subject = format!("user:{}", user.id);
+        let secret =
+            crate::totp::TotpSecret::from_base32(secret_text).map_err(|error| IdError::Password(error.to_string()))?;
+        let Some(step) = crate::totp::verify(&secret, code, unix_time, None) else {
+            return Ok(SecondFactorOutcome::Wrong { enrol: Some(secret) });
+        };
+        let recovery_codes = crate::totp::generate_recovery_codes(10);
+        let hashes: Vec<String> = recovery_codes
+            .iter()
+            .map(|code| crate::totp::recovery_code_hash(code))
+            .collect();
+        let mut tx = db.begin().await?;
+        store::enrol_totp(
+            &mut tx,
+            user.id,
+            secret_text,
+            i64::try_from(step).unwrap_or(i64::MAX),
+            &hashes,
+        )
+        .await?;
+        let entry = AuditEntry {
+            actor: &subject,
+            action: "id.factor.enrol",
+            subject: &subject,
+            detail: json!({ "factor": "totp" }),
+            ip,
+        };
+        audit::record(&mut tx, &entry, now).await?;
+        tx.commit().await?;
+        store::delete_pending(db, pending_id).await?;
+        let (cookie, session) = self
+            .create_session(user, domain::ACR_LEVEL_2, &["pwd", "otp"], ip, user_agent)
+            .await?;
+        Ok(SecondFactorOutcome::Done {
+            cookie,
+            session,
+            recovery_codes,
+        })
+    }
+
+    /// Checks a TOTP or recovery code for a pending sign-in.
+    pub async fn second_factor(
+        &self,
+        pending_cookie: &str,
+        code: &str,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<SecondFactorOutcome, IdError> {
+        let db = &self.inner.db;
+        let now = self.now();
+        let unix_time = u64::try_from(now.timestamp()).unwrap_or_default();
+        let pending_id = domain::token_hash(pending_cookie);
+        let Some(pending) = store::attempt_pending(db, &pending_id, now.timestamp_millis()).await? else {
+            return Ok(SecondFactorOutcome::Expired);
+        };
+        if pending.attempts > MAX_SECOND_FACTOR_ATTEMPTS {
+            store::delete_pending(db, &pending_id).await?;
+            return Ok(SecondFactorOutcome::Expired);
+        }
+        let user = store::user_by_id(db, pending.user_id)
+            .await?
+            .ok_or(oauth(domain::OAuthErrorCode::AccessDenied, "the account is gone"))?;
+        let subject = format!("user:{}", user.id);
+        // Enrolment: the code proves the authenticator holds the new secret.
+        if let Some(secret_text) = &pending.totp_secret {
+            return self
+                .finish_enrolment(&user, secret_text, &pending_id, code, ip, user_agent)
+                .await;
+        }
+        let totp = store::totp(db, user.id).await?;
+        let Some(secret_text) = totp.totp_secret else {
+            return Ok(SecondFactorOutcome::Expired);
+        };
+        let secret =
+            crate::totp::TotpSecret::from_base32(&secret_text).map_err(|error| IdError::Password(error.to_string()))?;
+        let last_step = totp.totp_last_step.and_then(|step| u64::try_from(step).ok());
+        let method = if let Some(step) = crate::totp::verify(&secret, code, unix_time, last_step) {
+            store::advance_totp_step(db, user.id, i64::try_from(step).unwrap_or(i64::MAX))
+                .await?
+                .then_some("otp")
+        } else if let Some(normalised) = crate::totp::normalise_recovery_code(code) {
+            let hash = crate::totp::recovery_code_hash(&normalised);
+            store::use_recovery_code(db, user.id, &hash, now.timestamp_millis())
+                .await?
+                .then_some("recovery_code")
+        } else {
+            None
+        };
+        let mut tx = db.begin().await?;
+        let action = if method.is_some() {
+            "id.second_factor.success"
+        } else {
+            "id.second_factor.failure"
+        };
+        let entry = AuditEntry {
+            actor: &subject,
+            action,
+            subject: &subject,
+            detail: json!({ "method": method, "user_agent": user_agent }),
+            ip,
+        };
+        audit::record(&mut tx, &entry, now).await?;
+        tx.commit().await?;
+        let Some(method) = method else {
+            return Ok(SecondFactorOutcome::Wrong { enrol: None });
+        };
+        store::delete_pending(db, &pending_id).await?;
+        let amr = if method == "otp" { ["pwd", "otp"] } else { ["pwd", "rc"] };
+        let (cookie, session) = self
+            .create_session(&user, domain::ACR_LEVEL_2, &amr, ip, user_agent)
+            .await?;
+        Ok(SecondFactorOutcome::Done {
+            cookie,
+            session,
+            recovery_codes: Vec::new(),
+        })
+    }
+}

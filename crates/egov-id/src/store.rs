@@ -529,3 +529,130 @@ pub async fn clear_failures(db: &Db, key: &str) -> Result<(), DbError> {
     });
     Ok(())
 }
+
+// ---------------------------------------------------------------- second factors
+
+/// The TOTP state of an account.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TotpRow {
+    pub totp_secret: Option<String>,
+    pub totp_last_step: Option<i64>,
+}
+
+pub async fn totp(db: &Db, user_id: Uuid) -> Result<TotpRow, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, TotpRow>("SELECT totp_secret, totp_last_step FROM id_users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(pool)
+            .await?
+    }))
+}
+
+/// Records the step a TOTP code was accepted for, only if it is later than
+/// the last one: of two concurrent uses of one code, one wins.
+pub async fn advance_totp_step(db: &Db, user_id: Uuid, step: i64) -> Result<bool, DbError> {
+    let updated = with_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE id_users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(user_id)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    Ok(updated == 1)
+}
+
+/// Sets the TOTP secret and replaces the recovery codes, in one transaction.
+pub async fn enrol_totp(
+    tx: &mut Tx,
+    user_id: Uuid,
+    secret: &str,
+    step: i64,
+    recovery_hashes: &[String],
+) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE id_users SET totp_secret = $1, totp_last_step = $2 WHERE id = $3")
+            .bind(secret)
+            .bind(step)
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM id_recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+        for hash in recovery_hashes {
+            sqlx::query("INSERT INTO id_recovery_codes (user_id, code_hash, used_at) VALUES ($1, $2, NULL)")
+                .bind(user_id)
+                .bind(hash)
+                .execute(&mut *conn)
+                .await?;
+        }
+    });
+    Ok(())
+}
+
+/// Spends a recovery code; false if it is unknown or spent.
+pub async fn use_recovery_code(db: &Db, user_id: Uuid, code_hash: &str, now_ms: i64) -> Result<bool, DbError> {
+    let updated = with_pool!(db, pool => {
+        sqlx::query("UPDATE id_recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL")
+            .bind(now_ms)
+            .bind(user_id)
+            .bind(code_hash)
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    Ok(updated == 1)
+}
+
+/// A sign-in waiting for its second factor.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingRow {
+    pub id: String,
+    pub user_id: Uuid,
+    /// The secret being enrolled, when the account has none yet.
+    pub totp_secret: Option<String>,
+    pub attempts: i32,
+    pub expires_at: i64,
+}
+
+pub async fn insert_pending(db: &Db, row: &PendingRow) -> Result<(), DbError> {
+    with_pool!(db, pool => {
+        sqlx::query("INSERT INTO id_pending_logins (id, user_id, totp_secret, attempts, expires_at) VALUES ($1, $2, $3, 0, $4)")
+            .bind(&row.id)
+            .bind(row.user_id)
+            .bind(row.totp_secret.as_deref())
+            .bind(row.expires_at)
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Counts one attempt on a pending sign-in and returns it (with the count
+/// after this attempt), or `None` if it is unknown or expired.
+pub async fn attempt_pending(db: &Db, id: &str, now_ms: i64) -> Result<Option<PendingRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, PendingRow>(
+            "UPDATE id_pending_logins SET attempts = attempts + 1 WHERE id = $1 AND expires_at > $2 \
+             RETURNING id, user_id, totp_secret, attempts, expires_at",
+        )
+        .bind(id)
+        .bind(now_ms)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+pub async fn delete_pending(db: &Db, id: &str) -> Result<(), DbError> {
+    with_pool!(db, pool => {
+        sqlx::query("DELETE FROM id_pending_logins WHERE id = $1").bind(id).execute(pool).await?;
+    });
+    Ok(())
+}
+
+pub async fn pending_user(db: &Db, id: &str) -> Result<Option<Uuid>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_scalar::<_, Uuid>("SELECT user_id FROM id_pending_logins WHERE id = $1").bind(id).fetch_optional(pool).await?
+    }))
+}

@@ -22,6 +22,19 @@ pub(crate) struct IdText {
     pub(crate) unknown_client: &'static str,
     pub(crate) bad_redirect_uri: &'static str,
     pub(crate) back_home: &'static str,
+    pub(crate) second_factor_title: &'static str,
+    pub(crate) second_factor_lead: &'static str,
+    pub(crate) code_label: &'static str,
+    pub(crate) code_hint: &'static str,
+    pub(crate) verify_button: &'static str,
+    pub(crate) wrong_code: &'static str,
+    pub(crate) step_expired: &'static str,
+    pub(crate) enrol_title: &'static str,
+    pub(crate) enrol_lead: &'static str,
+    pub(crate) enrol_secret_label: &'static str,
+    pub(crate) enrol_uri_label: &'static str,
+    pub(crate) recovery_title: &'static str,
+    pub(crate) recovery_lead: &'static str,
 }
 
 pub(crate) static VI: IdText = IdText {
@@ -43,6 +56,19 @@ pub(crate) static VI: IdText = IdText {
     unknown_client: "Dịch vụ yêu cầu đăng nhập chưa được đăng ký với hệ thống.",
     bad_redirect_uri: "Địa chỉ chuyển hướng không khớp với địa chỉ đã đăng ký của dịch vụ.",
     back_home: "Về trang chủ",
+    second_factor_title: "Xác thực hai yếu tố",
+    second_factor_lead: "Nhập mã 6 chữ số trong ứng dụng xác thực của bạn, hoặc một mã khôi phục.",
+    code_label: "Mã xác thực",
+    code_hint: "Mã gồm 6 chữ số, đổi sau mỗi 30 giây; mã khôi phục có dạng XXXXX-XXXXX.",
+    verify_button: "Xác nhận",
+    wrong_code: "Mã xác thực không đúng hoặc đã được dùng.",
+    step_expired: "Bước xác thực đã hết hạn. Vui lòng đăng nhập lại.",
+    enrol_title: "Thiết lập xác thực hai yếu tố",
+    enrol_lead: "Tài khoản này phải dùng hai yếu tố. Thêm khóa dưới đây vào ứng dụng xác thực (Google Authenticator, Microsoft Authenticator, FreeOTP…), rồi nhập mã 6 chữ số ứng dụng hiển thị.",
+    enrol_secret_label: "Khóa bí mật",
+    enrol_uri_label: "Địa chỉ otpauth (cho ứng dụng hỗ trợ dán địa chỉ)",
+    recovery_title: "Mã khôi phục",
+    recovery_lead: "Lưu các mã dưới đây ở nơi an toàn. Mỗi mã dùng được một lần khi bạn không có ứng dụng xác thực. Các mã chỉ hiển thị lần này.",
 };
 
 pub(crate) static EN: IdText = IdText {
@@ -64,6 +90,19 @@ pub(crate) static EN: IdText = IdText {
     unknown_client: "The service asking you to sign in is not registered with this system.",
     bad_redirect_uri: "The return address does not match the one registered for the service.",
     back_home: "Back to the home page",
+    second_factor_title: "Two-factor verification",
+    second_factor_lead: "Enter the 6-digit code from your authenticator app, or a recovery code.",
+    code_label: "Verification code",
+    code_hint: "The code has 6 digits and changes every 30 seconds; recovery codes look like XXXXX-XXXXX.",
+    verify_button: "Verify",
+    wrong_code: "The verification code is wrong or was already used.",
+    step_expired: "The verification step has expired. Please sign in again.",
+    enrol_title: "Set up two-factor verification",
+    enrol_lead: "This account must use two factors. Add the key below to an authenticator app (Google Authenticator, Microsoft Authenticator, FreeOTP…), then enter the 6-digit code it shows.",
+    enrol_secret_label: "Secret key",
+    enrol_uri_label: "otpauth address (for apps that accept a pasted address)",
+    recovery_title: "Recovery codes",
+    recovery_lead: "Keep these codes somewhere safe. Each works once when you do not have your authenticator app. They are shown only this once.",
 };
 
 pub(crate) fn text(lang: Lang) -> &'static IdText {

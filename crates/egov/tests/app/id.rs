@@ -415,3 +415,94 @@ engine_test! {
         }
     }
 }
+
+const OFFICIAL: &str = "024185004321";
+
+/// The claims of a JWT, unverified (the signature is checked elsewhere).
+fn jwt_claims(token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("JSON")
+}
+
+fn now_unix() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970")
+}
+
+async fn second_factor(app: &App, browser: &reqwest::Client, page_html: &str, code: &str) -> reqwest::Response {
+    let mut form = hidden_fields(page_html);
+    form.insert("code".into(), code.into());
+    browser
+        .post(app.server.url("/oauth/authorize/second-factor"))
+        .form(&form)
+        .send()
+        .await
+        .expect("second factor")
+}
+
+engine_test! {
+    async fn officials_must_enrol_a_second_factor_and_then_always_use_it(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let secret = register_client(&app, false).await.expect("secret");
+        let url = app.server.url(&authorize_path(Some((CHALLENGE, "S256")), REDIRECT));
+
+        // First sign-in: the password alone does not finish it; the official
+        // must enrol an authenticator.
+        let first_browser = browser();
+        let enrolment = sign_in(&app, &first_browser, &url, OFFICIAL, PASSWORD).await;
+        assert_eq!(enrolment.status().as_u16(), 200);
+        let html = enrolment.text().await.expect("page");
+        assert!(html.contains("Thiết lập xác thực hai yếu tố"), "no enrolment page");
+        let marker = "id=\"totp-secret\">";
+        let start = html.find(marker).expect("the secret is shown") + marker.len();
+        let base32 = &html[start..start + html[start..].find('<').expect("end of secret")];
+        let totp_secret = egov_id::totp::TotpSecret::from_base32(base32).expect("a base32 secret");
+
+        let wrong = second_factor(&app, &first_browser, &html, "000000").await;
+        assert_eq!(wrong.status().as_u16(), 401);
+        let code = egov_id::totp::code_at(&totp_secret, now_unix());
+        let recovery = second_factor(&app, &first_browser, &html, &code).await;
+        assert_eq!(recovery.status().as_u16(), 200);
+        let recovery_html = recovery.text().await.expect("page");
+        let codes: Vec<String> = recovery_html
+            .split("<code>")
+            .skip(1)
+            .map(|part| part[..part.find('<').expect("end")].to_owned())
+            .collect();
+        assert_eq!(codes.len(), 10, "ten recovery codes are shown once");
+
+        // Continuing completes the authorization at level 2.
+        let continued = first_browser.get(url.as_str()).send().await.expect("continue");
+        assert_eq!(continued.status().as_u16(), 303);
+        let code = query_of(continued.headers()["location"].to_str().expect("ASCII"))["code"].clone();
+        let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER)];
+        let (status, tokens) = token_request(&app, &secret, &form).await;
+        assert_eq!(status, 200, "{tokens}");
+        let claims = jwt_claims(tokens["id_token"].as_str().expect("ID token"));
+        assert_eq!(claims["acr"], "2");
+        assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp"]));
+
+        // Next sign-in in a new browser: password, then the authenticator's
+        // code. The code just used cannot be replayed.
+        let second_browser = browser();
+        let challenge = sign_in(&app, &second_browser, &url, OFFICIAL, PASSWORD).await;
+        let html = challenge.text().await.expect("page");
+        assert!(html.contains("Xác thực hai yếu tố") && !html.contains("totp-secret"));
+        let replayed = egov_id::totp::code_at(&totp_secret, now_unix());
+        let response = second_factor(&app, &second_browser, &html, &replayed).await;
+        assert_eq!(response.status().as_u16(), 401, "a used code was accepted again");
+
+        // A recovery code works once.
+        let response = second_factor(&app, &second_browser, &html, &codes[0].to_lowercase()).await;
+        assert_eq!(response.status().as_u16(), 303, "a recovery code was refused");
+        let third_browser = browser();
+        let html = sign_in(&app, &third_browser, &url, OFFICIAL, PASSWORD).await.text().await.expect("page");
+        let response = second_factor(&app, &third_browser, &html, &codes[0]).await;
+        assert_eq!(response.status().as_u16(), 401, "a recovery code worked twice");
+    }
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Load test of central sign-in against `egov serve --with-demo-data`
+# (release build, SQLite): complete password sign-ins beside the argon2id
+# hash rate measured in the same run, refresh_token and client_credentials
+# grants, discovery and JWKS. Medians of RUNS runs.
+# Usage: bench/signin.sh            (needs wrk: apt-get install wrk)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${RUNS:-3}"
+SECONDS_PER_RUN="${SECONDS_PER_RUN:-10}"
+PORT=8098
+base="http://127.0.0.1:$PORT"
+
+cargo build --release -q -p egov --bins --examples
+bin=target/release/egov
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+cat > "$work/egov.toml" <<TOML
+[server]
+listen = "127.0.0.1:$PORT"
+public_url = "$base"
+[database]
+url = "sqlite://$work/bench.db"
+[security]
+secret_key = "benchmark-secret-key-0123456789abcdef"
+[log]
+level = "warn"
+TOML
+"$bin" --config "$work/egov.toml" serve --with-demo-data & server=$!
+for _ in $(seq 200); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
+secret=$("$bin" --config "$work/egov.toml" id client add --client-id bench-machine --name Bench \
+  --grant-type client_credentials --scope openid | sed -n 's/^client_secret: //p')
+
+median() { sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"; }
+
+wrk_rps() {
+  local out
+  out=$(wrk -t2 -c64 -d"${SECONDS_PER_RUN}s" --latency "$@")
+  python3 - "$out" <<'PY'
+import re, sys
+text = sys.argv[1]
+if re.search(r"Non-2xx or 3xx responses: (\d+)", text):
+    sys.exit("wrk saw error responses")
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+print(f"{rps:.0f}")
+PY
+}
+
+cat > "$work/client_credentials.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf 'bench-machine:%s' "$secret" | base64 -w0)"
+wrk.body = "grant_type=client_credentials&scope=openid"
+LUA
+
+echo "| measure | median |"
+echo "|---|---|"
+signin=$(for _ in $(seq "$RUNS"); do target/release/examples/signin_load "$base" "$SECONDS_PER_RUN" 8; done)
+echo "$signin" >&2
+echo "| argon2id hashes/s (OWASP parameters, one per core) | $(echo "$signin" | sed -n 's/.*argon2id_hashes_per_s=\([0-9.]*\).*/\1/p' | median) |"
+echo "| complete password sign-ins/s (authorize, form, code exchange) | $(echo "$signin" | sed -n 's/.*sign_ins_per_s=\([0-9.]*\).*/\1/p' | median) |"
+echo "| sign-ins ÷ hashes | $(echo "$signin" | sed -n 's/.*ratio=\([0-9.]*\).*/\1/p' | median) |"
+refresh=$(for _ in $(seq "$RUNS"); do target/release/examples/signin_load "$base" "$SECONDS_PER_RUN" 64 refresh; done)
+echo "| refresh_token grants/s (64 clients, keep-alive) | $(echo "$refresh" | sed -n 's/.*refresh_grants_per_s=\([0-9]*\).*/\1/p' | median) |"
+echo "| client_credentials grants/s (wrk, 64 connections) | $(for _ in $(seq "$RUNS"); do wrk_rps -s "$work/client_credentials.lua" "$base/oauth/token"; done | median) |"
+echo "| discovery requests/s | $(for _ in $(seq "$RUNS"); do wrk_rps "$base/.well-known/openid-configuration"; done | median) |"
+echo "| JWKS requests/s | $(for _ in $(seq "$RUNS"); do wrk_rps "$base/oauth/jwks"; done | median) |"
+kill $server; wait $server 2>/dev/null || true
