@@ -183,8 +183,11 @@ pub async fn claim(
             .fetch_all(pool)
             .await?
         }
-        Db::Sqlite(pool) => {
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        Db::Sqlite(..) => {
+            let mut tx = db.begin().await?;
+            let Tx::Sqlite(sqlite_tx, _) = &mut tx else {
+                unreachable!("a SQLite pool begins SQLite transactions")
+            };
             let jobs = sqlx::query_as::<_, ClaimedJob>(
                 "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
                      locked_until = $2, updated_at = $3 \
@@ -201,7 +204,7 @@ pub async fn claim(
             .bind(now_ms)
             .bind(queue)
             .bind(limit)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **sqlite_tx)
             .await?;
             tx.commit().await?;
             jobs

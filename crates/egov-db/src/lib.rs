@@ -73,14 +73,23 @@ impl Default for PoolSettings {
 /// A connection pool on one of the two engines.
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, WriterLock),
     Postgres(PgPool),
 }
+
+/// Queues this process's SQLite write transactions. SQLite has one writer
+/// at a time; writers that meet on its lock sleep in the busy handler
+/// (milliseconds each), so under load they are queued here instead and
+/// each transaction waits only for the one before it.
+pub type WriterLock = std::sync::Arc<tokio::sync::Mutex<()>>;
 
 /// An open transaction on one of the two engines.
 #[derive(Debug)]
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(
+        sqlx::Transaction<'static, sqlx::Sqlite>,
+        tokio::sync::OwnedMutexGuard<()>,
+    ),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
@@ -92,7 +101,7 @@ pub enum Tx {
 macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Sqlite($pool, _) => $body,
             $crate::Db::Postgres($pool) => $body,
         }
     };
@@ -104,7 +113,7 @@ macro_rules! with_pool {
 macro_rules! with_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            $crate::Tx::Sqlite(tx) => {
+            $crate::Tx::Sqlite(tx, _) => {
                 let $conn = &mut **tx;
                 $body
             }
@@ -137,7 +146,7 @@ impl Db {
                     .connect_with(options)
                     .await
                     .map_err(DbError::Connect)?;
-                Ok(Db::Sqlite(pool))
+                Ok(Db::Sqlite(pool, WriterLock::default()))
             }
             Engine::Postgres => {
                 let options = PgConnectOptions::from_str(url).map_err(DbError::InvalidUrl)?;
@@ -154,7 +163,7 @@ impl Db {
 
     pub fn engine(&self) -> Engine {
         match self {
-            Db::Sqlite(_) => Engine::Sqlite,
+            Db::Sqlite(..) => Engine::Sqlite,
             Db::Postgres(_) => Engine::Postgres,
         }
     }
@@ -163,7 +172,7 @@ impl Db {
     #[tracing::instrument(skip_all)]
     pub async fn migrate(&self) -> Result<(), DbError> {
         match self {
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Sqlite(pool, _) => SQLITE_MIGRATIONS.run(pool).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -172,7 +181,7 @@ impl Db {
     /// Migrations that this binary knows but the database has not applied.
     pub async fn pending_migrations(&self) -> Result<Vec<String>, DbError> {
         let (migrator, applied): (&sqlx::migrate::Migrator, Vec<i64>) = match self {
-            Db::Sqlite(pool) => (&SQLITE_MIGRATIONS, applied_versions(pool).await?),
+            Db::Sqlite(pool, _) => (&SQLITE_MIGRATIONS, applied_versions(pool).await?),
             Db::Postgres(pool) => (&POSTGRES_MIGRATIONS, applied_versions(pool).await?),
         };
         Ok(migrator
@@ -193,11 +202,15 @@ impl Db {
     /// Begins a write transaction.
     ///
     /// On SQLite the transaction takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of
-    /// failing when a reader upgrades to a writer half-way through.
+    /// (`BEGIN IMMEDIATE`), after its turn in this process's queue of
+    /// writers, so a reader never fails upgrading to a writer half-way
+    /// through and writers do not sleep in SQLite's busy handler.
     pub async fn begin(&self) -> Result<Tx, DbError> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(pool, writer) => {
+                let turn = std::sync::Arc::clone(writer).lock_owned().await;
+                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -211,7 +224,7 @@ impl Db {
 impl Tx {
     pub async fn commit(self) -> Result<(), DbError> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Sqlite(tx, _) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
@@ -219,7 +232,7 @@ impl Tx {
 
     pub async fn rollback(self) -> Result<(), DbError> {
         match self {
-            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Sqlite(tx, _) => tx.rollback().await?,
             Tx::Postgres(tx) => tx.rollback().await?,
         }
         Ok(())
@@ -227,7 +240,7 @@ impl Tx {
 
     pub fn engine(&self) -> Engine {
         match self {
-            Tx::Sqlite(_) => Engine::Sqlite,
+            Tx::Sqlite(..) => Engine::Sqlite,
             Tx::Postgres(_) => Engine::Postgres,
         }
     }

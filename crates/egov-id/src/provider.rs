@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use egov_core::clock::Clock;
 use egov_db::audit::{self, AuditEntry};
-use egov_db::{Db, DbError};
+use egov_db::{Db, DbError, Tx};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -74,6 +74,20 @@ pub enum IdError {
 
 fn oauth(code: domain::OAuthErrorCode, description: &'static str) -> IdError {
     IdError::OAuth(code, description)
+}
+
+/// What one grant issues.
+struct Grant<'a> {
+    user: Option<&'a UserRow>,
+    scopes: &'a Scopes,
+    /// The refresh-token family and its absolute end, when refresh tokens
+    /// are issued.
+    family: Option<(Uuid, i64)>,
+    code_hash: Option<&'a str>,
+    session: Option<&'a SessionRow>,
+    /// Whether an ID token is issued (authorization_code grant only).
+    id_token: bool,
+    nonce: Option<&'a str>,
 }
 
 /// Why a password sign-in failed. Unknown account and wrong password are
@@ -462,7 +476,8 @@ impl Provider {
         Ok(code)
     }
 
-    /// The authorization_code grant.
+    /// The authorization_code grant. The code is spent, checked and
+    /// exchanged in one transaction.
     pub async fn exchange_code(
         &self,
         client: &ClientRow,
@@ -493,46 +508,52 @@ impl Provider {
             }
             CodeUse::Unknown => return Err(invalid_grant("unknown authorization code")),
         };
-        tx.commit().await?;
-        if row.client_id != client.client_id {
-            return Err(invalid_grant("the code was issued to another client"));
-        }
-        if row.expires_at <= now_ms {
-            return Err(invalid_grant("the authorization code has expired"));
-        }
-        if row.redirect_uri != redirect_uri {
-            return Err(invalid_grant("redirect_uri differs from the authorization request"));
-        }
-        if !domain::pkce_s256_matches(code_verifier, &row.code_challenge) {
-            return Err(invalid_grant("the PKCE code_verifier does not match"));
+        let refusal = if row.client_id != client.client_id {
+            Some("the code was issued to another client")
+        } else if row.expires_at <= now_ms {
+            Some("the authorization code has expired")
+        } else if row.redirect_uri != redirect_uri {
+            Some("redirect_uri differs from the authorization request")
+        } else if !domain::pkce_s256_matches(code_verifier, &row.code_challenge) {
+            Some("the PKCE code_verifier does not match")
+        } else {
+            None
+        };
+        if let Some(description) = refusal {
+            // The code stays spent: a failed exchange does not free it for
+            // another try.
+            tx.commit().await?;
+            return Err(invalid_grant(description));
         }
         let session = store::session(&self.inner.db, &row.session_id)
             .await?
             .filter(|session| !session.revoked);
-        let Some(session) = session else {
+        let user = store::user_by_id(&self.inner.db, row.user_id).await?;
+        let (Some(session), Some(user)) = (session, user) else {
+            tx.commit().await?;
             return Err(invalid_grant("the sign-in session has ended"));
         };
-        let user = store::user_by_id(&self.inner.db, row.user_id)
-            .await?
-            .ok_or(invalid_grant("the account is gone"))?;
         let scopes = Scopes::parse(&row.scope);
-        let family = client_allows(client, "refresh_token").then(egov_core::id::new_id);
-        let response = self
-            .issue_tokens(
-                client,
-                Some(&user),
-                &scopes,
-                family,
-                Some(&code_hash),
-                Some(&session),
-                row.nonce.as_deref(),
+        let family = client_allows(client, "refresh_token").then(|| {
+            (
+                egov_core::id::new_id(),
+                now_ms + millis(self.inner.config.refresh_family_ttl),
             )
-            .await?;
-        Ok(response)
+        });
+        let grant = Grant {
+            user: Some(&user),
+            scopes: &scopes,
+            family,
+            code_hash: Some(&code_hash),
+            session: Some(&session),
+            id_token: true,
+            nonce: row.nonce.as_deref(),
+        };
+        self.issue_tokens(tx, client, &grant).await
     }
 
     /// The refresh_token grant: rotates the token; a replayed token revokes
-    /// its whole family.
+    /// its whole family. One transaction.
     pub async fn refresh(&self, client: &ClientRow, refresh_token: &str) -> Result<TokenResponse, IdError> {
         let invalid_grant = |description| oauth(domain::OAuthErrorCode::InvalidGrant, description);
         let now_ms = self.now_ms();
@@ -556,25 +577,35 @@ impl Provider {
             }
             RefreshUse::Unknown => return Err(invalid_grant("unknown refresh token")),
         };
-        tx.commit().await?;
         if row.client_id != client.client_id {
+            // Not this client's token: leave it unspent for its owner.
             return Err(invalid_grant("the refresh token was issued to another client"));
         }
         if row.family_expires_at <= now_ms {
+            tx.commit().await?;
             return Err(invalid_grant("the refresh token has expired"));
         }
         let session = store::session(&self.inner.db, &row.session_id)
             .await?
             .filter(|session| !session.revoked);
-        let Some(session) = session else {
+        let user = store::user_by_id(&self.inner.db, row.user_id).await?;
+        let (Some(session), Some(user)) = (session, user) else {
+            tx.commit().await?;
             return Err(invalid_grant("the sign-in session has ended"));
         };
-        let user = store::user_by_id(&self.inner.db, row.user_id)
-            .await?
-            .ok_or(invalid_grant("the account is gone"))?;
         let scopes = Scopes::parse(&row.scope);
-        self.issue_tokens_in_family(client, &user, &scopes, &row, &session)
-            .await
+        // The new token keeps the family's absolute end: rotation never
+        // extends a family's life.
+        let grant = Grant {
+            user: Some(&user),
+            scopes: &scopes,
+            family: Some((row.family_id, row.family_expires_at)),
+            code_hash: row.code_hash.as_deref(),
+            session: Some(&session),
+            id_token: false,
+            nonce: None,
+        };
+        self.issue_tokens(tx, client, &grant).await
     }
 
     /// The client_credentials grant, for machine clients.
@@ -587,26 +618,29 @@ impl Provider {
                 "a requested scope is not allowed for this client",
             ));
         }
-        self.issue_tokens(client, None, &requested, None, None, None, None)
-            .await
+        let tx = self.inner.db.begin().await?;
+        let grant = Grant {
+            user: None,
+            scopes: &requested,
+            family: None,
+            code_hash: None,
+            session: None,
+            id_token: false,
+            nonce: None,
+        };
+        self.issue_tokens(tx, client, &grant).await
     }
 
-    #[allow(clippy::too_many_arguments)] // Each argument is one independent part of what a grant issues.
-    async fn issue_tokens(
-        &self,
-        client: &ClientRow,
-        user: Option<&UserRow>,
-        scopes: &Scopes,
-        family: Option<Uuid>,
-        code_hash: Option<&str>,
-        session: Option<&SessionRow>,
-        nonce: Option<&str>,
-    ) -> Result<TokenResponse, IdError> {
+    /// Issues the tokens of a grant and commits `tx` with their records
+    /// and the audit record.
+    async fn issue_tokens(&self, mut tx: Tx, client: &ClientRow, grant: &Grant<'_>) -> Result<TokenResponse, IdError> {
         let now = self.now();
         let now_ms = now.timestamp_millis();
         let config = &self.inner.config;
         let jti = egov_core::id::new_id();
-        let subject = user.map_or_else(|| client.client_id.clone(), |user| user.id.to_string());
+        let subject = grant
+            .user
+            .map_or_else(|| client.client_id.clone(), |user| user.id.to_string());
         let access_claims = AccessClaims {
             iss: config.issuer.clone(),
             sub: subject.clone(),
@@ -615,59 +649,62 @@ impl Provider {
             iat: now.timestamp(),
             jti,
             client_id: client.client_id.clone(),
-            scope: scopes.to_string(),
+            scope: grant.scopes.to_string(),
         };
-        let access_token = self.sign(Algorithm::Rs256, &access_claims).await?;
-        let refresh_token = match (family, user, session) {
-            (Some(_), Some(_), Some(_)) => Some(domain::new_token()),
-            _ => None,
-        };
-        let mut tx = self.inner.db.begin().await?;
+        // Access tokens are ES256: as strong as RS256 at a fraction of the
+        // cost to sign and verify, which the grant rates depend on.
+        let access_token = self.sign(Algorithm::Es256, &access_claims).await?;
+        let family_id = grant.family.map(|(family_id, _)| family_id);
         store::insert_access(
             &mut tx,
             &AccessRow {
                 jti,
                 client_id: client.client_id.clone(),
-                user_id: user.map(|user| user.id),
-                family_id: family,
-                code_hash: code_hash.map(str::to_owned),
-                scope: scopes.to_string(),
+                user_id: grant.user.map(|user| user.id),
+                family_id,
+                code_hash: grant.code_hash.map(str::to_owned),
+                scope: grant.scopes.to_string(),
                 expires_at: now_ms + millis(config.access_token_ttl),
                 revoked: false,
             },
         )
         .await?;
-        if let (Some(token), Some(family_id), Some(user), Some(session)) = (&refresh_token, family, user, session) {
-            store::insert_refresh(
-                &mut tx,
-                &RefreshRow {
-                    token_hash: domain::token_hash(token),
-                    family_id,
-                    client_id: client.client_id.clone(),
-                    user_id: user.id,
-                    session_id: session.id.clone(),
-                    scope: scopes.to_string(),
-                    code_hash: code_hash.map(str::to_owned),
-                    family_expires_at: now_ms + millis(config.refresh_family_ttl),
-                    used_at: None,
-                    revoked: false,
-                },
-            )
-            .await?;
-        }
+        let refresh_token = match (grant.family, grant.user, grant.session) {
+            (Some((family_id, family_expires_at)), Some(user), Some(session)) => {
+                let token = domain::new_token();
+                store::insert_refresh(
+                    &mut tx,
+                    &RefreshRow {
+                        token_hash: domain::token_hash(&token),
+                        family_id,
+                        client_id: client.client_id.clone(),
+                        user_id: user.id,
+                        session_id: session.id.clone(),
+                        scope: grant.scopes.to_string(),
+                        code_hash: grant.code_hash.map(str::to_owned),
+                        family_expires_at,
+                        used_at: None,
+                        revoked: false,
+                    },
+                )
+                .await?;
+                Some(token)
+            }
+            _ => None,
+        };
         let entry = AuditEntry {
             actor: &client.client_id,
             action: "id.token.issue",
-            subject: &format!("{}:{subject}", if user.is_some() { "user" } else { "client" }),
-            detail: json!({ "jti": jti, "scope": scopes.to_string(), "refresh": refresh_token.is_some() }),
+            subject: &format!("{}:{subject}", if grant.user.is_some() { "user" } else { "client" }),
+            detail: json!({ "jti": jti, "scope": grant.scopes.to_string(), "refresh": refresh_token.is_some() }),
             ip: None,
         };
         audit::record(&mut tx, &entry, now).await?;
         tx.commit().await?;
 
-        let id_token = match (user, session) {
-            (Some(user), Some(session)) if scopes.contains("openid") => {
-                Some(self.id_token(client, user, scopes, session, nonce).await?)
+        let id_token = match (grant.user, grant.session) {
+            (Some(user), Some(session)) if grant.id_token && grant.scopes.contains("openid") => {
+                Some(self.id_token(client, user, grant.scopes, session, grant.nonce).await?)
             }
             _ => None,
         };
@@ -677,45 +714,8 @@ impl Provider {
             expires_in: config.access_token_ttl.as_secs(),
             refresh_token,
             id_token,
-            scope: scopes.to_string(),
+            scope: grant.scopes.to_string(),
         })
-    }
-
-    async fn issue_tokens_in_family(
-        &self,
-        client: &ClientRow,
-        user: &UserRow,
-        scopes: &Scopes,
-        previous: &RefreshRow,
-        session: &SessionRow,
-    ) -> Result<TokenResponse, IdError> {
-        // The new token keeps the family's absolute end: rotation never
-        // extends a family's life.
-        let mut response = self
-            .issue_tokens(
-                client,
-                Some(user),
-                scopes,
-                Some(previous.family_id),
-                previous.code_hash.as_deref(),
-                Some(session),
-                None,
-            )
-            .await?;
-        if let Some(token) = &response.refresh_token {
-            let mut tx = self.inner.db.begin().await?;
-            egov_db::with_tx!(&mut tx, conn => {
-                sqlx::query("UPDATE id_refresh_tokens SET family_expires_at = $1 WHERE token_hash = $2")
-                    .bind(previous.family_expires_at)
-                    .bind(domain::token_hash(token))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(DbError::from)?;
-            });
-            tx.commit().await?;
-        }
-        response.scope = scopes.to_string();
-        Ok(response)
     }
 
     async fn id_token(
