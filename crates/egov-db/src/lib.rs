@@ -238,6 +238,22 @@ impl Tx {
         Ok(())
     }
 
+    /// Lets this transaction's commit return before its log record reaches
+    /// the disk (PostgreSQL `synchronous_commit = off`, for this transaction
+    /// only). The database stays consistent after a crash; only the last
+    /// few milliseconds of such commits can be lost. For high-rate records
+    /// whose loss is safe (an issued token then simply does not exist);
+    /// never for a citizen's dossier. SQLite in WAL mode with
+    /// `synchronous = NORMAL` already commits this way.
+    pub async fn defer_flush(&mut self) -> Result<(), DbError> {
+        if let Tx::Postgres(tx) = self {
+            sqlx::query("SET LOCAL synchronous_commit TO OFF")
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub fn engine(&self) -> Engine {
         match self {
             Tx::Sqlite(..) => Engine::Sqlite,

@@ -85,9 +85,14 @@ struct Grant<'a> {
     family: Option<(Uuid, i64)>,
     code_hash: Option<&'a str>,
     session: Option<&'a SessionRow>,
-    /// Whether an ID token is issued (authorization_code grant only).
-    id_token: bool,
-    nonce: Option<&'a str>,
+}
+
+/// Tokens made and signed, waiting to be recorded.
+struct PreparedTokens {
+    response: TokenResponse,
+    access_row: AccessRow,
+    refresh_row: Option<RefreshRow>,
+    audit_subject: String,
 }
 
 /// Why a password sign-in failed. Unknown account and wrong password are
@@ -476,8 +481,12 @@ impl Provider {
         Ok(code)
     }
 
-    /// The authorization_code grant. The code is spent, checked and
-    /// exchanged in one transaction.
+    /// The authorization_code grant.
+    ///
+    /// Everything that reads or computes happens first; the transaction
+    /// then only spends the code (atomically: of two concurrent exchanges
+    /// one wins) and records what was issued. No transaction waits on
+    /// another connection or on signing.
     pub async fn exchange_code(
         &self,
         client: &ClientRow,
@@ -488,26 +497,12 @@ impl Provider {
         let invalid_grant = |description| oauth(domain::OAuthErrorCode::InvalidGrant, description);
         let now_ms = self.now_ms();
         let code_hash = domain::token_hash(code);
-        let mut tx = self.inner.db.begin().await?;
-        let row = match store::use_code(&mut tx, &code_hash, now_ms).await? {
-            CodeUse::First(row) => row,
-            CodeUse::Replayed(row) => {
-                // A code used twice may have been stolen: whatever its first
-                // use issued is revoked (RFC 6749 §4.1.2).
-                store::revoke_issued_from_code(&mut tx, &code_hash).await?;
-                let entry = AuditEntry {
-                    actor: &row.client_id,
-                    action: "id.code.replay",
-                    subject: &format!("user:{}", row.user_id),
-                    detail: json!({ "client_id": row.client_id }),
-                    ip: None,
-                };
-                audit::record(&mut tx, &entry, self.now()).await?;
-                tx.commit().await?;
-                return Err(invalid_grant("the authorization code was already used"));
-            }
-            CodeUse::Unknown => return Err(invalid_grant("unknown authorization code")),
+        let Some(row) = store::code_by_hash(&self.inner.db, &code_hash).await? else {
+            return Err(invalid_grant("unknown authorization code"));
         };
+        if row.used_at.is_some() {
+            return self.code_replayed(&code_hash, &row).await;
+        }
         let refusal = if row.client_id != client.client_id {
             Some("the code was issued to another client")
         } else if row.expires_at <= now_ms {
@@ -519,70 +514,103 @@ impl Provider {
         } else {
             None
         };
-        if let Some(description) = refusal {
-            // The code stays spent: a failed exchange does not free it for
-            // another try.
-            tx.commit().await?;
-            return Err(invalid_grant(description));
-        }
         let session = store::session(&self.inner.db, &row.session_id)
             .await?
             .filter(|session| !session.revoked);
         let user = store::user_by_id(&self.inner.db, row.user_id).await?;
-        let (Some(session), Some(user)) = (session, user) else {
-            tx.commit().await?;
-            return Err(invalid_grant("the sign-in session has ended"));
+        let prepared = match (refusal, session, user) {
+            (None, Some(session), Some(user)) => {
+                let scopes = Scopes::parse(&row.scope);
+                let family = client_allows(client, "refresh_token").then(|| {
+                    (
+                        egov_core::id::new_id(),
+                        now_ms + millis(self.inner.config.refresh_family_ttl),
+                    )
+                });
+                let grant = Grant {
+                    user: Some(&user),
+                    scopes: &scopes,
+                    family,
+                    code_hash: Some(&code_hash),
+                    session: Some(&session),
+                };
+                Ok((self.prepare_tokens(client, &grant).await?, user, session, scopes))
+            }
+            (Some(description), _, _) => Err(description),
+            _ => Err("the sign-in session has ended"),
         };
-        let scopes = Scopes::parse(&row.scope);
-        let family = client_allows(client, "refresh_token").then(|| {
-            (
-                egov_core::id::new_id(),
-                now_ms + millis(self.inner.config.refresh_family_ttl),
-            )
-        });
-        let grant = Grant {
-            user: Some(&user),
-            scopes: &scopes,
-            family,
-            code_hash: Some(&code_hash),
-            session: Some(&session),
-            id_token: true,
-            nonce: row.nonce.as_deref(),
+        let mut tx = self.inner.db.begin().await?;
+        match store::use_code(&mut tx, &code_hash, now_ms).await? {
+            CodeUse::First(_) => {}
+            CodeUse::Replayed(row) => {
+                drop(tx);
+                return self.code_replayed(&code_hash, &row).await;
+            }
+            CodeUse::Unknown => return Err(invalid_grant("unknown authorization code")),
+        }
+        match prepared {
+            Ok((prepared, user, session, scopes)) => {
+                self.record_tokens(&mut tx, &prepared).await?;
+                tx.commit().await?;
+                let id_token = if scopes.contains("openid") {
+                    Some(
+                        self.id_token(client, &user, &scopes, &session, row.nonce.as_deref())
+                            .await?,
+                    )
+                } else {
+                    None
+                };
+                Ok(TokenResponse {
+                    id_token,
+                    ..prepared.response
+                })
+            }
+            Err(description) => {
+                // The code stays spent: a failed exchange does not free it
+                // for another try.
+                tx.commit().await?;
+                Err(invalid_grant(description))
+            }
+        }
+    }
+
+    /// A code used twice may have been stolen: whatever its first use
+    /// issued is revoked (RFC 6749 §4.1.2).
+    async fn code_replayed(&self, code_hash: &str, row: &CodeRow) -> Result<TokenResponse, IdError> {
+        let mut tx = self.inner.db.begin().await?;
+        store::revoke_issued_from_code(&mut tx, code_hash).await?;
+        let entry = AuditEntry {
+            actor: &row.client_id,
+            action: "id.code.replay",
+            subject: &format!("user:{}", row.user_id),
+            detail: json!({ "client_id": row.client_id }),
+            ip: None,
         };
-        self.issue_tokens(tx, client, &grant).await
+        audit::record(&mut tx, &entry, self.now()).await?;
+        tx.commit().await?;
+        Err(oauth(
+            domain::OAuthErrorCode::InvalidGrant,
+            "the authorization code was already used",
+        ))
     }
 
     /// The refresh_token grant: rotates the token; a replayed token revokes
-    /// its whole family. One transaction.
+    /// its whole family. Reads and signing first, then one transaction.
     pub async fn refresh(&self, client: &ClientRow, refresh_token: &str) -> Result<TokenResponse, IdError> {
         let invalid_grant = |description| oauth(domain::OAuthErrorCode::InvalidGrant, description);
         let now_ms = self.now_ms();
-        let mut tx = self.inner.db.begin().await?;
-        let row = match store::use_refresh(&mut tx, &domain::token_hash(refresh_token), now_ms).await? {
-            RefreshUse::Rotated(row) => row,
-            RefreshUse::Replayed(row) => {
-                store::revoke_family(&mut tx, row.family_id).await?;
-                let entry = AuditEntry {
-                    actor: &row.client_id,
-                    action: "id.refresh.replay",
-                    subject: &format!("user:{}", row.user_id),
-                    detail: json!({ "family_id": row.family_id }),
-                    ip: None,
-                };
-                audit::record(&mut tx, &entry, self.now()).await?;
-                tx.commit().await?;
-                return Err(invalid_grant(
-                    "the refresh token was already used; its family is revoked",
-                ));
-            }
-            RefreshUse::Unknown => return Err(invalid_grant("unknown refresh token")),
+        let token_hash = domain::token_hash(refresh_token);
+        let Some(row) = store::refresh_by_hash(&self.inner.db, &token_hash).await? else {
+            return Err(invalid_grant("unknown refresh token"));
         };
         if row.client_id != client.client_id {
-            // Not this client's token: leave it unspent for its owner.
+            // Not this client's token: leave it untouched for its owner.
             return Err(invalid_grant("the refresh token was issued to another client"));
         }
+        if row.used_at.is_some() || row.revoked {
+            return self.refresh_replayed(&row).await;
+        }
         if row.family_expires_at <= now_ms {
-            tx.commit().await?;
             return Err(invalid_grant("the refresh token has expired"));
         }
         let session = store::session(&self.inner.db, &row.session_id)
@@ -590,7 +618,6 @@ impl Provider {
             .filter(|session| !session.revoked);
         let user = store::user_by_id(&self.inner.db, row.user_id).await?;
         let (Some(session), Some(user)) = (session, user) else {
-            tx.commit().await?;
             return Err(invalid_grant("the sign-in session has ended"));
         };
         let scopes = Scopes::parse(&row.scope);
@@ -602,10 +629,38 @@ impl Provider {
             family: Some((row.family_id, row.family_expires_at)),
             code_hash: row.code_hash.as_deref(),
             session: Some(&session),
-            id_token: false,
-            nonce: None,
         };
-        self.issue_tokens(tx, client, &grant).await
+        let prepared = self.prepare_tokens(client, &grant).await?;
+        let mut tx = self.inner.db.begin().await?;
+        match store::use_refresh(&mut tx, &token_hash, now_ms).await? {
+            RefreshUse::Rotated(_) => {}
+            RefreshUse::Replayed(row) => {
+                drop(tx);
+                return self.refresh_replayed(&row).await;
+            }
+            RefreshUse::Unknown => return Err(invalid_grant("unknown refresh token")),
+        }
+        self.record_tokens(&mut tx, &prepared).await?;
+        tx.commit().await?;
+        Ok(prepared.response)
+    }
+
+    async fn refresh_replayed(&self, row: &RefreshRow) -> Result<TokenResponse, IdError> {
+        let mut tx = self.inner.db.begin().await?;
+        store::revoke_family(&mut tx, row.family_id).await?;
+        let entry = AuditEntry {
+            actor: &row.client_id,
+            action: "id.refresh.replay",
+            subject: &format!("user:{}", row.user_id),
+            detail: json!({ "family_id": row.family_id }),
+            ip: None,
+        };
+        audit::record(&mut tx, &entry, self.now()).await?;
+        tx.commit().await?;
+        Err(oauth(
+            domain::OAuthErrorCode::InvalidGrant,
+            "the refresh token was already used; its family is revoked",
+        ))
     }
 
     /// The client_credentials grant, for machine clients.
@@ -618,22 +673,22 @@ impl Provider {
                 "a requested scope is not allowed for this client",
             ));
         }
-        let tx = self.inner.db.begin().await?;
         let grant = Grant {
             user: None,
             scopes: &requested,
             family: None,
             code_hash: None,
             session: None,
-            id_token: false,
-            nonce: None,
         };
-        self.issue_tokens(tx, client, &grant).await
+        let prepared = self.prepare_tokens(client, &grant).await?;
+        let mut tx = self.inner.db.begin().await?;
+        self.record_tokens(&mut tx, &prepared).await?;
+        tx.commit().await?;
+        Ok(prepared.response)
     }
 
-    /// Issues the tokens of a grant and commits `tx` with their records
-    /// and the audit record.
-    async fn issue_tokens(&self, mut tx: Tx, client: &ClientRow, grant: &Grant<'_>) -> Result<TokenResponse, IdError> {
+    /// Makes and signs the tokens of a grant, without touching the database.
+    async fn prepare_tokens(&self, client: &ClientRow, grant: &Grant<'_>) -> Result<PreparedTokens, IdError> {
         let now = self.now();
         let now_ms = now.timestamp_millis();
         let config = &self.inner.config;
@@ -651,71 +706,79 @@ impl Provider {
             client_id: client.client_id.clone(),
             scope: grant.scopes.to_string(),
         };
-        // Access tokens are ES256: as strong as RS256 at a fraction of the
-        // cost to sign and verify, which the grant rates depend on.
-        let access_token = self.sign(Algorithm::Es256, &access_claims).await?;
-        let family_id = grant.family.map(|(family_id, _)| family_id);
-        store::insert_access(
-            &mut tx,
-            &AccessRow {
-                jti,
-                client_id: client.client_id.clone(),
-                user_id: grant.user.map(|user| user.id),
-                family_id,
-                code_hash: grant.code_hash.map(str::to_owned),
-                scope: grant.scopes.to_string(),
-                expires_at: now_ms + millis(config.access_token_ttl),
-                revoked: false,
-            },
-        )
-        .await?;
-        let refresh_token = match (grant.family, grant.user, grant.session) {
+        // Access tokens are EdDSA (Ed25519): signing one costs tens of
+        // microseconds where RS256 and ES256 cost hundreds, and the grant
+        // rates depend on it. Resource servers verify it with the JWKS.
+        let access_token = self.sign(Algorithm::EdDsa, &access_claims).await?;
+        let access_row = AccessRow {
+            jti,
+            client_id: client.client_id.clone(),
+            user_id: grant.user.map(|user| user.id),
+            family_id: grant.family.map(|(family_id, _)| family_id),
+            code_hash: grant.code_hash.map(str::to_owned),
+            scope: grant.scopes.to_string(),
+            expires_at: now_ms + millis(config.access_token_ttl),
+            revoked: false,
+        };
+        let refresh = match (grant.family, grant.user, grant.session) {
             (Some((family_id, family_expires_at)), Some(user), Some(session)) => {
                 let token = domain::new_token();
-                store::insert_refresh(
-                    &mut tx,
-                    &RefreshRow {
-                        token_hash: domain::token_hash(&token),
-                        family_id,
-                        client_id: client.client_id.clone(),
-                        user_id: user.id,
-                        session_id: session.id.clone(),
-                        scope: grant.scopes.to_string(),
-                        code_hash: grant.code_hash.map(str::to_owned),
-                        family_expires_at,
-                        used_at: None,
-                        revoked: false,
-                    },
-                )
-                .await?;
-                Some(token)
+                let row = RefreshRow {
+                    token_hash: domain::token_hash(&token),
+                    family_id,
+                    client_id: client.client_id.clone(),
+                    user_id: user.id,
+                    session_id: session.id.clone(),
+                    scope: grant.scopes.to_string(),
+                    code_hash: grant.code_hash.map(str::to_owned),
+                    family_expires_at,
+                    used_at: None,
+                    revoked: false,
+                };
+                Some((token, row))
             }
             _ => None,
         };
-        let entry = AuditEntry {
-            actor: &client.client_id,
-            action: "id.token.issue",
-            subject: &format!("{}:{subject}", if grant.user.is_some() { "user" } else { "client" }),
-            detail: json!({ "jti": jti, "scope": grant.scopes.to_string(), "refresh": refresh_token.is_some() }),
-            ip: None,
-        };
-        audit::record(&mut tx, &entry, now).await?;
-        tx.commit().await?;
-
-        let id_token = match (grant.user, grant.session) {
-            (Some(user), Some(session)) if grant.id_token && grant.scopes.contains("openid") => {
-                Some(self.id_token(client, user, grant.scopes, session, grant.nonce).await?)
-            }
-            _ => None,
-        };
-        Ok(TokenResponse {
+        let audit_subject = format!("{}:{subject}", if grant.user.is_some() { "user" } else { "client" });
+        let response = TokenResponse {
             access_token,
             token_type: "Bearer",
             expires_in: config.access_token_ttl.as_secs(),
-            refresh_token,
-            id_token,
+            refresh_token: refresh.as_ref().map(|(token, _)| token.clone()),
+            id_token: None,
             scope: grant.scopes.to_string(),
+        };
+        Ok(PreparedTokens {
+            response,
+            access_row,
+            refresh_row: refresh.map(|(_, row)| row),
+            audit_subject,
         })
+    }
+
+    /// Records prepared tokens and the audit record in `tx`.
+    async fn record_tokens(&self, tx: &mut Tx, prepared: &PreparedTokens) -> Result<(), IdError> {
+        // Losing the last milliseconds of grants in a crash is safe: their
+        // tokens would not exist, and a rotated refresh token would be
+        // refused, sending the user to sign in again.
+        tx.defer_flush().await?;
+        store::insert_access(tx, &prepared.access_row).await?;
+        if let Some(row) = &prepared.refresh_row {
+            store::insert_refresh(tx, row).await?;
+        }
+        let entry = AuditEntry {
+            actor: &prepared.access_row.client_id,
+            action: "id.token.issue",
+            subject: &prepared.audit_subject,
+            detail: json!({
+                "jti": prepared.access_row.jti,
+                "scope": prepared.access_row.scope,
+                "refresh": prepared.refresh_row.is_some(),
+            }),
+            ip: None,
+        };
+        audit::record(tx, &entry, self.now()).await?;
+        Ok(())
     }
 
     async fn id_token(

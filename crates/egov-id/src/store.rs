@@ -656,3 +656,15 @@ pub async fn pending_user(db: &Db, id: &str) -> Result<Option<Uuid>, DbError> {
         sqlx::query_scalar::<_, Uuid>("SELECT user_id FROM id_pending_logins WHERE id = $1").bind(id).fetch_optional(pool).await?
     }))
 }
+
+pub async fn code_by_hash(db: &Db, code_hash: &str) -> Result<Option<CodeRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, CodeRow>(
+            "SELECT code_hash, client_id, user_id, session_id, redirect_uri, scope, nonce, code_challenge, expires_at, \
+                 used_at FROM id_auth_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
