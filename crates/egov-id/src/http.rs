@@ -26,8 +26,9 @@ pub const SESSION_COOKIE: &str = "egov_sid";
 pub const PENDING_COOKIE: &str = "egov_pending";
 
 pub fn router(provider: Provider) -> Router {
+    let document = axum::body::Bytes::from(discovery_document(&provider.config().issuer));
     Router::new()
-        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/.well-known/openid-configuration", get(discovery).with_state(document))
         .route("/oauth/jwks", get(jwks))
         .route("/oauth/authorize", get(authorize).post(sign_in))
         .route("/oauth/authorize/second-factor", axum::routing::post(second_factor))
@@ -116,9 +117,10 @@ fn csp_allowing_form_action(origin: &str) -> HeaderValue {
 
 // ---------------------------------------------------------------- discovery
 
-async fn discovery(State(provider): State<Provider>) -> Response {
-    let issuer = &provider.config().issuer;
-    let mut response = Json(json!({
+/// The discovery document; it depends only on the issuer, so it is built
+/// once per router.
+fn discovery_document(issuer: &str) -> String {
+    let document = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oauth/authorize"),
         "token_endpoint": format!("{issuer}/oauth/token"),
@@ -144,8 +146,16 @@ async fn discovery(State(provider): State<Provider>) -> Response {
         "ui_locales_supported": ["vi", "en"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
-    }))
-    .into_response();
+    });
+    document.to_string()
+}
+
+async fn discovery(State(document): State<axum::body::Bytes>) -> Response {
+    let mut response = (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        document,
+    )
+        .into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
