@@ -364,6 +364,24 @@ async fn checked_request(
     Ok(Ok((client, parsed)))
 }
 
+/// The client and the validated request, or the response that ends the
+/// request: an error page (unknown client or redirect URI) or an error sent
+/// back to the client.
+async fn valid_request(
+    provider: &Provider,
+    context: &PageContext,
+    params: &AuthorizeParams,
+) -> Result<Result<(ClientRow, AuthorizeRequest), Response>, AppError> {
+    let (client, parsed) = match checked_request(provider, context, params).await? {
+        Ok(checked) => checked,
+        Err(page) => return Ok(Err(page)),
+    };
+    match parsed {
+        Ok(request) => Ok(Ok((client, request))),
+        Err((error, fallback)) => Ok(Err(error_to_client(context, &fallback, error.code, error.description)?)),
+    }
+}
+
 async fn current_session(provider: &Provider, headers: &HeaderMap) -> Result<Option<SessionRow>, AppError> {
     match cookie_value(headers, SESSION_COOKIE) {
         Some(cookie) => provider.session(cookie).await.map_err(AppError::internal),
@@ -424,13 +442,9 @@ async fn authorize(
     headers: HeaderMap,
     Query(params): Query<AuthorizeParams>,
 ) -> Result<Response, AppError> {
-    let (client, parsed) = match checked_request(&provider, &context, &params).await? {
-        Ok(checked) => checked,
-        Err(page) => return Ok(page),
-    };
-    let request = match parsed {
-        Ok(request) => request,
-        Err((error, fallback)) => return error_to_client(&context, &fallback, error.code, error.description),
+    let (client, request) = match valid_request(&provider, &context, &params).await? {
+        Ok(valid) => valid,
+        Err(response) => return Ok(response),
     };
     let session = current_session(&provider, &headers).await?;
     let now = provider.now().timestamp();
@@ -474,13 +488,9 @@ async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, AppError> {
-    let (client, parsed) = match checked_request(&provider, &context, &form.params).await? {
-        Ok(checked) => checked,
-        Err(page) => return Ok(page),
-    };
-    let request = match parsed {
-        Ok(request) => request,
-        Err((error, fallback)) => return error_to_client(&context, &fallback, error.code, error.description),
+    let (client, request) = match valid_request(&provider, &context, &form.params).await? {
+        Ok(valid) => valid,
+        Err(response) => return Ok(response),
     };
     let t = text(context.lang);
     if form.login.trim().is_empty() || form.password.is_empty() || form.login.len() > 256 || form.password.len() > 1024
@@ -640,13 +650,9 @@ async fn second_factor(
     headers: HeaderMap,
     Form(form): Form<SecondFactorForm>,
 ) -> Result<Response, AppError> {
-    let (client, parsed) = match checked_request(&provider, &context, &form.params).await? {
-        Ok(checked) => checked,
-        Err(page) => return Ok(page),
-    };
-    let request = match parsed {
-        Ok(request) => request,
-        Err((error, fallback)) => return error_to_client(&context, &fallback, error.code, error.description),
+    let (client, request) = match valid_request(&provider, &context, &form.params).await? {
+        Ok(valid) => valid,
+        Err(response) => return Ok(response),
     };
     let t = text(context.lang);
     let Some(pending) = cookie_value(&headers, PENDING_COOKIE)
