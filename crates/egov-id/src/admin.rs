@@ -216,6 +216,19 @@ pub async fn add_user(
         personal_words.push(local);
     }
     check_password(password, &personal_words).map_err(AdminError::Password)?;
+    // Checked before hashing, so that re-running a seed or a script costs no
+    // argon2 work for accounts that exist; the unique constraints still
+    // decide when two creations race.
+    let taken = store::user_by_login(db, personal_id.as_str()).await?.is_some()
+        || match &email {
+            Some(email) => store::user_by_login(db, email).await?.is_some(),
+            None => false,
+        };
+    if taken {
+        return Err(AdminError::Exists(
+            "an account with this personal ID number or e-mail".to_owned(),
+        ));
+    }
     let hash = hasher
         .hash(password)
         .await

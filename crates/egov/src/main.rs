@@ -251,7 +251,6 @@ async fn main() -> anyhow::Result<()> {
                 RunOptions {
                     demo_data: true,
                     banner: Some(banner),
-                    data_dir: Some(data),
                 },
             )
             .await

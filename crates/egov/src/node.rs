@@ -1,6 +1,6 @@
 //! Running a node: connect, migrate, seed, serve, work, and stop cleanly.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,7 +82,6 @@ pub struct RunOptions {
     pub demo_data: bool,
     /// Printed once the node listens.
     pub banner: Option<String>,
-    pub data_dir: Option<PathBuf>,
 }
 
 /// Runs a node until Ctrl-C or SIGTERM.

@@ -138,11 +138,4 @@ impl Catalogue {
         });
         Ok(snapshot)
     }
-
-    /// Forgets the index, so the next request rebuilds it (after an import on
-    /// this node).
-    pub fn invalidate(&self) {
-        let mut cached = self.cached.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *cached = None;
-    }
 }

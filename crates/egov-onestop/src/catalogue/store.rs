@@ -107,7 +107,7 @@ pub async fn load_all(db: &Db) -> Result<(i64, Vec<(Procedure, ExtraText)>), DbE
     Ok((revision, procedures))
 }
 
-/// Codes of the procedures that exist already, among `codes`.
+/// Codes of every procedure in the catalogue.
 pub async fn existing_codes(tx: &mut Tx) -> Result<Vec<String>, DbError> {
     Ok(with_tx!(tx, conn => {
         sqlx::query_scalar::<_, String>("SELECT code FROM procedures").fetch_all(&mut *conn).await?
