@@ -37,6 +37,7 @@ pub fn router(provider: Provider) -> Router {
         .route("/oauth/revoke", axum::routing::post(revoke))
         .route("/oauth/introspect", axum::routing::post(introspect))
         .route("/oauth/logout", get(logout))
+        .merge(crate::account_http::router())
         .with_state(provider)
 }
 
@@ -59,7 +60,7 @@ fn oauth_json(status: StatusCode, code: OAuthErrorCode, description: &str) -> Re
     response
 }
 
-fn no_store(response: &mut Response) {
+pub(crate) fn no_store(response: &mut Response) {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -89,7 +90,7 @@ fn id_error_response(error: &IdError) -> Response {
     }
 }
 
-fn user_agent(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn user_agent(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
@@ -183,6 +184,7 @@ struct LoginPage {
     page: PageMeta,
     shell: &'static ShellText,
     t: &'static IdText,
+    a: &'static crate::account_text::AccountText,
     client_name: String,
     hidden: Vec<(&'static str, String)>,
     login: String,
@@ -382,7 +384,7 @@ async fn valid_request(
     }
 }
 
-async fn current_session(provider: &Provider, headers: &HeaderMap) -> Result<Option<SessionRow>, AppError> {
+pub(crate) async fn current_session(provider: &Provider, headers: &HeaderMap) -> Result<Option<SessionRow>, AppError> {
     match cookie_value(headers, SESSION_COOKIE) {
         Some(cookie) => provider.session(cookie).await.map_err(AppError::internal),
         None => Ok(None),
@@ -420,6 +422,7 @@ fn login_page(
         page: context.meta(t.sign_in_title),
         shell: context.shell(),
         t,
+        a: crate::account_text::account_text(context.lang),
         client_name: client.name.clone(),
         hidden: hidden_fields(params),
         login: login.to_owned(),
@@ -552,7 +555,7 @@ async fn sign_in(
     }
 }
 
-fn set_cookie(response: &mut Response, provider: &Provider, name: &str, value: &str, max_age: Option<u32>) {
+pub(crate) fn set_cookie(response: &mut Response, provider: &Provider, name: &str, value: &str, max_age: Option<u32>) {
     let secure = if provider.config().secure_cookies {
         "; Secure"
     } else {

@@ -6,6 +6,9 @@
 //! `provider` the operations, `http` the endpoints and pages; `admin` the
 //! operations behind the CLI (clients, users).
 
+pub mod account;
+mod account_http;
+mod account_text;
 pub mod admin;
 pub mod domain;
 pub mod http;

@@ -160,7 +160,7 @@ pub struct AccessClaims {
     pub scope: String,
 }
 
-fn millis(duration: Duration) -> i64 {
+pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -195,6 +195,10 @@ impl Provider {
 
     pub fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
+    }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
     }
 
     fn now_ms(&self) -> i64 {

@@ -4,8 +4,12 @@
 //! Secrets (session cookies, codes, refresh tokens) are stored only as
 //! SHA-256 hashes, so a copy of the database cannot be used to sign in.
 
+mod account;
+
 use egov_db::{Db, DbError, Tx, with_pool, with_tx};
 use uuid::Uuid;
+
+pub use account::*;
 
 /// An account as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]

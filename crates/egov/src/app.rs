@@ -26,6 +26,8 @@ pub struct AppConfig {
     /// The instance's public URL: the OpenID issuer.
     pub public_url: String,
     pub hasher: PasswordHasher,
+    /// The demo's own mailbox, shown at `/demo/mailbox`.
+    pub mailbox: Option<egov_mail::MailSink>,
 }
 
 impl AppConfig {
@@ -41,6 +43,7 @@ impl AppConfig {
             public_url: "http://localhost".to_owned(),
             // Cheap parameters keep tests fast; production uses the OWASP ones.
             hasher: PasswordHasher::with_params(1024, 1, 1, 2),
+            mailbox: None,
         }
     }
 }
@@ -68,15 +71,21 @@ pub fn provider(db: &Db, config: &AppConfig) -> Provider {
     )
 }
 
-/// What must exist before a node serves: the sign-in service's keys.
+/// What must exist before a node serves: the sign-in service's keys and
+/// built-in clients.
 pub async fn prepare(db: &Db, config: &AppConfig) -> Result<(), egov_id::provider::IdError> {
-    provider(db, config).ensure_keys().await
+    let provider = provider(db, config);
+    provider.ensure_keys().await?;
+    provider.ensure_builtin_clients().await
 }
 
 /// The whole HTTP surface of one node.
 pub fn router(db: Db, config: &AppConfig) -> Router {
     let catalogue = Catalogue::new(db.clone(), Arc::clone(&config.clock), Arc::clone(&config.calendar));
-    let app = egov_onestop::router(catalogue).merge(egov_id::router(provider(&db, config)));
+    let mut app = egov_onestop::router(catalogue).merge(egov_id::router(provider(&db, config)));
+    if let Some(sink) = &config.mailbox {
+        app = app.merge(crate::demo_mailbox::router(sink.clone()));
+    }
     let shell = ShellConfig {
         secret_key: config.secret_key.clone(),
         https: config.https,

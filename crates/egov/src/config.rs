@@ -43,6 +43,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub log: LogSettings,
     pub jobs: JobSettings,
+    pub mail: MailSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -97,6 +98,18 @@ pub struct JobSettings {
     pub poll_interval_ms: u64,
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// The SMTP server: `smtp://host:25`, `smtp://host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:password@host` (implicit TLS). Secret: it
+    /// may hold a password. Empty: mail waits in the queue (and `egov demo`
+    /// uses its own mailbox).
+    pub smtp_url: Secret,
+    /// The sender, `Name <address>`.
+    pub from: String,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -121,6 +134,10 @@ impl Default for Settings {
             jobs: JobSettings {
                 enabled: true,
                 poll_interval_ms: 500,
+            },
+            mail: MailSettings {
+                smtp_url: Secret::default(),
+                from: "Cổng dịch vụ công <no-reply@localhost>".to_owned(),
             },
         }
     }
@@ -178,6 +195,13 @@ impl Settings {
         }
         if self.server.max_body_bytes < 1024 {
             return invalid("server.max_body_bytes", "must be at least 1024");
+        }
+        let smtp_url = self.mail.smtp_url.expose();
+        if !(smtp_url.is_empty() || smtp_url.starts_with("smtp://") || smtp_url.starts_with("smtps://")) {
+            return invalid("mail.smtp_url", "must start with smtp:// or smtps://");
+        }
+        if egov_mail::parse_mailbox(&self.mail.from).is_err() {
+            return invalid("mail.from", "is not an e-mail address (`Name <address>` or `address`)");
         }
         if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
             return invalid("log.level", "is not a valid tracing filter");

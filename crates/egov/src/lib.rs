@@ -6,6 +6,7 @@ pub mod app;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod demo_mailbox;
 pub mod id_commands;
 pub mod node;
 pub mod workers;

@@ -114,6 +114,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
             .context("Failed to load reference data")?;
     }
 
+    let (mailer, mailbox) = mail(&settings, options.demo_data).await?;
     let config = AppConfig {
         secret_key,
         https: settings.https(),
@@ -123,6 +124,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         calendar: Arc::new(egov_core::calendar::HolidayCalendar::embedded()),
         public_url: settings.server.public_url.trim_end_matches('/').to_owned(),
         hasher: password_hasher(),
+        mailbox,
     };
     app::prepare(&db, &config)
         .await
@@ -146,7 +148,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let background = if settings.jobs.enabled {
-        start_background_work(&db, &clock, &settings, &shutdown_rx)
+        start_background_work(&db, &clock, &settings, mailer, &shutdown_rx)
     } else {
         Vec::new()
     };
@@ -156,6 +158,9 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         println!("{banner}");
         if let Some(accounts) = &demo_accounts {
             println!("{accounts}");
+        }
+        if config.mailbox.is_some() {
+            println!("  Mail the demo sends (verification, password reset): {}/demo/mailbox", config.public_url);
         }
         println!("Ready in {} ms. Press Ctrl-C to stop.", started.elapsed().as_millis());
     }
@@ -175,6 +180,32 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The SMTP mailer the settings name. The demo without an SMTP server gets
+/// its own mailbox: a local SMTP sink shown at `/demo/mailbox`.
+async fn mail(
+    settings: &Settings,
+    demo: bool,
+) -> anyhow::Result<(Option<egov_mail::Mailer>, Option<egov_mail::MailSink>)> {
+    let invalid = |error: egov_mail::MailError| ConfigError::Invalid {
+        key: "mail.smtp_url",
+        message: error.to_string(),
+    };
+    let url = settings.mail.smtp_url.expose();
+    if !url.is_empty() {
+        let mailer = egov_mail::Mailer::new(url, &settings.mail.from).map_err(invalid)?;
+        return Ok((Some(mailer), None));
+    }
+    if !demo {
+        tracing::warn!("mail.smtp_url is not set: e-mails wait in the job queue until it is");
+        return Ok((None, None));
+    }
+    let sink = egov_mail::MailSink::start()
+        .await
+        .context("Failed to start the demo mailbox")?;
+    let mailer = egov_mail::Mailer::new(&sink.smtp_url(), &settings.mail.from).map_err(invalid)?;
+    Ok((Some(mailer), Some(sink)))
+}
+
 /// Argon2id at the OWASP parameters, with as many hashes at once as there
 /// are cores: the rest queue instead of exhausting memory.
 pub fn password_hasher() -> egov_id::password::PasswordHasher {
@@ -187,6 +218,7 @@ fn start_background_work(
     db: &Db,
     clock: &Arc<dyn Clock>,
     settings: &Settings,
+    mailer: Option<egov_mail::Mailer>,
     shutdown: &tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let node_id = format!("{}-{}", hostname(), std::process::id());
@@ -195,6 +227,7 @@ fn start_background_work(
         Arc::clone(clock),
         &node_id,
         Duration::from_millis(settings.jobs.poll_interval_ms),
+        mailer,
     );
     let schedule_db = db.clone();
     let schedule_clock = Arc::clone(clock);

@@ -8,12 +8,20 @@ use chrono::Days;
 use egov_core::clock::Clock;
 use egov_db::Db;
 use egov_db::jobs::{self, NewJob, Worker};
+use egov_mail::Mailer;
 
 /// Job kind: delete finished jobs older than a week.
 pub const PURGE_DONE_JOBS: &str = "jobs.purge_done";
 
-/// The worker with every handler this node runs.
-pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Duration) -> Worker {
+/// The worker with every handler this node runs. Without a mailer, mail
+/// jobs fail and retry, so nothing is lost until SMTP is configured.
+pub fn worker(
+    db: &Db,
+    clock: Arc<dyn Clock>,
+    node_id: &str,
+    poll_interval: Duration,
+    mailer: Option<Mailer>,
+) -> Worker {
     let purge_db = db.clone();
     let purge_clock = Arc::clone(&clock);
     Worker::new(db.clone(), clock, node_id)
@@ -29,6 +37,15 @@ pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Dura
                 let purged = jobs::purge_done(&db, before).await.map_err(|error| error.to_string())?;
                 tracing::info!(purged, "Purged finished jobs");
                 Ok(())
+            }
+        })
+        .handle(egov_mail::SEND_MAIL, move |job| {
+            let mailer = mailer.clone();
+            async move {
+                let Some(mailer) = mailer else {
+                    return Err("mail.smtp_url is not set".to_owned());
+                };
+                mailer.deliver(&job.payload).await.map_err(|error| error.to_string())
             }
         })
 }

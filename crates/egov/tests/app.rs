@@ -2,6 +2,7 @@
 //! binary, so the workspace links it once.
 
 mod app {
+    mod account;
     mod catalogue;
     mod cli;
     mod id;

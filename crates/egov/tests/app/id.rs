@@ -12,9 +12,9 @@ use openidconnect::{
 
 use super::support::{App, spawn_demo};
 
-const CITIZEN: &str = "001090012345";
-const PASSWORD: &str = egov::demo::DEMO_PASSWORD;
-const REDIRECT: &str = "https://rp.example.gov.vn/callback";
+pub(super) const CITIZEN: &str = "001090012345";
+pub(super) const PASSWORD: &str = egov::demo::DEMO_PASSWORD;
+pub(super) const REDIRECT: &str = "https://rp.example.gov.vn/callback";
 
 /// An HTTP client for openidconnect, over the test's reqwest client.
 fn http_client(
@@ -43,7 +43,7 @@ fn http_client(
     }
 }
 
-fn unescape(text: &str) -> String {
+pub(super) fn unescape(text: &str) -> String {
     text.replace("&quot;", "\"")
         .replace("&#x27;", "'")
         .replace("&#39;", "'")
@@ -54,7 +54,7 @@ fn unescape(text: &str) -> String {
 }
 
 /// The hidden fields of the first form on a page, by name.
-fn hidden_fields(html: &str) -> HashMap<String, String> {
+pub(super) fn hidden_fields(html: &str) -> HashMap<String, String> {
     let mut fields = HashMap::new();
     for input in html.split("<input").skip(1) {
         let input = input.split('>').next().unwrap_or_default();
@@ -76,7 +76,7 @@ fn hidden_fields(html: &str) -> HashMap<String, String> {
 }
 
 /// A browser signs in at `authorize_url`; returns where it was sent next.
-async fn sign_in(
+pub(super) async fn sign_in(
     app: &App,
     browser: &reqwest::Client,
     authorize_url: &str,
@@ -97,12 +97,12 @@ async fn sign_in(
         .expect("sign in")
 }
 
-fn query_of(location: &str) -> HashMap<String, String> {
+pub(super) fn query_of(location: &str) -> HashMap<String, String> {
     let url = url::Url::parse(location).expect("an absolute redirect");
     url.query_pairs().into_owned().collect()
 }
 
-fn browser() -> reqwest::Client {
+pub(super) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -110,7 +110,7 @@ fn browser() -> reqwest::Client {
         .expect("client")
 }
 
-async fn register_client(app: &App, public: bool) -> Option<String> {
+pub(super) async fn register_client(app: &App, public: bool) -> Option<String> {
     let mut client = egov_id::admin::NewClient::web("cong-dvc", "Cổng dịch vụ công tỉnh", REDIRECT);
     client.public = public;
     client.post_logout_redirect_uris = vec!["https://rp.example.gov.vn/signed-out".into()];
@@ -200,7 +200,7 @@ engine_test! {
     }
 }
 
-fn authorize_path(challenge: Option<(&str, &str)>, redirect: &str) -> String {
+pub(super) fn authorize_path(challenge: Option<(&str, &str)>, redirect: &str) -> String {
     let mut url = url::Url::parse("http://x/oauth/authorize").expect("url");
     {
         let mut query = url.query_pairs_mut();
@@ -221,8 +221,8 @@ fn authorize_path(challenge: Option<(&str, &str)>, redirect: &str) -> String {
     format!("{}?{}", url.path(), url.query().unwrap_or_default())
 }
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub(super) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(super) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 async fn code_for(app: &App, browser: &reqwest::Client) -> String {
     let response = sign_in(
@@ -237,7 +237,7 @@ async fn code_for(app: &App, browser: &reqwest::Client) -> String {
     query_of(&location).get("code").expect("a code").clone()
 }
 
-async fn token_request(app: &App, secret: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+pub(super) async fn token_request(app: &App, secret: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
     let response = app
         .server
         .client
@@ -416,10 +416,10 @@ engine_test! {
     }
 }
 
-const OFFICIAL: &str = "024185004321";
+pub(super) const OFFICIAL: &str = "024185004321";
 
 /// The claims of a JWT, unverified (the signature is checked elsewhere).
-fn jwt_claims(token: &str) -> serde_json::Value {
+pub(super) fn jwt_claims(token: &str) -> serde_json::Value {
     use base64::Engine as _;
     let payload = token.split('.').nth(1).expect("a JWT");
     serde_json::from_slice(
@@ -430,11 +430,16 @@ fn jwt_claims(token: &str) -> serde_json::Value {
     .expect("JSON")
 }
 
-fn now_unix() -> u64 {
+pub(super) fn now_unix() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970")
 }
 
-async fn second_factor(app: &App, browser: &reqwest::Client, page_html: &str, code: &str) -> reqwest::Response {
+pub(super) async fn second_factor(
+    app: &App,
+    browser: &reqwest::Client,
+    page_html: &str,
+    code: &str,
+) -> reqwest::Response {
     let mut form = hidden_fields(page_html);
     form.insert("code".into(), code.into());
     browser

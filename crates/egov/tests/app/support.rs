@@ -5,12 +5,16 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use egov::app::{AppConfig, router};
 use egov_core::clock::FixedClock;
+use egov_mail::{MailSink, Mailer, ReceivedMail};
 use egov_testkit::{TestDb, TestServer};
 
 /// A served app over demo data, and the database under it.
 pub(crate) struct App {
     pub(crate) server: TestServer,
     pub(crate) test_db: TestDb,
+    pub(crate) config: AppConfig,
+    /// The SMTP server the app's mail goes to.
+    pub(crate) mail: MailSink,
 }
 
 pub(crate) async fn spawn_demo(test_db: TestDb) -> App {
@@ -51,10 +55,32 @@ pub(crate) async fn spawn_with(test_db: TestDb, config: AppConfig) -> App {
     egov::demo::load_accounts(&test_db.db, &config)
         .await
         .expect("demo accounts");
-    App { server, test_db }
+    let mail = MailSink::start().await.expect("SMTP sink");
+    App {
+        server,
+        test_db,
+        config,
+        mail,
+    }
 }
 
 impl App {
+    /// Runs the node's job worker until the queue is empty, so queued mail
+    /// reaches the SMTP sink; returns every message to `recipient`, newest
+    /// first.
+    pub(crate) async fn mail_to(&self, recipient: &str) -> Vec<ReceivedMail> {
+        let mailer = Mailer::new(&self.mail.smtp_url(), "Cổng dịch vụ công <no-reply@example.vn>").expect("mailer");
+        let worker = egov::workers::worker(
+            &self.test_db.db,
+            Arc::clone(&self.config.clock),
+            "test-worker",
+            std::time::Duration::from_millis(10),
+            Some(mailer),
+        );
+        while worker.run_once().await.expect("run jobs") > 0 {}
+        self.mail.messages_to(recipient)
+    }
+
     pub(crate) async fn get_text(&self, path: &str) -> (u16, String) {
         let response = self.server.get(path).await;
         let status = response.status().as_u16();

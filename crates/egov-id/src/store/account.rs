@@ -1,0 +1,264 @@
+//! The SQL of self-service: e-mailed single-use links, registrations that
+//! wait for their address to be verified, and a user's own sessions.
+
+use egov_db::{Db, DbError, Tx, with_pool, with_tx};
+use uuid::Uuid;
+
+/// What an e-mailed link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl LinkPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::VerifyEmail => "verify_email",
+            LinkPurpose::ResetPassword => "reset_password",
+        }
+    }
+}
+
+/// A link as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkRow {
+    pub token_hash: String,
+    pub user_id: Uuid,
+    pub password_hash: Option<String>,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+pub async fn insert_link(tx: &mut Tx, link: &LinkRow, purpose: LinkPurpose, now_ms: i64) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO id_email_tokens (token_hash, user_id, purpose, password_hash, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&link.token_hash)
+        .bind(link.user_id)
+        .bind(purpose.as_str())
+        .bind(link.password_hash.as_deref())
+        .bind(link.expires_at)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Spends a link: marks it used if it exists for `purpose`, is unused and
+/// unexpired, in one statement so two uses cannot both succeed.
+pub async fn use_link(
+    tx: &mut Tx,
+    token_hash: &str,
+    purpose: LinkPurpose,
+    now_ms: i64,
+) -> Result<Option<LinkRow>, DbError> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query_as::<_, LinkRow>(
+            "UPDATE id_email_tokens SET used_at = $1 \
+             WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING token_hash, user_id, password_hash, expires_at, used_at",
+        )
+        .bind(now_ms)
+        .bind(token_hash)
+        .bind(purpose.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+    }))
+}
+
+/// The account a link belongs to.
+pub async fn link_user(db: &Db, token_hash: &str) -> Result<Option<super::UserRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM id_users WHERE id = (SELECT user_id FROM id_email_tokens WHERE token_hash = $1)",
+        super::USER_COLUMNS
+    ));
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, super::UserRow>(sql).bind(token_hash).fetch_optional(pool).await?
+    }))
+}
+
+/// Whether a link can still be used (for showing the reset form).
+pub async fn link_is_live(db: &Db, token_hash: &str, purpose: LinkPurpose, now_ms: i64) -> Result<bool, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM id_email_tokens \
+             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(token_hash)
+        .bind(purpose.as_str())
+        .bind(now_ms)
+        .fetch_one(pool)
+        .await?
+    }) > 0)
+}
+
+/// Spends every other live link of a user for `purpose`.
+pub async fn expire_links(tx: &mut Tx, user_id: Uuid, purpose: LinkPurpose, now_ms: i64) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE id_email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
+            .bind(now_ms)
+            .bind(user_id)
+            .bind(purpose.as_str())
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// A verified address and the password that waited for it.
+pub async fn activate_registration(
+    tx: &mut Tx,
+    user_id: Uuid,
+    password_hash: &str,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE id_users SET email_verified = TRUE, password_hash = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(password_hash)
+        .bind(now_ms)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Removes registrations that were never verified and were made before
+/// `before_ms`, matching `personal_id` or `email`, so the real owner can
+/// register after a stale or mistaken attempt.
+pub async fn delete_stale_registrations(
+    tx: &mut Tx,
+    personal_id: &str,
+    email: &str,
+    before_ms: i64,
+) -> Result<u64, DbError> {
+    const STALE: &str = "(personal_id = $1 OR email = $2) AND email_verified = FALSE AND password_hash IS NULL \
+                         AND created_at < $3";
+    let tokens = sqlx::AssertSqlSafe(format!(
+        "DELETE FROM id_email_tokens WHERE user_id IN (SELECT id FROM id_users WHERE {STALE})"
+    ));
+    let users = sqlx::AssertSqlSafe(format!("DELETE FROM id_users WHERE {STALE}"));
+    Ok(with_tx!(tx, conn => {
+        sqlx::query(tokens).bind(personal_id).bind(email).bind(before_ms).execute(&mut *conn).await?;
+        sqlx::query(users).bind(personal_id).bind(email).bind(before_ms).execute(&mut *conn).await?.rows_affected()
+    }))
+}
+
+/// Sets a new password.
+pub async fn update_password(tx: &mut Tx, user_id: Uuid, password_hash: &str, now_ms: i64) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE id_users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now_ms)
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Revokes every session of a user except `keep`, and every refresh and
+/// access token issued to the user. Returns how many sessions ended.
+pub async fn revoke_user_sessions(tx: &mut Tx, user_id: Uuid, keep: Option<&str>) -> Result<u64, DbError> {
+    let keep = keep.unwrap_or_default();
+    Ok(with_tx!(tx, conn => {
+        let ended = sqlx::query("UPDATE id_sessions SET revoked = TRUE WHERE user_id = $1 AND id <> $2 AND revoked = FALSE")
+            .bind(user_id)
+            .bind(keep)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE id_refresh_tokens SET revoked = TRUE WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+        sqlx::query("UPDATE id_access_tokens SET revoked = TRUE WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+        ended
+    }))
+}
+
+/// One of a user's live sessions, for "my account".
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionListRow {
+    pub id: String,
+    pub acr: String,
+    pub auth_time: i64,
+    pub last_seen_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A user's sessions that have not been revoked nor reached their
+/// absolute end, most recently used first. Idle ones are the caller's to
+/// filter.
+pub async fn user_sessions(db: &Db, user_id: Uuid, now_ms: i64) -> Result<Vec<SessionListRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, SessionListRow>(
+            "SELECT id, acr, auth_time, last_seen_at, ip, user_agent FROM id_sessions \
+             WHERE user_id = $1 AND revoked = FALSE AND expires_at > $2 ORDER BY last_seen_at DESC LIMIT 100",
+        )
+        .bind(user_id)
+        .bind(now_ms)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// Revokes one session of `user_id` (and its tokens); false if it is not
+/// theirs or already ended.
+pub async fn revoke_own_session(tx: &mut Tx, user_id: Uuid, session_id: &str) -> Result<bool, DbError> {
+    let ended = with_tx!(tx, conn => {
+        sqlx::query("UPDATE id_sessions SET revoked = TRUE WHERE id = $1 AND user_id = $2 AND revoked = FALSE")
+            .bind(session_id)
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+    });
+    if ended == 0 {
+        return Ok(false);
+    }
+    super::revoke_session(tx, session_id).await?;
+    Ok(true)
+}
+
+/// Creates or updates a client the instance itself runs (its redirect URIs
+/// follow the public URL, which may change between starts).
+pub async fn upsert_builtin_client(db: &Db, client: &super::ClientRow, now_ms: i64) -> Result<(), DbError> {
+    with_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO id_clients (client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
+                 grant_types, signing_alg, first_party, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, redirect_uris = excluded.redirect_uris, \
+                 post_logout_redirect_uris = excluded.post_logout_redirect_uris, scopes = excluded.scopes, \
+                 grant_types = excluded.grant_types, first_party = excluded.first_party",
+        )
+        .bind(&client.client_id)
+        .bind(&client.name)
+        .bind(client.secret_hash.as_deref())
+        .bind(&client.redirect_uris)
+        .bind(&client.post_logout_redirect_uris)
+        .bind(&client.scopes)
+        .bind(&client.grant_types)
+        .bind(&client.signing_alg)
+        .bind(client.first_party)
+        .bind(now_ms)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+/// How many unused recovery codes a user has.
+pub async fn recovery_codes_left(db: &Db, user_id: Uuid) -> Result<i64, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM id_recovery_codes WHERE user_id = $1 AND used_at IS NULL")
+            .bind(user_id)
+            .fetch_one(pool)
+            .await?
+    }))
+}
