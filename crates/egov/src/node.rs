@@ -160,7 +160,10 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
             println!("{accounts}");
         }
         if config.mailbox.is_some() {
-            println!("  Mail the demo sends (verification, password reset): {}/demo/mailbox", config.public_url);
+            println!(
+                "  Mail the demo sends (verification, password reset): {}/demo/mailbox",
+                config.public_url
+            );
         }
         println!("Ready in {} ms. Press Ctrl-C to stop.", started.elapsed().as_millis());
     }
