@@ -38,6 +38,7 @@ pub fn router(provider: Provider) -> Router {
         .route("/oauth/introspect", axum::routing::post(introspect))
         .route("/oauth/logout", get(logout))
         .merge(crate::account_http::router())
+        .merge(crate::manage_http::router())
         .with_state(provider)
 }
 

@@ -13,6 +13,8 @@ pub mod admin;
 pub mod domain;
 pub mod http;
 pub mod keys;
+pub mod manage;
+pub mod manage_http;
 pub mod password;
 pub mod password_policy;
 pub mod provider;

@@ -36,8 +36,8 @@ pub async fn insert_user(tx: &mut Tx, user: &UserRow, now_ms: i64) -> Result<(),
     with_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO id_users (id, kind, personal_id, full_name, email, email_verified, phone_number, birthdate, \
-                 gender, agency_code, roles, password_hash, locked, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+                 gender, agency_code, roles, password_hash, locked, created_at, updated_at, search_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)",
         )
         .bind(user.id)
         .bind(&user.kind)
@@ -53,6 +53,7 @@ pub async fn insert_user(tx: &mut Tx, user: &UserRow, now_ms: i64) -> Result<(),
         .bind(user.password_hash.as_deref())
         .bind(user.locked)
         .bind(now_ms)
+        .bind(egov_core::text::fold(&user.full_name))
         .execute(&mut *conn)
         .await?;
     });

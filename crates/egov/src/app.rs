@@ -51,6 +51,7 @@ impl AppConfig {
 /// The OpenAPI description of every JSON API of the instance.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut openapi = egov_onestop::CatalogueApi::openapi();
+    openapi.merge(egov_id::manage_http::AdminApi::openapi());
     "egov".clone_into(&mut openapi.info.title);
     env!("CARGO_PKG_VERSION").clone_into(&mut openapi.info.version);
     openapi.info.description = Some(
@@ -76,6 +77,7 @@ pub fn provider(db: &Db, config: &AppConfig) -> Provider {
 pub async fn prepare(db: &Db, config: &AppConfig) -> Result<(), egov_id::provider::IdError> {
     let provider = provider(db, config);
     provider.ensure_keys().await?;
+    egov_id::store::backfill_search_names(db).await?;
     provider.ensure_builtin_clients().await
 }
 
@@ -91,7 +93,14 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
         https: config.https,
         request_timeout: config.request_timeout,
         max_body_bytes: config.max_body_bytes,
-        csrf_exempt: vec!["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/userinfo"],
+        // Bearer-token APIs: no cookie authenticates them, so no CSRF token.
+        csrf_exempt: vec![
+            "/oauth/token",
+            "/oauth/revoke",
+            "/oauth/introspect",
+            "/oauth/userinfo",
+            "/api/v1/id/",
+        ],
     };
     let state = ShellState {
         db,

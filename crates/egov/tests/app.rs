@@ -3,6 +3,7 @@
 
 mod app {
     mod account;
+    mod admin;
     mod catalogue;
     mod cli;
     mod id;

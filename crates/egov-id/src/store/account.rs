@@ -262,3 +262,82 @@ pub async fn recovery_codes_left(db: &Db, user_id: Uuid) -> Result<i64, DbError>
             .await?
     }))
 }
+
+/// Escapes `%`, `_` and the backslash for a LIKE pattern that uses the
+/// backslash as its escape character.
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Accounts whose personal ID or e-mail starts with `query`, or whose
+/// folded name contains `folded`; only officials of `agency` when given.
+pub async fn search_users(
+    db: &Db,
+    query: &str,
+    folded: &str,
+    agency: Option<&str>,
+    limit: u32,
+) -> Result<Vec<super::UserRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM id_users \
+         WHERE (personal_id LIKE $1 ESCAPE '\\' OR email LIKE $2 ESCAPE '\\' OR search_name LIKE $3 ESCAPE '\\') \
+           AND ($4 IS NULL OR (kind = 'official' AND agency_code = $4)) \
+         ORDER BY full_name, id LIMIT $5",
+        super::USER_COLUMNS
+    ));
+    let prefix = format!("{}%", like_escape(query));
+    let email = format!("{}%", like_escape(&query.to_lowercase()));
+    let name = format!("%{}%", like_escape(folded));
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, super::UserRow>(sql)
+            .bind(&prefix)
+            .bind(&email)
+            .bind(&name)
+            .bind(agency)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+    }))
+}
+
+/// Fills the folded name of accounts made before it existed.
+pub async fn backfill_search_names(db: &Db) -> Result<u64, DbError> {
+    let rows: Vec<(Uuid, String)> = with_pool!(db, pool => {
+        sqlx::query_as("SELECT id, full_name FROM id_users WHERE search_name = ''").fetch_all(pool).await?
+    });
+    for (id, name) in &rows {
+        with_pool!(db, pool => {
+            sqlx::query("UPDATE id_users SET search_name = $1 WHERE id = $2")
+                .bind(egov_core::text::fold(name))
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+    }
+    Ok(rows.len() as u64)
+}
+
+pub async fn set_locked(tx: &mut Tx, user_id: Uuid, locked: bool, now_ms: i64) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE id_users SET locked = $1, updated_at = $2 WHERE id = $3")
+            .bind(locked)
+            .bind(now_ms)
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Removes the authenticator and the recovery codes: the next sign-in of
+/// an official enrols again.
+pub async fn clear_second_factors(tx: &mut Tx, user_id: Uuid) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE id_users SET totp_secret = NULL, totp_last_step = NULL WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM id_recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+    });
+    Ok(())
+}

@@ -39,7 +39,7 @@ async fn follow(app: &App, browser: &reqwest::Client, mut response: reqwest::Res
 }
 
 /// Posts a form from the page at `page_path`, adding its hidden fields.
-async fn post_form(
+pub(super) async fn post_form(
     app: &App,
     browser: &reqwest::Client,
     page_path: &str,
@@ -60,7 +60,7 @@ async fn post_form(
 }
 
 /// Whether `login`/`password` completes a sign-in at the test client.
-async fn can_sign_in(app: &App, login: &str, password: &str) -> bool {
+pub(super) async fn can_sign_in(app: &App, login: &str, password: &str) -> bool {
     let url = app.server.url(&authorize_path(Some((CHALLENGE, "S256")), REDIRECT));
     let response = sign_in(app, &browser(), &url, login, password).await;
     match response.status().as_u16() {

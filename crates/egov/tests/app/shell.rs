@@ -133,6 +133,9 @@ engine_test! {
         for path in ["/api/v1/procedures", "/api/v1/procedures/{code}", "/api/v1/agencies", "/api/v1/fields", "/api/v1/provinces"] {
             assert!(openapi["paths"][path]["get"].is_object(), "{path} missing from OpenAPI");
         }
+        assert!(openapi["paths"]["/api/v1/id/users"]["get"].is_object());
+        assert!(openapi["paths"]["/api/v1/id/users/{id}/{action}"]["post"].is_object());
+        assert_eq!(openapi["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
         let (status, html) = app.get_text("/api/docs").await;
         assert_eq!(status, 200);
         assert!(html.contains("/api/v1/procedures/{code}") && html.contains("Tài liệu API"));

@@ -1,0 +1,170 @@
+//! Account administration: the JSON API with bearer tokens and the pages
+//! with the administrator's session, scoped so that an agency admin manages
+//! only the officials of their own agency.
+
+use egov_testkit::engine_test;
+
+use super::account::{can_sign_in, post_form};
+use super::id::{
+    CHALLENGE, CITIZEN, OFFICIAL, PASSWORD, REDIRECT, VERIFIER, authorize_path, browser, now_unix, query_of,
+    register_client, second_factor, sign_in, token_request,
+};
+use super::support::{App, spawn_demo};
+
+const AGENCY_ADMIN: &str = "024080003344";
+const PLATFORM_ADMIN: &str = "001082005566";
+const SPECIALIST: &str = "024088007654";
+
+/// An official signs in (enrolling an authenticator) in a browser of its
+/// own; returns the browser (with its session) and an access token.
+async fn official(app: &App, secret: &str, login: &str) -> (reqwest::Client, String) {
+    let url = app.server.url(&authorize_path(Some((CHALLENGE, "S256")), REDIRECT));
+    let browser = browser();
+    let html = sign_in(app, &browser, &url, login, PASSWORD)
+        .await
+        .text()
+        .await
+        .expect("page");
+    let marker = "id=\"totp-secret\">";
+    let start = html.find(marker).expect("enrolment") + marker.len();
+    let totp = egov_id::totp::TotpSecret::from_base32(&html[start..start + html[start..].find('<').expect("end")])
+        .expect("secret");
+    let code = egov_id::totp::code_at(&totp, now_unix());
+    assert_eq!(second_factor(app, &browser, &html, &code).await.status().as_u16(), 200);
+    let continued = browser.get(url.as_str()).send().await.expect("continue");
+    let code = query_of(continued.headers()["location"].to_str().expect("ASCII"))["code"].clone();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let (status, tokens) = token_request(app, secret, &form).await;
+    assert_eq!(status, 200, "{tokens}");
+    (
+        browser,
+        tokens["access_token"].as_str().expect("access token").to_owned(),
+    )
+}
+
+async fn user_id(app: &App, login: &str) -> String {
+    egov_id::store::user_by_login(&app.test_db.db, login)
+        .await
+        .expect("query")
+        .expect("account")
+        .id
+        .to_string()
+}
+
+async fn api(app: &App, token: Option<&str>, method: &str, path: &str) -> (u16, serde_json::Value) {
+    let url = app.server.url(path);
+    let mut request = if method == "POST" {
+        app.server.client.post(url)
+    } else {
+        app.server.client.get(url)
+    };
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("API call");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+engine_test! {
+    async fn an_agency_admin_manages_only_the_officials_of_their_agency(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let secret = register_client(&app, false).await.expect("secret");
+        let (_, token) = official(&app, &secret, AGENCY_ADMIN).await;
+
+        // The search sees only the agency's officials, by name without diacritics.
+        let (status, users) = api(&app, Some(&token), "GET", "/api/v1/id/users").await;
+        assert_eq!(status, 200, "{users}");
+        let ids: Vec<&str> = users.as_array().expect("list").iter().map(|user| user["personal_id"].as_str().expect("id")).collect();
+        assert_eq!(ids.len(), 3, "{ids:?}");
+        assert!(!ids.contains(&CITIZEN) && !ids.contains(&PLATFORM_ADMIN) && !ids.contains(&AGENCY_ADMIN));
+        let (_, found) = api(&app, Some(&token), "GET", "/api/v1/id/users?q=cuong").await;
+        assert_eq!(found[0]["personal_id"], SPECIALIST, "{found}");
+
+        // Lock an official of the agency: no more sign-in; unlock restores it.
+        let receiver = user_id(&app, OFFICIAL).await;
+        let (status, locked) = api(&app, Some(&token), "POST", &format!("/api/v1/id/users/{receiver}/lock")).await;
+        assert_eq!((status, &locked["locked"]), (200, &serde_json::json!(true)), "{locked}");
+        let url = app.server.url(&authorize_path(Some((CHALLENGE, "S256")), REDIRECT));
+        assert_eq!(sign_in(&app, &browser(), &url, OFFICIAL, PASSWORD).await.status().as_u16(), 401);
+        let (status, _) = api(&app, Some(&token), "POST", &format!("/api/v1/id/users/{receiver}/unlock")).await;
+        assert_eq!(status, 200);
+        assert_eq!(sign_in(&app, &browser(), &url, OFFICIAL, PASSWORD).await.status().as_u16(), 200);
+
+        // Everyone else is out of reach.
+        for outsider in [CITIZEN, PLATFORM_ADMIN, AGENCY_ADMIN] {
+            let id = user_id(&app, outsider).await;
+            let (status, body) = api(&app, Some(&token), "POST", &format!("/api/v1/id/users/{id}/lock")).await;
+            assert_eq!(status, 403, "{outsider}: {body}");
+            assert_eq!(body["code"], "forbidden");
+        }
+        let unknown = uuid::Uuid::now_v7();
+        assert_eq!(api(&app, Some(&token), "POST", &format!("/api/v1/id/users/{unknown}/lock")).await.0, 404);
+        assert_eq!(api(&app, Some(&token), "POST", &format!("/api/v1/id/users/{receiver}/delete")).await.0, 404);
+        assert_eq!(api(&app, None, "GET", "/api/v1/id/users").await.0, 401);
+        assert_eq!(api(&app, Some("not-a-token"), "GET", "/api/v1/id/users").await.0, 401);
+
+        let audited = egov_db::with_pool!(&app.test_db.db, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_log WHERE action IN ('id.user.lock', 'id.user.unlock')")
+                .fetch_one(pool)
+                .await
+                .expect("count")
+        });
+        assert_eq!(audited, 2, "refused actions are not changes");
+    }
+}
+
+engine_test! {
+    async fn officials_without_an_admin_role_get_403_and_a_platform_admin_reaches_everyone(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let secret = register_client(&app, false).await.expect("secret");
+        let (_, receiver_token) = official(&app, &secret, OFFICIAL).await;
+        assert_eq!(api(&app, Some(&receiver_token), "GET", "/api/v1/id/users").await.0, 403);
+
+        let (platform_browser, token) = official(&app, &secret, PLATFORM_ADMIN).await;
+        let citizen = user_id(&app, CITIZEN).await;
+        let (status, _) = api(&app, Some(&token), "POST", &format!("/api/v1/id/users/{citizen}/lock")).await;
+        assert_eq!(status, 200);
+
+        // Resetting the receiver's factors ends their sessions and tokens;
+        // the next sign-in enrols again.
+        let receiver = user_id(&app, OFFICIAL).await;
+        let (status, _) = api(&app, Some(&token), "POST", &format!("/api/v1/id/users/{receiver}/reset-factors")).await;
+        assert_eq!(status, 200);
+        let (status, _) = api(&app, Some(&receiver_token), "GET", "/oauth/userinfo").await;
+        assert_eq!(status, 401, "the receiver's token outlived the reset");
+        let url = app.server.url(&authorize_path(Some((CHALLENGE, "S256")), REDIRECT));
+        let html = sign_in(&app, &browser(), &url, OFFICIAL, PASSWORD).await.text().await.expect("page");
+        assert!(html.contains("totp-secret"), "no new enrolment after the reset");
+
+        // The same through the pages, with the session and a CSRF token.
+        let page = platform_browser.get(app.server.url("/admin/users?q=nguyen")).send().await.expect("page");
+        assert_eq!(page.status().as_u16(), 200);
+        let html = page.text().await.expect("page");
+        assert!(html.contains("Nguyễn Văn An") && html.contains("Mở khóa"), "the locked citizen is listed");
+        let unlocked = post_form(&app, &platform_browser, "/admin/users?q=nguyen", &format!("/admin/users/{citizen}/unlock"), &[]).await;
+        assert_eq!(unlocked.status().as_u16(), 303);
+        assert!(can_sign_in(&app, CITIZEN, PASSWORD).await);
+    }
+}
+
+engine_test! {
+    async fn the_admin_page_is_refused_to_non_administrators(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let secret = register_client(&app, false).await.expect("secret");
+        let (receiver_browser, _) = official(&app, &secret, OFFICIAL).await;
+        let page = receiver_browser.get(app.server.url("/admin/users")).send().await.expect("page");
+        assert_eq!(page.status().as_u16(), 403);
+        let anonymous = browser().get(app.server.url("/admin/users")).send().await.expect("page");
+        assert_eq!(anonymous.status().as_u16(), 303);
+        let (agency_browser, _) = official(&app, &secret, AGENCY_ADMIN).await;
+        let platform = user_id(&app, PLATFORM_ADMIN).await;
+        let attempt = post_form(&app, &agency_browser, "/admin/users", &format!("/admin/users/{platform}/lock"), &[]).await;
+        assert_eq!(attempt.status().as_u16(), 403);
+    }
+}
