@@ -59,6 +59,14 @@ test("a citizen signs in through the provider, returns with a code, and signs ou
 
   await page.getByLabel("Mật khẩu").fill("Hoa-sen-no-2026");
   await page.getByRole("button", { name: "Đăng nhập" }).click();
+  await page.waitForLoadState("load");
+
+  // The demo relying party is a third party: the citizen is asked, once,
+  // what it may receive.
+  assert.equal(await page.locator("h1").textContent(), "Cho phép chia sẻ thông tin");
+  assert.match(await page.locator(".consent-scopes").textContent(), /Họ tên, ngày sinh, giới tính/);
+  await expectAccessible(page, "consent page");
+  await page.getByRole("button", { name: "Đồng ý" }).click();
   await page.waitForURL(`${callback}**`);
   const url = new URL(returned.at(-1));
   assert.equal(url.searchParams.get("state"), "journey-state");

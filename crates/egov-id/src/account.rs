@@ -604,6 +604,71 @@ impl Provider {
         Ok(())
     }
 
+    /// Records the user's answer on the consent page: a grant widens what
+    /// the client may ask for without asking again; both are audited.
+    pub async fn record_consent(
+        &self,
+        session: &SessionRow,
+        client: &crate::store::ClientRow,
+        scopes: &crate::domain::Scopes,
+        allowed: bool,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<(), IdError> {
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        if allowed {
+            let granted = store::consented_scope(self.db(), session.user_id, &client.client_id).await?;
+            let mut all = crate::domain::Scopes::parse(granted.as_deref().unwrap_or_default()).to_string();
+            all.push(' ');
+            all.push_str(&scopes.to_string());
+            let all = crate::domain::Scopes::parse(&all).to_string();
+            store::grant_consent(
+                &mut tx,
+                session.user_id,
+                &client.client_id,
+                &all,
+                now.timestamp_millis(),
+            )
+            .await?;
+        }
+        let subject = format!("user:{}", session.user_id);
+        let entry = AuditEntry {
+            actor: &subject,
+            action: if allowed { "id.consent.grant" } else { "id.consent.deny" },
+            subject: &format!("client:{}", client.client_id),
+            detail: json!({ "scope": scopes.to_string(), "user_agent": user_agent }),
+            ip,
+        };
+        audit::record(&mut tx, &entry, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Withdraws a grant; the client's tokens for the user stop working.
+    pub async fn withdraw_consent(
+        &self,
+        session: &SessionRow,
+        client_id: &str,
+        origin: Origin<'_>,
+    ) -> Result<bool, IdError> {
+        let mut tx = self.db().begin().await?;
+        let withdrawn = store::withdraw_consent(&mut tx, session.user_id, client_id).await?;
+        if withdrawn {
+            let subject = format!("user:{}", session.user_id);
+            let entry = AuditEntry {
+                actor: &subject,
+                action: "id.consent.withdraw",
+                subject: &format!("client:{client_id}"),
+                detail: json!({ "user_agent": origin.user_agent }),
+                ip: origin.ip,
+            };
+            audit::record(&mut tx, &entry, self.now()).await?;
+        }
+        tx.commit().await?;
+        Ok(withdrawn)
+    }
+
     /// A user's live sessions, most recent first.
     pub async fn sessions_of(&self, user_id: Uuid) -> Result<Vec<SessionListRow>, IdError> {
         let now_ms = self.now().timestamp_millis();

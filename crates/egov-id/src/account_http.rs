@@ -43,6 +43,7 @@ pub(crate) fn router() -> Router<Provider> {
         .route("/account/reset", get(reset_form).post(reset))
         .route("/account/password", post(change_password))
         .route("/account/sessions/revoke", post(revoke_sessions))
+        .route("/account/consents/withdraw", post(withdraw_consent))
 }
 
 impl Provider {
@@ -584,6 +585,8 @@ struct AccountPage {
     totp: bool,
     recovery_left: i64,
     sessions: Vec<SessionView>,
+    /// (client id, name, what it receives, granted at)
+    connected: Vec<(String, String, String, String)>,
     notice: &'static str,
     errors: Vec<FieldError>,
 }
@@ -638,6 +641,19 @@ async fn account_view(
             id: row.id,
         })
         .collect();
+    let connected = store::consents_of(provider.db(), user.id)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let shared = row
+                .scope
+                .split_whitespace()
+                .map(|scope| a.describe_scope(scope))
+                .collect::<Vec<_>>()
+                .join("; ");
+            (row.client_id, row.name, shared, local_time(row.granted_at))
+        })
+        .collect();
     let status = status_for(&errors);
     let page = AccountPage {
         page: context.meta(a.account_title),
@@ -647,6 +663,7 @@ async fn account_view(
         totp,
         recovery_left,
         sessions,
+        connected,
         notice,
         errors,
     };
@@ -668,6 +685,7 @@ async fn account_page(
         Some("password") => a.password_changed,
         Some("session") => a.session_revoked,
         Some("sessions") => a.sessions_revoked,
+        Some("consent") => a.connected_withdrawn,
         _ => "",
     };
     account_view(&provider, &context, &session, notice, Vec::new()).await
@@ -759,4 +777,36 @@ async fn revoke_sessions(
         .await
         .map_err(AppError::internal)?;
     Ok(Redirect::to(&format!("/account?done={done}")).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct WithdrawForm {
+    #[serde(default)]
+    client_id: String,
+}
+
+async fn withdraw_consent(
+    State(provider): State<Provider>,
+    context: PageContext,
+    address: ClientAddress,
+    headers: HeaderMap,
+    Form(form): Form<WithdrawForm>,
+) -> Result<Response, AppError> {
+    let session = match require_session(&provider, &context, &headers, false).await? {
+        Ok(session) => session,
+        Err(response) => return Ok(response),
+    };
+    let (ip, agent) = origin_of(&address, &headers);
+    let origin = Origin {
+        ip: ip.as_deref(),
+        user_agent: agent.as_deref(),
+    };
+    if form.client_id.len() > 128 {
+        return Err(field_too_long());
+    }
+    provider
+        .withdraw_consent(&session, &form.client_id, origin)
+        .await
+        .map_err(AppError::internal)?;
+    Ok(Redirect::to("/account?done=consent").into_response())
 }

@@ -96,6 +96,17 @@ pub(crate) struct AccountText {
     pub(crate) session_invalid_title: &'static str,
     pub(crate) session_invalid_body: &'static str,
     pub(crate) sign_in_again: &'static str,
+    // Consent.
+    pub(crate) consent_title: &'static str,
+    pub(crate) consent_lead: &'static str,
+    pub(crate) consent_allow: &'static str,
+    pub(crate) consent_deny: &'static str,
+    pub(crate) connected_heading: &'static str,
+    pub(crate) connected_none: &'static str,
+    pub(crate) connected_withdraw: &'static str,
+    pub(crate) connected_withdrawn: &'static str,
+    /// (scope, what it shares) for every scope a client may ask for.
+    pub(crate) scope_descriptions: [(&'static str, &'static str); 7],
     // Mail.
     pub(crate) mail_greeting: &'static str,
     pub(crate) mail_verify_subject: &'static str,
@@ -196,6 +207,23 @@ pub(crate) static VI: AccountText = AccountText {
     session_invalid_title: "Phiên đăng nhập không hợp lệ",
     session_invalid_body: "Phiên đăng nhập của bạn không hợp lệ hoặc đã hết hạn. Vui lòng đăng nhập lại.",
     sign_in_again: "Đăng nhập lại",
+    consent_title: "Cho phép chia sẻ thông tin",
+    consent_lead: "Dịch vụ dưới đây đề nghị được nhận các thông tin sau từ tài khoản của bạn. Bạn có thể rút lại sự cho phép bất cứ lúc nào trong “Tài khoản của tôi”.",
+    consent_allow: "Đồng ý",
+    consent_deny: "Từ chối",
+    connected_heading: "Dịch vụ được chia sẻ thông tin",
+    connected_none: "Bạn chưa cho phép dịch vụ bên ngoài nào.",
+    connected_withdraw: "Rút lại",
+    connected_withdrawn: "Đã rút lại sự cho phép; dịch vụ không còn dùng được các mã truy cập đã cấp.",
+    scope_descriptions: [
+        ("openid", "Xác nhận bạn là ai (mã định danh tài khoản)"),
+        ("profile", "Họ tên, ngày sinh, giới tính"),
+        ("email", "Địa chỉ thư điện tử"),
+        ("phone", "Số điện thoại"),
+        ("personal_id", "Số định danh cá nhân"),
+        ("agency", "Cơ quan và vai trò (đối với cán bộ)"),
+        ("offline_access", "Tiếp tục truy cập khi bạn không trực tuyến"),
+    ],
     mail_greeting: "Kính gửi",
     mail_verify_subject: "Xác minh địa chỉ thư điện tử",
     mail_verify_body: "Bạn (hoặc ai đó) vừa đăng ký tài khoản công dân bằng địa chỉ này. Để kích hoạt tài khoản, mở đường dẫn sau trong 24 giờ:",
@@ -295,6 +323,23 @@ pub(crate) static EN: AccountText = AccountText {
     session_invalid_title: "Invalid session",
     session_invalid_body: "Your session is not valid or has expired. Please sign in again.",
     sign_in_again: "Sign in again",
+    consent_title: "Allow sharing your information",
+    consent_lead: "The service below asks to receive this information from your account. You can withdraw your permission at any time under “My account”.",
+    consent_allow: "Allow",
+    consent_deny: "Deny",
+    connected_heading: "Services you share information with",
+    connected_none: "You have not allowed any outside service.",
+    connected_withdraw: "Withdraw",
+    connected_withdrawn: "Permission withdrawn; the service's tokens no longer work.",
+    scope_descriptions: [
+        ("openid", "Who you are (your account identifier)"),
+        ("profile", "Name, date of birth, gender"),
+        ("email", "E-mail address"),
+        ("phone", "Phone number"),
+        ("personal_id", "Personal ID number"),
+        ("agency", "Agency and roles (officials)"),
+        ("offline_access", "Keep access while you are offline"),
+    ],
     mail_greeting: "Dear",
     mail_verify_subject: "Verify your e-mail address",
     mail_verify_body: "You (or someone) registered a citizen account with this address. To activate it, open this link within 24 hours:",
@@ -309,4 +354,14 @@ pub(crate) static EN: AccountText = AccountText {
 
 pub(crate) fn account_text(lang: Lang) -> &'static AccountText {
     lang.pick(&VI, &EN)
+}
+
+impl AccountText {
+    /// What a scope shares, in words; the scope's name if unknown.
+    pub(crate) fn describe_scope<'a>(&self, scope: &'a str) -> &'a str {
+        self.scope_descriptions
+            .iter()
+            .find(|(name, _)| *name == scope)
+            .map_or(scope, |(_, description)| description)
+    }
 }

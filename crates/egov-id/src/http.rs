@@ -32,6 +32,7 @@ pub fn router(provider: Provider) -> Router {
         .route("/oauth/jwks", get(jwks))
         .route("/oauth/authorize", get(authorize).post(sign_in))
         .route("/oauth/authorize/second-factor", axum::routing::post(second_factor))
+        .route("/oauth/authorize/consent", axum::routing::post(consent))
         .route("/oauth/token", axum::routing::post(token))
         .route("/oauth/userinfo", get(userinfo).post(userinfo))
         .route("/oauth/revoke", axum::routing::post(revoke))
@@ -392,7 +393,127 @@ pub(crate) async fn current_session(provider: &Provider, headers: &HeaderMap) ->
     }
 }
 
+/// Ends an authorization for a signed-in session: asks for consent when a
+/// third-party client wants more than the user granted it (or `prompt`
+/// says so), otherwise issues the code.
 async fn complete(
+    provider: &Provider,
+    context: &PageContext,
+    client: &ClientRow,
+    params: &AuthorizeParams,
+    request: &AuthorizeRequest,
+    session: &SessionRow,
+) -> Result<Response, AppError> {
+    if !client.first_party {
+        let granted = store::consented_scope(provider.db(), session.user_id, &client.client_id).await?;
+        let covered = granted
+            .as_deref()
+            .is_some_and(|granted| request.scopes.outside(&Scopes::parse(granted)).next().is_none());
+        if request.prompt.consent || !covered {
+            if request.prompt.none {
+                return error_to_client(
+                    context,
+                    request,
+                    OAuthErrorCode::ConsentRequired,
+                    "the user has not consented",
+                );
+            }
+            return consent_page(context, client, params, request);
+        }
+    }
+    issue_and_return(provider, context, request, session).await
+}
+
+#[derive(Template)]
+#[template(path = "id_consent.html")]
+struct ConsentPage {
+    page: PageMeta,
+    shell: &'static ShellText,
+    a: &'static crate::account_text::AccountText,
+    client_name: String,
+    shared: Vec<String>,
+    hidden: Vec<(&'static str, String)>,
+}
+
+fn consent_page(
+    context: &PageContext,
+    client: &ClientRow,
+    params: &AuthorizeParams,
+    request: &AuthorizeRequest,
+) -> Result<Response, AppError> {
+    let a = crate::account_text::account_text(context.lang);
+    let requested = request.scopes.to_string();
+    let page = ConsentPage {
+        page: context.meta(a.consent_title),
+        shell: context.shell(),
+        a,
+        client_name: client.name.clone(),
+        shared: requested
+            .split_whitespace()
+            .map(|scope| a.describe_scope(scope).to_owned())
+            .collect(),
+        hidden: hidden_fields(params),
+    };
+    let mut response = Html(page.render()?).into_response();
+    if let Some(origin) = origin(&request.redirect_uri) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp_allowing_form_action(&origin));
+    }
+    no_store(&mut response);
+    Ok(response)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ConsentForm {
+    #[serde(flatten)]
+    params: AuthorizeParams,
+    #[serde(default)]
+    decision: String,
+}
+
+/// The user's answer on the consent page.
+async fn consent(
+    State(provider): State<Provider>,
+    context: PageContext,
+    address: ClientAddress,
+    headers: HeaderMap,
+    Form(form): Form<ConsentForm>,
+) -> Result<Response, AppError> {
+    let (client, request) = match valid_request(&provider, &context, &form.params).await? {
+        Ok(valid) => valid,
+        Err(response) => return Ok(response),
+    };
+    let Some(session) = current_session(&provider, &headers).await? else {
+        return login_page(&context, &client, &form.params, "", "", StatusCode::OK);
+    };
+    let ip = address.0.map(|ip| ip.to_string());
+    let agent = user_agent(&headers);
+    let allowed = form.decision == "allow";
+    provider
+        .record_consent(
+            &session,
+            &client,
+            &request.scopes,
+            allowed,
+            ip.as_deref(),
+            agent.as_deref(),
+        )
+        .await
+        .map_err(AppError::internal)?;
+    if allowed {
+        issue_and_return(&provider, &context, &request, &session).await
+    } else {
+        error_to_client(
+            &context,
+            &request,
+            OAuthErrorCode::AccessDenied,
+            "the user denied the request",
+        )
+    }
+}
+
+async fn issue_and_return(
     provider: &Provider,
     context: &PageContext,
     request: &AuthorizeRequest,
@@ -456,7 +577,7 @@ async fn authorize(
     let level_ok = |session: &SessionRow| !request.wants_level_2() || session.acr == domain::ACR_LEVEL_2;
     match session {
         Some(session) if !request.prompt.login && fresh_enough(&session) && level_ok(&session) => {
-            complete(&provider, &context, &request, &session).await
+            complete(&provider, &context, &client, &params, &request, &session).await
         }
         _ if request.prompt.none => error_to_client(
             &context,
@@ -543,7 +664,7 @@ async fn sign_in(
         .map_err(AppError::internal)?;
     match next {
         AfterPassword::Session(cookie, session) => {
-            let mut response = complete(&provider, &context, &request, &session).await?;
+            let mut response = complete(&provider, &context, &client, &form.params, &request, &session).await?;
             set_cookie(&mut response, &provider, SESSION_COOKIE, &cookie, None);
             Ok(response)
         }
@@ -686,7 +807,7 @@ async fn second_factor(
             recovery_codes,
         } => {
             let mut response = if recovery_codes.is_empty() {
-                complete(&provider, &context, &request, &session).await?
+                complete(&provider, &context, &client, &form.params, &request, &session).await?
             } else {
                 let query = form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(hidden_fields(&form.params))

@@ -5,11 +5,13 @@
 //! SHA-256 hashes, so a copy of the database cannot be used to sign in.
 
 mod account;
+mod consent;
 
 use egov_db::{Db, DbError, Tx, with_pool, with_tx};
 use uuid::Uuid;
 
 pub use account::*;
+pub use consent::*;
 
 /// An account as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -5,8 +5,8 @@
 use egov_testkit::engine_test;
 
 use super::id::{
-    CHALLENGE, CITIZEN, OFFICIAL, PASSWORD, REDIRECT, authorize_path, browser, hidden_fields, now_unix, query_of,
-    register_client, second_factor, sign_in,
+    CHALLENGE, CITIZEN, OFFICIAL, PASSWORD, REDIRECT, VERIFIER, authorize_path, browser, hidden_fields, now_unix,
+    query_of, register_client, second_factor, sign_in,
 };
 use super::support::{App, spawn_demo};
 
@@ -374,5 +374,92 @@ engine_test! {
             .expect("count")
         });
         assert_eq!(audited, 2);
+    }
+}
+
+const BANK_REDIRECT: &str = "https://bank.example.vn/callback";
+
+fn bank_authorize(prompt: Option<&str>) -> String {
+    let mut url = url::Url::parse("http://x/oauth/authorize").expect("url");
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", "ngan-hang")
+        .append_pair("redirect_uri", BANK_REDIRECT)
+        .append_pair("scope", "openid profile personal_id")
+        .append_pair("state", "b1")
+        .append_pair("code_challenge", CHALLENGE)
+        .append_pair("code_challenge_method", "S256");
+    if let Some(prompt) = prompt {
+        url.query_pairs_mut().append_pair("prompt", prompt);
+    }
+    format!("{}?{}", url.path(), url.query().unwrap_or_default())
+}
+
+/// Where a redirect to the bank carries the browser: its query.
+fn bank_query(response: &reqwest::Response) -> std::collections::HashMap<String, String> {
+    assert_eq!(response.status().as_u16(), 303, "not sent back to the bank");
+    let location = response.headers()["location"].to_str().expect("ASCII");
+    assert!(location.starts_with(BANK_REDIRECT), "{location}");
+    query_of(location)
+}
+
+async fn consent_answer(app: &App, browser: &reqwest::Client, page_html: &str, decision: &str) -> reqwest::Response {
+    let mut form = hidden_fields(page_html);
+    form.insert("decision".into(), decision.into());
+    browser
+        .post(app.server.url("/oauth/authorize/consent"))
+        .form(&form)
+        .send()
+        .await
+        .expect("consent")
+}
+
+engine_test! {
+    async fn a_third_party_service_gets_data_only_with_consent_which_the_user_can_withdraw(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let mut bank = egov_id::admin::NewClient::web("ngan-hang", "Ngân hàng Ví dụ", BANK_REDIRECT);
+        bank.public = true;
+        bank.scopes.push("personal_id".into());
+        egov_id::admin::add_client(&app.test_db.db, &bank, "test", chrono::Utc::now()).await.expect("client");
+
+        let browser = browser();
+        let asked = sign_in(&app, &browser, &app.server.url(&bank_authorize(None)), CITIZEN, PASSWORD).await;
+        assert_eq!(asked.status().as_u16(), 200);
+        let html = asked.text().await.expect("page");
+        assert!(html.contains("Cho phép chia sẻ thông tin") && html.contains("Ngân hàng Ví dụ"));
+        assert!(html.contains("Số định danh cá nhân"), "the page does not say what is shared");
+
+        // Without consent, prompt=none cannot succeed; "deny" tells the bank so.
+        let silent = browser.get(app.server.url(&bank_authorize(Some("none")))).send().await.expect("none");
+        assert_eq!(bank_query(&silent)["error"], "consent_required");
+        let denied = consent_answer(&app, &browser, &html, "deny").await;
+        assert_eq!(bank_query(&denied)["error"], "access_denied");
+
+        let page = browser.get(app.server.url(&bank_authorize(None))).send().await.expect("again");
+        let html = page.text().await.expect("consent page");
+        let allowed = consent_answer(&app, &browser, &html, "allow").await;
+        let code = bank_query(&allowed)["code"].clone();
+        let tokens: serde_json::Value = app.server.client.post(app.server.url("/oauth/token"))
+            .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", BANK_REDIRECT),
+                    ("code_verifier", VERIFIER), ("client_id", "ngan-hang")])
+            .send().await.expect("token").json().await.expect("JSON");
+        let access = tokens["access_token"].as_str().expect("access token").to_owned();
+
+        // Granted once, not asked again, unless the bank asks with prompt=consent.
+        let again = browser.get(app.server.url(&bank_authorize(None))).send().await.expect("again");
+        assert!(bank_query(&again).contains_key("code"));
+        let forced = browser.get(app.server.url(&bank_authorize(Some("consent")))).send().await.expect("forced");
+        assert_eq!(forced.status().as_u16(), 200);
+
+        // "My account" lists the bank; withdrawing ends its access.
+        let account = account_browser(&app, CITIZEN, PASSWORD).await;
+        let html = account.get(app.server.url("/account")).send().await.expect("account").text().await.expect("page");
+        assert!(html.contains("Ngân hàng Ví dụ"));
+        let withdrawn = post_form(&app, &account, "/account", "/account/consents/withdraw", &[("client_id", "ngan-hang")]).await;
+        assert_eq!(withdrawn.status().as_u16(), 303);
+        let userinfo = app.server.client.get(app.server.url("/oauth/userinfo")).bearer_auth(&access).send().await.expect("userinfo");
+        assert_eq!(userinfo.status().as_u16(), 401, "the bank's token outlived the withdrawal");
+        let after = browser.get(app.server.url(&bank_authorize(None))).send().await.expect("after");
+        assert_eq!(after.status().as_u16(), 200, "no consent page after withdrawing");
     }
 }

@@ -113,6 +113,8 @@ pub(super) fn browser() -> reqwest::Client {
 pub(super) async fn register_client(app: &App, public: bool) -> Option<String> {
     let mut client = egov_id::admin::NewClient::web("cong-dvc", "Cổng dịch vụ công tỉnh", REDIRECT);
     client.public = public;
+    // The province's own portal: first-party, so it never asks for consent.
+    client.first_party = true;
     client.post_logout_redirect_uris = vec!["https://rp.example.gov.vn/signed-out".into()];
     client
         .scopes
