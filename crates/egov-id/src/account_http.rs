@@ -16,13 +16,12 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use egov_web::error::FinalBody;
 use egov_web::i18n::{ShellText, cookie_value};
-use egov_web::layout::ClientAddress;
 use egov_web::{AppError, PageContext, PageMeta};
 
-use crate::account::{FieldError, Origin, Registration, ResetFailure};
+use crate::account::{FieldError, Registration, ResetFailure};
 use crate::account_text::{AccountText, account_text};
 use crate::domain;
-use crate::http::{SESSION_COOKIE, no_store, set_cookie, user_agent};
+use crate::http::{Requester, SESSION_COOKIE, no_store, set_cookie};
 use crate::provider::{IdError, Provider, SignInFailure};
 use crate::store::{self, ClientRow, SessionRow, UserRow};
 use crate::text::{IdText, text};
@@ -68,10 +67,6 @@ impl Provider {
 }
 
 // ---------------------------------------------------------------- helpers
-
-fn origin_of(address: &ClientAddress, headers: &HeaderMap) -> (Option<String>, Option<String>) {
-    (address.0.map(|ip| ip.to_string()), user_agent(headers))
-}
 
 #[derive(Template)]
 #[template(path = "id_account_message.html")]
@@ -282,8 +277,7 @@ async fn register_form(context: PageContext) -> Result<Response, AppError> {
 async fn register(
     State(provider): State<Provider>,
     context: PageContext,
-    address: ClientAddress,
-    headers: HeaderMap,
+    requester: Requester,
     Form(form): Form<Registration>,
 ) -> Result<Response, AppError> {
     let a = account_text(context.lang);
@@ -294,11 +288,7 @@ async fn register(
     if too_long {
         return Err(field_too_long());
     }
-    let (ip, agent) = origin_of(&address, &headers);
-    let origin = Origin {
-        ip: ip.as_deref(),
-        user_agent: agent.as_deref(),
-    };
+    let origin = requester.origin();
     match provider
         .register(&form, context.lang, origin)
         .await
@@ -362,15 +352,10 @@ async fn verify_form(context: PageContext, Query(params): Query<TokenParams>) ->
 async fn verify(
     State(provider): State<Provider>,
     context: PageContext,
-    address: ClientAddress,
-    headers: HeaderMap,
+    requester: Requester,
     Form(params): Form<TokenParams>,
 ) -> Result<Response, AppError> {
-    let (ip, agent) = origin_of(&address, &headers);
-    let origin = Origin {
-        ip: ip.as_deref(),
-        user_agent: agent.as_deref(),
-    };
+    let origin = requester.origin();
     let verified = provider
         .verify_email(&params.token, origin)
         .await
@@ -432,8 +417,7 @@ struct ForgotForm {
 async fn forgot(
     State(provider): State<Provider>,
     context: PageContext,
-    address: ClientAddress,
-    headers: HeaderMap,
+    requester: Requester,
     Form(form): Form<ForgotForm>,
 ) -> Result<Response, AppError> {
     let a = account_text(context.lang);
@@ -441,11 +425,7 @@ async fn forgot(
     if login.is_empty() || login.len() > 256 {
         return forgot_page(&context, "", a.err_login, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let (ip, agent) = origin_of(&address, &headers);
-    let origin = Origin {
-        ip: ip.as_deref(),
-        user_agent: agent.as_deref(),
-    };
+    let origin = requester.origin();
     match provider
         .request_password_reset(login, context.lang, origin)
         .await
@@ -521,18 +501,13 @@ struct ResetForm {
 async fn reset(
     State(provider): State<Provider>,
     context: PageContext,
-    address: ClientAddress,
-    headers: HeaderMap,
+    requester: Requester,
     Form(form): Form<ResetForm>,
 ) -> Result<Response, AppError> {
     if form.password.len() > 1024 || form.password_confirm.len() > 1024 {
         return Err(field_too_long());
     }
-    let (ip, agent) = origin_of(&address, &headers);
-    let origin = Origin {
-        ip: ip.as_deref(),
-        user_agent: agent.as_deref(),
-    };
+    let origin = requester.origin();
     let outcome = provider
         .reset_password(
             &form.token,
@@ -704,7 +679,7 @@ struct ChangePasswordForm {
 async fn change_password(
     State(provider): State<Provider>,
     context: PageContext,
-    address: ClientAddress,
+    requester: Requester,
     headers: HeaderMap,
     Form(form): Form<ChangePasswordForm>,
 ) -> Result<Response, AppError> {
@@ -718,11 +693,7 @@ async fn change_password(
     {
         return Err(field_too_long());
     }
-    let (ip, agent) = origin_of(&address, &headers);
-    let origin = Origin {
-        ip: ip.as_deref(),
-        user_agent: agent.as_deref(),
-    };
+    let origin = requester.origin();
     match provider
         .change_password(
             &session,
@@ -749,7 +720,7 @@ struct RevokeForm {
 async fn revoke_sessions(
     State(provider): State<Provider>,
     context: PageContext,
-    address: ClientAddress,
+    requester: Requester,
     headers: HeaderMap,
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, AppError> {
@@ -757,11 +728,7 @@ async fn revoke_sessions(
         Ok(session) => session,
         Err(response) => return Ok(response),
     };
-    let (ip, agent) = origin_of(&address, &headers);
-    let origin = Origin {
-        ip: ip.as_deref(),
-        user_agent: agent.as_deref(),
-    };
+    let origin = requester.origin();
     let (which, done) = if form.session == "others" {
         (None, "sessions")
     } else if form.session.len() == 43 && form.session != session.id {
@@ -788,7 +755,7 @@ struct WithdrawForm {
 async fn withdraw_consent(
     State(provider): State<Provider>,
     context: PageContext,
-    address: ClientAddress,
+    requester: Requester,
     headers: HeaderMap,
     Form(form): Form<WithdrawForm>,
 ) -> Result<Response, AppError> {
@@ -796,11 +763,7 @@ async fn withdraw_consent(
         Ok(session) => session,
         Err(response) => return Ok(response),
     };
-    let (ip, agent) = origin_of(&address, &headers);
-    let origin = Origin {
-        ip: ip.as_deref(),
-        user_agent: agent.as_deref(),
-    };
+    let origin = requester.origin();
     if form.client_id.len() > 128 {
         return Err(field_too_long());
     }

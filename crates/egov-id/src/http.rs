@@ -92,6 +92,34 @@ fn id_error_response(error: &IdError) -> Response {
     }
 }
 
+/// Who sent a request, as the audit log records it: address and user agent.
+#[derive(Debug)]
+pub struct Requester {
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl Requester {
+    pub fn origin(&self) -> crate::account::Origin<'_> {
+        crate::account::Origin {
+            ip: self.ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Requester {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ClientAddress(ip) = ClientAddress::from_request_parts(parts, state).await?;
+        Ok(Requester {
+            ip: ip.map(|ip| ip.to_string()),
+            user_agent: user_agent(&parts.headers),
+        })
+    }
+}
+
 pub(crate) fn user_agent(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::USER_AGENT)

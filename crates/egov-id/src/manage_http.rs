@@ -10,12 +10,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use egov_web::i18n::ShellText;
-use egov_web::layout::ClientAddress;
 use egov_web::{AppError, Localized, PageContext, PageMeta};
 use uuid::Uuid;
 
-use crate::account::Origin;
-use crate::http::{current_session, no_store, user_agent};
+use crate::http::{Requester, current_session, no_store};
 use crate::manage::{Action, ManageError, is_administrator};
 use crate::provider::Provider;
 use crate::store::{self, UserRow};
@@ -136,10 +134,6 @@ async fn bearer_actor(provider: &Provider, headers: &HeaderMap) -> Result<UserRo
     }
 }
 
-fn origin_parts(address: &ClientAddress, headers: &HeaderMap) -> (Option<String>, Option<String>) {
-    (address.0.map(|ip| ip.to_string()), user_agent(headers))
-}
-
 /// Accounts the caller may manage.
 #[utoipa::path(
     get,
@@ -192,18 +186,14 @@ pub async fn search_api(
 )]
 pub async fn act_api(
     State(provider): State<Provider>,
-    address: ClientAddress,
+    requester: Requester,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
 ) -> Result<Json<ManagedUser>, AppError> {
     let actor = bearer_actor(&provider, &headers).await?;
     let action = Action::parse(&action).ok_or_else(unknown_action)?;
     let id = Uuid::parse_str(&id).map_err(|_| manage_error(ManageError::NotFound))?;
-    let (ip, agent) = origin_parts(&address, &headers);
-    let origin = Origin {
-        ip: ip.as_deref(),
-        user_agent: agent.as_deref(),
-    };
+    let origin = requester.origin();
     let user = provider
         .admin_act(&actor, id, action, origin)
         .await
@@ -339,7 +329,7 @@ async fn users_page(
 
 async fn act_page(
     State(provider): State<Provider>,
-    address: ClientAddress,
+    requester: Requester,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
@@ -349,11 +339,7 @@ async fn act_page(
     };
     let parsed = Action::parse(&action).ok_or_else(unknown_action)?;
     let id = Uuid::parse_str(&id).map_err(|_| manage_error(ManageError::NotFound))?;
-    let (ip, agent) = origin_parts(&address, &headers);
-    let origin = Origin {
-        ip: ip.as_deref(),
-        user_agent: agent.as_deref(),
-    };
+    let origin = requester.origin();
     provider
         .admin_act(&actor, id, parsed, origin)
         .await
