@@ -580,7 +580,7 @@ impl Provider {
         let now_ms = now.timestamp_millis();
         store::update_password(tx, user.id, hash, now_ms).await?;
         store::expire_links(tx, user.id, LinkPurpose::ResetPassword, now_ms).await?;
-        let ended = store::revoke_user_sessions(tx, user.id, keep_session).await?;
+        let ended = store::revoke_user_sessions(tx, user.id, keep_session, now).await?;
         if let Some(address) = user.email.as_deref() {
             let message = mail(
                 t,
@@ -688,8 +688,8 @@ impl Provider {
     ) -> Result<u64, IdError> {
         let mut tx = self.db().begin().await?;
         let ended = match which {
-            Some(id) => u64::from(store::revoke_own_session(&mut tx, current.user_id, id).await?),
-            None => store::revoke_user_sessions(&mut tx, current.user_id, Some(&current.id)).await?,
+            Some(id) => u64::from(store::revoke_own_session(&mut tx, current.user_id, id, self.now()).await?),
+            None => store::revoke_user_sessions(&mut tx, current.user_id, Some(&current.id), self.now()).await?,
         };
         let subject = format!("user:{}", current.user_id);
         let entry = AuditEntry {

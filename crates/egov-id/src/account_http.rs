@@ -60,6 +60,10 @@ impl Provider {
             grant_types: "authorization_code".to_owned(),
             signing_alg: "EdDSA".to_owned(),
             first_party: true,
+            subject_type: "public".to_owned(),
+            sector_identifier: None,
+            jwks: None,
+            backchannel_logout_uri: None,
         };
         store::upsert_builtin_client(self.db(), &client, self.now().timestamp_millis()).await?;
         Ok(())

@@ -49,6 +49,18 @@ pub struct NewClient {
     pub grant_types: Vec<String>,
     pub signing_alg: Algorithm,
     pub first_party: bool,
+    /// Give this client pairwise `sub` values: the same user gets another
+    /// `sub` in every sector, so unrelated services cannot join their data.
+    pub pairwise: bool,
+    /// The sector of a pairwise client (a host name); by default the host
+    /// of its redirect URIs, which must then all share one host.
+    pub sector_identifier: Option<String>,
+    /// The client's public JWKS (JSON): it authenticates with
+    /// `private_key_jwt` and gets no secret.
+    pub jwks: Option<String>,
+    /// Where the provider POSTs a logout token when a session the client
+    /// signed in through ends (OpenID Connect Back-Channel Logout).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl NewClient {
@@ -64,6 +76,10 @@ impl NewClient {
             grant_types: ["authorization_code", "refresh_token"].map(str::to_owned).to_vec(),
             signing_alg: Algorithm::Rs256,
             first_party: false,
+            pairwise: false,
+            sector_identifier: None,
+            jwks: None,
+            backchannel_logout_uri: None,
         }
     }
 }
@@ -116,10 +132,20 @@ pub async fn add_client(
     if client.public && client.grant_types.iter().any(|grant| grant == "client_credentials") {
         return Err(invalid("grant_type", "a public client cannot use client_credentials"));
     }
+    let sector_identifier = sector_of(client)?;
+    if let Some(jwks) = &client.jwks {
+        if client.public {
+            return Err(invalid("jwks", "a public client has no keys"));
+        }
+        check_client_jwks(jwks).map_err(|message| invalid("jwks", message))?;
+    }
+    if let Some(uri) = &client.backchannel_logout_uri {
+        domain::validate_redirect_uri(uri).map_err(|message| invalid("backchannel_logout_uri", message))?;
+    }
     if store::client(db, &client.client_id).await?.is_some() {
         return Err(AdminError::Exists(format!("client `{}`", client.client_id)));
     }
-    let secret = (!client.public).then(domain::new_token);
+    let secret = (!client.public && client.jwks.is_none()).then(domain::new_token);
     let row = ClientRow {
         client_id: client.client_id.clone(),
         name: client.name.trim().to_owned(),
@@ -130,6 +156,10 @@ pub async fn add_client(
         grant_types: client.grant_types.join(" "),
         signing_alg: client.signing_alg.as_str().to_owned(),
         first_party: client.first_party,
+        subject_type: if client.pairwise { "pairwise" } else { "public" }.to_owned(),
+        sector_identifier,
+        jwks: client.jwks.clone(),
+        backchannel_logout_uri: client.backchannel_logout_uri.clone(),
     };
     let mut tx = db.begin().await?;
     store::insert_client(&mut tx, &row, now.timestamp_millis())
@@ -145,12 +175,75 @@ pub async fn add_client(
         actor,
         action: "id.client.add",
         subject: &format!("client:{}", client.client_id),
-        detail: json!({ "redirect_uris": client.redirect_uris, "public": client.public, "scopes": row.scopes, "grant_types": row.grant_types }),
+        detail: json!({
+            "redirect_uris": client.redirect_uris,
+            "public": client.public,
+            "scopes": row.scopes,
+            "grant_types": row.grant_types,
+            "subject_type": row.subject_type,
+            "private_key_jwt": row.jwks.is_some(),
+            "backchannel_logout_uri": row.backchannel_logout_uri,
+        }),
         ip: None,
     };
     audit::record(&mut tx, &entry, now).await?;
     tx.commit().await?;
     Ok(secret)
+}
+
+/// The sector of a pairwise client: the one given, or the single host of
+/// its redirect URIs.
+fn sector_of(client: &NewClient) -> Result<Option<String>, AdminError> {
+    if !client.pairwise {
+        if client.sector_identifier.is_some() {
+            return Err(invalid("sector_identifier", "only a pairwise client has a sector"));
+        }
+        return Ok(None);
+    }
+    if let Some(sector) = &client.sector_identifier {
+        let host_like = !sector.is_empty()
+            && sector.len() <= 253
+            && sector
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.'));
+        if !host_like {
+            return Err(invalid("sector_identifier", "must be a host name"));
+        }
+        return Ok(Some(sector.to_ascii_lowercase()));
+    }
+    let mut hosts: Vec<String> = client
+        .redirect_uris
+        .iter()
+        .filter_map(|uri| url::Url::parse(uri).ok()?.host_str().map(str::to_owned))
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    match hosts.as_slice() {
+        [host] => Ok(Some(host.clone())),
+        [] => Err(invalid(
+            "sector_identifier",
+            "is required for a client without redirect URIs",
+        )),
+        _ => Err(invalid(
+            "sector_identifier",
+            "is required when the redirect URIs have several hosts",
+        )),
+    }
+}
+
+/// Checks a client's JWKS: `{"keys": [...]}` of public keys, each with
+/// `kid` and an `alg` egov verifies (RS256, ES256, EdDSA).
+pub fn check_client_jwks(jwks: &str) -> Result<(), String> {
+    let document: serde_json::Value = serde_json::from_str(jwks).map_err(|error| format!("is not JSON: {error}"))?;
+    let keys = document
+        .get("keys")
+        .and_then(serde_json::Value::as_array)
+        .ok_or("must be an object with a `keys` array")?;
+    if keys.is_empty() {
+        return Err("has no keys".to_owned());
+    }
+    crate::keys::PublicKeySet::from_jwks(keys).map_err(|error| error.to_string())?;
+    Ok(())
 }
 
 /// An account to create.

@@ -393,6 +393,12 @@ pub fn token_hash(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The `sid` claim of a session, in ID tokens and logout tokens: a prefix
+/// of the session's id, which is itself a hash of the cookie.
+pub fn session_sid(session_id: &str) -> &str {
+    session_id.get(..16).unwrap_or(session_id)
+}
+
 /// A fresh random token: 32 bytes, base64url.
 pub fn new_token() -> String {
     use rand::Rng as _;

@@ -163,11 +163,14 @@ fn discovery_document(issuer: &str) -> String {
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "subject_types_supported": ["public"],
+        "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": domain::SUPPORTED_SCOPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
@@ -896,6 +899,8 @@ struct TokenForm {
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
     token: Option<String>,
     #[allow(dead_code)] // Accepted as RFC 7009 allows; every token type is looked up anyway.
     token_type_hint: Option<String>,
@@ -908,8 +913,12 @@ fn percent_decode(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Authenticates the client: client_secret_basic, client_secret_post, or a
-/// public client (no secret) by its id alone.
+/// The assertion type of `private_key_jwt` (RFC 7523).
+const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Authenticates the client: client_secret_basic, client_secret_post,
+/// private_key_jwt, or a public client (no secret, no keys) by its id
+/// alone. One method per request: a request carrying two is refused.
 async fn authenticate_client(
     provider: &Provider,
     headers: &HeaderMap,
@@ -932,6 +941,20 @@ async fn authenticate_client(
             let (id, secret) = decoded.split_once(':')?;
             Some((percent_decode(id), percent_decode(secret)))
         });
+    if let Some(assertion) = form.client_assertion.as_deref() {
+        let only_method = basic.is_none() && form.client_secret.is_none();
+        if !only_method || form.client_assertion_type.as_deref() != Some(JWT_BEARER_ASSERTION) {
+            return Err(invalid());
+        }
+        return match provider
+            .authenticate_with_assertion(form.client_id.as_deref(), assertion)
+            .await
+        {
+            Ok(client) => Ok(client),
+            Err(IdError::OAuth(..)) => Err(invalid()),
+            Err(error) => Err(id_error_response(&error)),
+        };
+    }
     let (client_id, secret) = match basic {
         Some(Some((id, secret))) => (id, Some(secret)),
         Some(None) => return Err(invalid()),
@@ -946,7 +969,7 @@ async fn authenticate_client(
         Err(error) => return Err(id_error_response(&IdError::Db(error))),
     };
     match (&client.secret_hash, secret) {
-        (None, None) => Ok(client),
+        (None, None) if client.is_public() => Ok(client),
         (Some(hash), Some(secret)) => {
             let given = domain::token_hash(&secret);
             if bool::from(given.as_bytes().ct_eq(hash.as_bytes())) {
@@ -995,7 +1018,7 @@ async fn token(State(provider): State<Provider>, headers: HeaderMap, Form(form):
             provider.refresh(&client, refresh_token).await
         }
         "client_credentials" => {
-            if client.secret_hash.is_none() {
+            if client.is_public() {
                 return oauth_json(
                     StatusCode::BAD_REQUEST,
                     OAuthErrorCode::UnauthorizedClient,
@@ -1081,7 +1104,7 @@ async fn introspect(State(provider): State<Provider>, headers: HeaderMap, Form(f
         Ok(client) => client,
         Err(response) => return response,
     };
-    if client.secret_hash.is_none() {
+    if client.is_public() {
         return oauth_json(
             StatusCode::UNAUTHORIZED,
             OAuthErrorCode::InvalidClient,

@@ -320,7 +320,14 @@ impl SigningKey {
     /// Signs the claims as a compact JWS whose header carries `typ: JWT`,
     /// `alg` and `kid`.
     pub fn sign<T: serde::Serialize>(&self, claims: &T) -> Result<String, KeyError> {
+        self.sign_typed("JWT", claims)
+    }
+
+    /// [`SigningKey::sign`] with another `typ`, such as `logout+jwt`, so a
+    /// token of one kind cannot pass for another.
+    pub fn sign_typed<T: serde::Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
         let mut header = Header::new(self.algorithm.jsonwebtoken());
+        header.typ = Some(typ.to_owned());
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding_key).map_err(KeyError::Signing)
     }

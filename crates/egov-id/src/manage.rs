@@ -128,7 +128,7 @@ impl Provider {
         let ended = match action {
             Action::Lock => {
                 store::set_locked(&mut tx, target.id, true, now.timestamp_millis()).await?;
-                store::revoke_user_sessions(&mut tx, target.id, None).await?
+                store::revoke_user_sessions(&mut tx, target.id, None, now).await?
             }
             Action::Unlock => {
                 store::set_locked(&mut tx, target.id, false, now.timestamp_millis()).await?;
@@ -136,7 +136,7 @@ impl Provider {
             }
             Action::ResetFactors => {
                 store::clear_second_factors(&mut tx, target.id).await?;
-                store::revoke_user_sessions(&mut tx, target.id, None).await?
+                store::revoke_user_sessions(&mut tx, target.id, None, now).await?
             }
         };
         let actor_subject = format!("user:{}", actor.id);

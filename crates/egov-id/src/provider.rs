@@ -118,6 +118,8 @@ struct Inner {
     hasher: PasswordHasher,
     config: IdConfig,
     keys: RwLock<Option<Arc<KeyCache>>>,
+    /// The instance secret behind pairwise `sub` values, read once.
+    pairwise_key: tokio::sync::OnceCell<zeroize::Zeroizing<Vec<u8>>>,
 }
 
 /// The OpenID provider of one instance.
@@ -177,6 +179,7 @@ impl Provider {
                 hasher,
                 config,
                 keys: RwLock::new(None),
+                pairwise_key: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -323,12 +326,43 @@ impl Provider {
     }
 
     async fn sign<T: serde::Serialize>(&self, alg: Algorithm, claims: &T) -> Result<String, IdError> {
+        self.sign_typed(alg, "JWT", claims).await
+    }
+
+    pub(crate) async fn sign_typed<T: serde::Serialize>(
+        &self,
+        alg: Algorithm,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, IdError> {
         let cache = self.key_cache().await?;
         let key = cache
             .active
             .get(&alg)
             .ok_or(oauth(domain::OAuthErrorCode::ServerError, "no active signing key"))?;
-        Ok(key.sign(claims)?)
+        Ok(key.sign_typed(typ, claims)?)
+    }
+
+    // ------------------------------------------------------------ subjects
+
+    /// The `sub` under which `client` knows the user: the account id, or a
+    /// pairwise identifier of the client's sector.
+    pub async fn subject(&self, client: &ClientRow, user_id: Uuid) -> Result<String, IdError> {
+        if client.subject_type != "pairwise" {
+            return Ok(user_id.to_string());
+        }
+        let key = self
+            .inner
+            .pairwise_key
+            .get_or_try_init(|| async {
+                let fresh = domain::new_token();
+                let stored =
+                    store::instance_secret(&self.inner.db, crate::pairwise::SECRET_NAME, &fresh, self.now_ms()).await?;
+                Ok::<_, IdError>(zeroize::Zeroizing::new(stored.into_bytes()))
+            })
+            .await?;
+        let sector = client.sector_identifier.as_deref().unwrap_or(&client.client_id);
+        Ok(crate::pairwise::subject(key, sector, user_id))
     }
 
     // ------------------------------------------------------------ sign-in
@@ -450,7 +484,7 @@ impl Provider {
 
     pub async fn end_session(&self, session: &SessionRow, ip: Option<&str>) -> Result<(), IdError> {
         let mut tx = self.inner.db.begin().await?;
-        store::revoke_session(&mut tx, &session.id).await?;
+        store::revoke_session(&mut tx, &session.id, self.now()).await?;
         let subject = format!("user:{}", session.user_id);
         let entry = AuditEntry {
             actor: &subject,
@@ -697,9 +731,10 @@ impl Provider {
         let now_ms = now.timestamp_millis();
         let config = &self.inner.config;
         let jti = egov_core::id::new_id();
-        let subject = grant
-            .user
-            .map_or_else(|| client.client_id.clone(), |user| user.id.to_string());
+        let subject = match grant.user {
+            Some(user) => self.subject(client, user.id).await?,
+            None => client.client_id.clone(),
+        };
         let access_claims = AccessClaims {
             iss: config.issuer.clone(),
             sub: subject.clone(),
@@ -743,7 +778,10 @@ impl Provider {
             }
             _ => None,
         };
-        let audit_subject = format!("{}:{subject}", if grant.user.is_some() { "user" } else { "client" });
+        // The audit names the account, never a client's pairwise alias.
+        let audit_subject = grant
+            .user
+            .map_or_else(|| format!("client:{subject}"), |user| format!("user:{}", user.id));
         let response = TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -796,7 +834,7 @@ impl Provider {
         let now = self.now();
         let mut claims = Map::new();
         claims.insert("iss".into(), json!(self.inner.config.issuer));
-        claims.insert("sub".into(), json!(user.id.to_string()));
+        claims.insert("sub".into(), json!(self.subject(client, user.id).await?));
         claims.insert("aud".into(), json!(client.client_id));
         claims.insert("azp".into(), json!(client.client_id));
         claims.insert("iat".into(), json!(now.timestamp()));
@@ -807,7 +845,7 @@ impl Provider {
         claims.insert("auth_time".into(), json!(session.auth_time));
         claims.insert("acr".into(), json!(session.acr));
         claims.insert("amr".into(), json!(session.amr.split_whitespace().collect::<Vec<_>>()));
-        claims.insert("sid".into(), json!(session.id.get(..16).unwrap_or_default()));
+        claims.insert("sid".into(), json!(domain::session_sid(&session.id)));
         if let Some(nonce) = nonce {
             claims.insert("nonce".into(), json!(nonce));
         }
@@ -849,8 +887,11 @@ impl Provider {
         }
         let user_id = row.user_id.ok_or_else(invalid)?;
         let user = store::user_by_id(&self.inner.db, user_id).await?.ok_or_else(invalid)?;
+        let client = store::client(&self.inner.db, &row.client_id)
+            .await?
+            .ok_or_else(invalid)?;
         let mut body = Map::new();
-        body.insert("sub".into(), json!(user.id.to_string()));
+        body.insert("sub".into(), json!(self.subject(&client, user.id).await?));
         body.extend(user_claims(&user, &scopes));
         Ok(Value::Object(body))
     }
@@ -880,7 +921,7 @@ impl Provider {
                     "token_type": "refresh_token",
                     "scope": row.scope,
                     "client_id": row.client_id,
-                    "sub": row.user_id.to_string(),
+                    "sub": self.subject(client, row.user_id).await?,
                     "exp": row.family_expires_at / 1000,
                 }));
             }

@@ -7,6 +7,7 @@
 mod account;
 mod consent;
 
+use chrono::{DateTime, Utc};
 use egov_db::{Db, DbError, Tx, with_pool, with_tx};
 use uuid::Uuid;
 
@@ -105,14 +106,39 @@ pub struct ClientRow {
     pub grant_types: String,
     pub signing_alg: String,
     pub first_party: bool,
+    /// `public` (one `sub` per user) or `pairwise` (one per user and sector).
+    pub subject_type: String,
+    /// The sector of a pairwise client: a host name shared by the clients
+    /// that may see the same `sub`.
+    pub sector_identifier: Option<String>,
+    /// The client's public JWKS (JSON) for `private_key_jwt`; such a client
+    /// has no secret.
+    pub jwks: Option<String>,
+    pub backchannel_logout_uri: Option<String>,
+}
+
+impl ClientRow {
+    /// A public client authenticates with nothing but its id and PKCE.
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none() && self.jwks.is_none()
+    }
+}
+
+/// The columns of [`ClientRow`], in its order, for `concat!`.
+macro_rules! client_columns {
+    () => {
+        "client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, grant_types, signing_alg, \
+         first_party, subject_type, sector_identifier, jwks, backchannel_logout_uri"
+    };
 }
 
 pub async fn insert_client(tx: &mut Tx, client: &ClientRow, now_ms: i64) -> Result<(), DbError> {
     with_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO id_clients (client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
-                 grant_types, signing_alg, first_party, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 grant_types, signing_alg, first_party, subject_type, sector_identifier, jwks, backchannel_logout_uri, \
+                 created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&client.client_id)
         .bind(&client.name)
@@ -123,6 +149,10 @@ pub async fn insert_client(tx: &mut Tx, client: &ClientRow, now_ms: i64) -> Resu
         .bind(&client.grant_types)
         .bind(&client.signing_alg)
         .bind(client.first_party)
+        .bind(&client.subject_type)
+        .bind(client.sector_identifier.as_deref())
+        .bind(client.jwks.as_deref())
+        .bind(client.backchannel_logout_uri.as_deref())
         .bind(now_ms)
         .execute(&mut *conn)
         .await?;
@@ -132,10 +162,11 @@ pub async fn insert_client(tx: &mut Tx, client: &ClientRow, now_ms: i64) -> Resu
 
 pub async fn client(db: &Db, client_id: &str) -> Result<Option<ClientRow>, DbError> {
     Ok(with_pool!(db, pool => {
-        sqlx::query_as::<_, ClientRow>(
-            "SELECT client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, grant_types, \
-                 signing_alg, first_party FROM id_clients WHERE client_id = $1",
-        )
+        sqlx::query_as::<_, ClientRow>(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM id_clients WHERE client_id = $1"
+        ))
         .bind(client_id)
         .fetch_optional(pool)
         .await?
@@ -265,8 +296,10 @@ pub async fn touch_session(db: &Db, id: &str, now_ms: i64) -> Result<(), DbError
     Ok(())
 }
 
-/// Revokes a session and every refresh and access token issued in it.
-pub async fn revoke_session(tx: &mut Tx, id: &str) -> Result<(), DbError> {
+/// Revokes a session and every refresh and access token issued in it;
+/// the clients it signed in to are told through the back channel.
+pub async fn revoke_session(tx: &mut Tx, id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
+    crate::backchannel::enqueue_logouts(tx, Ending::Session(id), now).await?;
     with_tx!(tx, conn => {
         sqlx::query("UPDATE id_sessions SET revoked = TRUE WHERE id = $1").bind(id).execute(&mut *conn).await?;
         sqlx::query(
@@ -673,5 +706,100 @@ pub async fn code_by_hash(db: &Db, code_hash: &str) -> Result<Option<CodeRow>, D
         .bind(code_hash)
         .fetch_optional(pool)
         .await?
+    }))
+}
+
+/// The instance secret `name`, created from `fresh` by the first node that
+/// asks; every node reads the same value afterwards.
+pub async fn instance_secret(db: &Db, name: &str, fresh: &str, now_ms: i64) -> Result<String, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO id_instance_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(fresh)
+        .bind(now_ms)
+        .execute(pool)
+        .await?;
+        sqlx::query_scalar::<_, String>("SELECT value FROM id_instance_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(pool)
+            .await?
+    }))
+}
+
+/// Records a client assertion's `jti` until it expires; `false` when the
+/// client used it before (a replay). Expired records of the client go.
+pub async fn spend_client_assertion(
+    db: &Db,
+    client_id: &str,
+    jti: &str,
+    expires_at_ms: i64,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query("DELETE FROM id_client_assertions WHERE client_id = $1 AND expires_at < $2")
+            .bind(client_id)
+            .bind(now_ms)
+            .execute(pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO id_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id, jti) DO NOTHING",
+        )
+        .bind(client_id)
+        .bind(jti)
+        .bind(expires_at_ms)
+        .execute(pool)
+        .await?
+        .rows_affected()
+            == 1
+    }))
+}
+
+/// A client a session signed in to, with where to send its logout token.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionClient {
+    pub session_id: String,
+    pub user_id: Uuid,
+    pub client_id: String,
+}
+
+/// Which live sessions are about to end.
+#[derive(Debug, Clone, Copy)]
+pub enum Ending<'a> {
+    Session(&'a str),
+    /// Every session of the user, but the one kept.
+    AllOf {
+        user_id: Uuid,
+        keep: Option<&'a str>,
+    },
+}
+
+/// The clients with a back-channel logout URI that the live sessions in
+/// `ending` signed in to.
+pub async fn backchannel_clients(tx: &mut Tx, ending: Ending<'_>) -> Result<Vec<SessionClient>, DbError> {
+    const SELECT: &str = "SELECT DISTINCT s.id AS session_id, s.user_id, c.client_id FROM id_sessions s \
+         JOIN id_auth_codes a ON a.session_id = s.id \
+         JOIN id_clients c ON c.client_id = a.client_id \
+         WHERE s.revoked = FALSE AND c.backchannel_logout_uri IS NOT NULL";
+    Ok(with_tx!(tx, conn => {
+        match ending {
+            Ending::Session(id) => {
+                sqlx::query_as::<_, SessionClient>(sqlx::AssertSqlSafe(format!("{SELECT} AND s.id = $1")))
+                    .bind(id)
+                    .fetch_all(&mut *conn)
+                    .await?
+            }
+            Ending::AllOf { user_id, keep } => {
+                sqlx::query_as::<_, SessionClient>(sqlx::AssertSqlSafe(format!(
+                    "{SELECT} AND s.user_id = $1 AND s.id <> $2"
+                )))
+                .bind(user_id)
+                .bind(keep.unwrap_or_default())
+                .fetch_all(&mut *conn)
+                .await?
+            }
+        }
     }))
 }

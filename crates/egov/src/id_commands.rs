@@ -23,6 +23,10 @@ pub struct ClientOptions {
     pub scopes: Vec<String>,
     pub grant_types: Vec<String>,
     pub alg: String,
+    pub pairwise: bool,
+    pub sector_identifier: Option<String>,
+    pub jwks_file: Option<std::path::PathBuf>,
+    pub backchannel_logout_uri: Option<String>,
 }
 
 pub async fn add_client(settings: &Settings, options: &ClientOptions) -> anyhow::Result<()> {
@@ -41,6 +45,16 @@ pub async fn add_client(settings: &Settings, options: &ClientOptions) -> anyhow:
         .clone_from(&options.post_logout_redirect_uris);
     client.public = options.public;
     client.signing_alg = signing_alg;
+    client.pairwise = options.pairwise;
+    client.sector_identifier.clone_from(&options.sector_identifier);
+    client
+        .backchannel_logout_uri
+        .clone_from(&options.backchannel_logout_uri);
+    if let Some(path) = &options.jwks_file {
+        let jwks =
+            std::fs::read_to_string(path).with_context(|| format!("--jwks-file: cannot read {}", path.display()))?;
+        client.jwks = Some(jwks);
+    }
     if !options.scopes.is_empty() {
         client.scopes = options
             .scopes

@@ -49,7 +49,7 @@ enum Command {
     Import(ImportCommand),
     /// Administer the central sign-in service.
     #[command(subcommand)]
-    Id(IdCommand),
+    Id(Box<IdCommand>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +92,21 @@ enum IdClientCommand {
         /// ID token signing algorithm: RS256, ES256 or EdDSA.
         #[arg(long, default_value = "RS256")]
         alg: String,
+        /// Pairwise `sub` values: the client's sector sees its own
+        /// identifier for each user.
+        #[arg(long)]
+        pairwise: bool,
+        /// The sector of a pairwise client (a host name); by default the
+        /// host of its redirect URIs.
+        #[arg(long, requires = "pairwise")]
+        sector_identifier: Option<String>,
+        /// A JSON file with the client's public JWKS: the client signs in
+        /// with private_key_jwt and gets no secret.
+        #[arg(long, conflicts_with = "public")]
+        jwks_file: Option<std::path::PathBuf>,
+        /// Where to POST logout tokens when a session ends (back-channel logout).
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
     },
 }
 
@@ -191,6 +206,10 @@ async fn run_id_command(command: &IdCommand, settings: &Settings) -> anyhow::Res
             scopes,
             grant_types,
             alg,
+            pairwise,
+            sector_identifier,
+            jwks_file,
+            backchannel_logout_uri,
         }) => {
             let options = egov::id_commands::ClientOptions {
                 client_id: client_id.clone(),
@@ -201,6 +220,10 @@ async fn run_id_command(command: &IdCommand, settings: &Settings) -> anyhow::Res
                 scopes: scopes.clone(),
                 grant_types: grant_types.clone(),
                 alg: alg.clone(),
+                pairwise: *pairwise,
+                sector_identifier: sector_identifier.clone(),
+                jwks_file: jwks_file.clone(),
+                backchannel_logout_uri: backchannel_logout_uri.clone(),
             };
             egov::id_commands::add_client(settings, &options).await
         }

@@ -148,7 +148,12 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let background = if settings.jobs.enabled {
-        start_background_work(&db, &clock, &settings, mailer, &shutdown_rx)
+        let handlers = workers::Handlers {
+            mailer,
+            logouts: egov_id::backchannel::LogoutSender::new(app::provider(&db, &config))
+                .map_err(|error| anyhow::anyhow!("Failed to build the HTTP client for logout notices: {error}"))?,
+        };
+        start_background_work(&db, &clock, &settings, handlers, &shutdown_rx)
     } else {
         Vec::new()
     };
@@ -221,7 +226,7 @@ fn start_background_work(
     db: &Db,
     clock: &Arc<dyn Clock>,
     settings: &Settings,
-    mailer: Option<egov_mail::Mailer>,
+    handlers: workers::Handlers,
     shutdown: &tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let node_id = format!("{}-{}", hostname(), std::process::id());
@@ -230,7 +235,7 @@ fn start_background_work(
         Arc::clone(clock),
         &node_id,
         Duration::from_millis(settings.jobs.poll_interval_ms),
-        mailer,
+        handlers,
     );
     let schedule_db = db.clone();
     let schedule_clock = Arc::clone(clock);

@@ -8,20 +8,24 @@ use chrono::Days;
 use egov_core::clock::Clock;
 use egov_db::Db;
 use egov_db::jobs::{self, NewJob, Worker};
+use egov_id::backchannel::{BACKCHANNEL_LOGOUT, LogoutSender};
 use egov_mail::Mailer;
 
 /// Job kind: delete finished jobs older than a week.
 pub const PURGE_DONE_JOBS: &str = "jobs.purge_done";
 
-/// The worker with every handler this node runs. Without a mailer, mail
-/// jobs fail and retry, so nothing is lost until SMTP is configured.
-pub fn worker(
-    db: &Db,
-    clock: Arc<dyn Clock>,
-    node_id: &str,
-    poll_interval: Duration,
-    mailer: Option<Mailer>,
-) -> Worker {
+/// The services the job handlers use.
+#[derive(Debug, Clone)]
+pub struct Handlers {
+    /// Without a mailer, mail jobs fail and retry, so nothing is lost until
+    /// SMTP is configured.
+    pub mailer: Option<Mailer>,
+    pub logouts: LogoutSender,
+}
+
+/// The worker with every handler this node runs.
+pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Duration, handlers: Handlers) -> Worker {
+    let Handlers { mailer, logouts } = handlers;
     let purge_db = db.clone();
     let purge_clock = Arc::clone(&clock);
     Worker::new(db.clone(), clock, node_id)
@@ -47,6 +51,10 @@ pub fn worker(
                 };
                 mailer.deliver(&job.payload).await.map_err(|error| error.to_string())
             }
+        })
+        .handle(BACKCHANNEL_LOGOUT, move |job| {
+            let logouts = logouts.clone();
+            async move { logouts.deliver(&job.payload).await }
         })
 }
 

@@ -6,6 +6,7 @@ mod app {
     mod admin;
     mod catalogue;
     mod cli;
+    mod client_options;
     mod id;
     mod shell;
     mod support;

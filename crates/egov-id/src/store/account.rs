@@ -1,6 +1,7 @@
 //! The SQL of self-service: e-mailed single-use links, registrations that
 //! wait for their address to be verified, and a user's own sessions.
 
+use chrono::{DateTime, Utc};
 use egov_db::{Db, DbError, Tx, with_pool, with_tx};
 use uuid::Uuid;
 
@@ -165,7 +166,13 @@ pub async fn update_password(tx: &mut Tx, user_id: Uuid, password_hash: &str, no
 
 /// Revokes every session of a user except `keep`, and every refresh and
 /// access token issued to the user. Returns how many sessions ended.
-pub async fn revoke_user_sessions(tx: &mut Tx, user_id: Uuid, keep: Option<&str>) -> Result<u64, DbError> {
+pub async fn revoke_user_sessions(
+    tx: &mut Tx,
+    user_id: Uuid,
+    keep: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<u64, DbError> {
+    crate::backchannel::enqueue_logouts(tx, super::Ending::AllOf { user_id, keep }, now).await?;
     let keep = keep.unwrap_or_default();
     Ok(with_tx!(tx, conn => {
         let ended = sqlx::query("UPDATE id_sessions SET revoked = TRUE WHERE user_id = $1 AND id <> $2 AND revoked = FALSE")
@@ -209,7 +216,23 @@ pub async fn user_sessions(db: &Db, user_id: Uuid, now_ms: i64) -> Result<Vec<Se
 
 /// Revokes one session of `user_id` (and its tokens); false if it is not
 /// theirs or already ended.
-pub async fn revoke_own_session(tx: &mut Tx, user_id: Uuid, session_id: &str) -> Result<bool, DbError> {
+pub async fn revoke_own_session(
+    tx: &mut Tx,
+    user_id: Uuid,
+    session_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let own = with_tx!(tx, conn => {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM id_sessions WHERE id = $1 AND user_id = $2")
+            .bind(session_id)
+            .bind(user_id)
+            .fetch_one(&mut *conn)
+            .await?
+    });
+    if own == 0 {
+        return Ok(false);
+    }
+    crate::backchannel::enqueue_logouts(tx, super::Ending::Session(session_id), now).await?;
     let ended = with_tx!(tx, conn => {
         sqlx::query("UPDATE id_sessions SET revoked = TRUE WHERE id = $1 AND user_id = $2 AND revoked = FALSE")
             .bind(session_id)
@@ -221,7 +244,7 @@ pub async fn revoke_own_session(tx: &mut Tx, user_id: Uuid, session_id: &str) ->
     if ended == 0 {
         return Ok(false);
     }
-    super::revoke_session(tx, session_id).await?;
+    super::revoke_session(tx, session_id, now).await?;
     Ok(true)
 }
 
@@ -231,8 +254,8 @@ pub async fn upsert_builtin_client(db: &Db, client: &super::ClientRow, now_ms: i
     with_pool!(db, pool => {
         sqlx::query(
             "INSERT INTO id_clients (client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
-                 grant_types, signing_alg, first_party, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 grant_types, signing_alg, first_party, subject_type, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, redirect_uris = excluded.redirect_uris, \
                  post_logout_redirect_uris = excluded.post_logout_redirect_uris, scopes = excluded.scopes, \
                  grant_types = excluded.grant_types, first_party = excluded.first_party",
@@ -246,6 +269,7 @@ pub async fn upsert_builtin_client(db: &Db, client: &super::ClientRow, now_ms: i
         .bind(&client.grant_types)
         .bind(&client.signing_alg)
         .bind(client.first_party)
+        .bind(&client.subject_type)
         .bind(now_ms)
         .execute(pool)
         .await?;

@@ -500,8 +500,9 @@ engine_test! {
         let challenge = sign_in(&app, &second_browser, &url, OFFICIAL, PASSWORD).await;
         let html = challenge.text().await.expect("page");
         assert!(html.contains("Xác thực hai yếu tố") && !html.contains("totp-secret"));
-        let replayed = egov_id::totp::code_at(&totp_secret, now_unix());
-        let response = second_factor(&app, &second_browser, &html, &replayed).await;
+        // The very code used to enrol: a fresh one would be legitimate if a
+        // 30-second step had passed meanwhile.
+        let response = second_factor(&app, &second_browser, &html, &code).await;
         assert_eq!(response.status().as_u16(), 401, "a used code was accepted again");
 
         // A recovery code works once.

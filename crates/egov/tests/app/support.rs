@@ -65,19 +65,29 @@ pub(crate) async fn spawn_with(test_db: TestDb, config: AppConfig) -> App {
 }
 
 impl App {
-    /// Runs the node's job worker until the queue is empty, so queued mail
-    /// reaches the SMTP sink; returns every message to `recipient`, newest
-    /// first.
-    pub(crate) async fn mail_to(&self, recipient: &str) -> Vec<ReceivedMail> {
+    /// Runs the node's job worker until the queue is empty: queued mail
+    /// reaches the SMTP sink, logout notices their clients.
+    pub(crate) async fn run_jobs(&self) {
         let mailer = Mailer::new(&self.mail.smtp_url(), "Cổng dịch vụ công <no-reply@example.vn>").expect("mailer");
+        let provider = egov::app::provider(&self.test_db.db, &self.config);
+        let handlers = egov::workers::Handlers {
+            mailer: Some(mailer),
+            logouts: egov_id::backchannel::LogoutSender::new(provider).expect("HTTP client"),
+        };
         let worker = egov::workers::worker(
             &self.test_db.db,
             Arc::clone(&self.config.clock),
             "test-worker",
             std::time::Duration::from_millis(10),
-            Some(mailer),
+            handlers,
         );
         while worker.run_once().await.expect("run jobs") > 0 {}
+    }
+
+    /// Runs the jobs, then returns every message to `recipient`, newest
+    /// first.
+    pub(crate) async fn mail_to(&self, recipient: &str) -> Vec<ReceivedMail> {
+        self.run_jobs().await;
         self.mail.messages_to(recipient)
     }
 
