@@ -15,6 +15,9 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
     #[error("stored JSON is malformed")]
     Json(#[from] serde_json::Error),
+    /// A component that writes on the caller's behalf could not.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl DbError {

@@ -9,6 +9,8 @@
 //! most an hour. A used `jti` is kept until the assertion expires, so a
 //! captured assertion cannot be replayed.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
@@ -43,7 +45,7 @@ impl Provider {
         &self,
         client_id: Option<&str>,
         assertion: &str,
-    ) -> Result<ClientRow, IdError> {
+    ) -> Result<Arc<ClientRow>, IdError> {
         if assertion.len() > MAX_ASSERTION_BYTES {
             return Err(rejected("the client assertion is too long"));
         }
@@ -51,9 +53,7 @@ impl Provider {
         if client_id.is_some_and(|client_id| client_id != issuer) || issuer.len() > 128 {
             return Err(rejected("the client assertion is not from this client"));
         }
-        let client = store::client(self.db(), &issuer)
-            .await?
-            .ok_or(rejected("unknown client"))?;
+        let client = self.client(&issuer).await?.ok_or(rejected("unknown client"))?;
         let keys = client
             .jwks
             .as_deref()

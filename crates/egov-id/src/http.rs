@@ -923,7 +923,7 @@ async fn authenticate_client(
     provider: &Provider,
     headers: &HeaderMap,
     form: &TokenForm,
-) -> Result<ClientRow, Response> {
+) -> Result<std::sync::Arc<ClientRow>, Response> {
     let invalid = || {
         oauth_json(
             StatusCode::UNAUTHORIZED,
@@ -963,10 +963,10 @@ async fn authenticate_client(
     if client_id.is_empty() || client_id.len() > 128 {
         return Err(invalid());
     }
-    let client = match store::client(provider.db(), &client_id).await {
+    let client = match provider.client(&client_id).await {
         Ok(Some(client)) => client,
         Ok(None) => return Err(invalid()),
-        Err(error) => return Err(id_error_response(&IdError::Db(error))),
+        Err(error) => return Err(id_error_response(&error)),
     };
     match (&client.secret_hash, secret) {
         (None, None) if client.is_public() => Ok(client),

@@ -13,6 +13,7 @@ pub mod admin;
 mod assertion;
 pub mod backchannel;
 pub mod domain;
+mod grant_writer;
 pub mod http;
 pub mod keys;
 pub mod manage;

@@ -13,14 +13,15 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use egov_core::clock::Clock;
 use egov_db::audit::{self, AuditEntry};
-use egov_db::{Db, DbError, Tx};
+use egov_db::{Db, DbError};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::domain::{self, ACR_LEVEL_1, AuthorizeRequest, Scopes};
+use crate::grant_writer::{self, GrantWrite, GrantWriter, Issued, Written};
 use crate::keys::{Algorithm, KeyError, PublicKeySet, SigningKey};
 use crate::password::PasswordHasher;
-use crate::store::{self, AccessRow, ClientRow, CodeRow, CodeUse, RefreshRow, RefreshUse, SessionRow, UserRow};
+use crate::store::{self, AccessRow, ClientRow, CodeRow, CodeUse, RefreshRow, SessionRow, UserRow};
 
 /// Lifetimes and limits of the provider.
 #[derive(Debug, Clone)]
@@ -76,6 +77,13 @@ fn oauth(code: domain::OAuthErrorCode, description: &'static str) -> IdError {
     IdError::OAuth(code, description)
 }
 
+fn replayed() -> IdError {
+    oauth(
+        domain::OAuthErrorCode::InvalidGrant,
+        "the refresh token was already used; its family is revoked",
+    )
+}
+
 /// What one grant issues.
 struct Grant<'a> {
     user: Option<&'a UserRow>,
@@ -90,9 +98,7 @@ struct Grant<'a> {
 /// Tokens made and signed, waiting to be recorded.
 struct PreparedTokens {
     response: TokenResponse,
-    access_row: AccessRow,
-    refresh_row: Option<RefreshRow>,
-    audit_subject: String,
+    issued: Issued,
 }
 
 /// Why a password sign-in failed. Unknown account and wrong password are
@@ -112,6 +118,12 @@ struct KeyCache {
 
 const KEY_CACHE_TTL: Duration = Duration::from_secs(10);
 
+/// How long a node trusts its copy of a client's registration: a change
+/// (a rotated secret, a removed redirect URI) reaches every node within it.
+const CLIENT_CACHE_TTL: Duration = Duration::from_secs(10);
+/// Registrations kept at most; past it the cache starts over.
+const CLIENT_CACHE_SIZE: usize = 4096;
+
 struct Inner {
     db: Db,
     clock: Arc<dyn Clock>,
@@ -120,6 +132,12 @@ struct Inner {
     keys: RwLock<Option<Arc<KeyCache>>>,
     /// The instance secret behind pairwise `sub` values, read once.
     pairwise_key: tokio::sync::OnceCell<zeroize::Zeroizing<Vec<u8>>>,
+    /// Records refresh and client_credentials grants, many per commit;
+    /// started by the first such grant.
+    grant_writer: std::sync::OnceLock<GrantWriter>,
+    /// Client registrations by id, with when they were read. Only clients
+    /// that exist are kept, so unknown ids cannot fill it.
+    clients: RwLock<HashMap<String, (Instant, Arc<ClientRow>)>>,
 }
 
 /// The OpenID provider of one instance.
@@ -180,6 +198,8 @@ impl Provider {
                 config,
                 keys: RwLock::new(None),
                 pairwise_key: tokio::sync::OnceCell::new(),
+                grant_writer: std::sync::OnceLock::new(),
+                clients: RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -341,6 +361,36 @@ impl Provider {
             .get(&alg)
             .ok_or(oauth(domain::OAuthErrorCode::ServerError, "no active signing key"))?;
         Ok(key.sign_typed(typ, claims)?)
+    }
+
+    // ------------------------------------------------------------ clients
+
+    /// A client's registration, from this node's cache when it is fresh.
+    pub async fn client(&self, client_id: &str) -> Result<Option<Arc<ClientRow>>, IdError> {
+        if let Some((read_at, client)) = self
+            .inner
+            .clients
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(client_id)
+            && read_at.elapsed() < CLIENT_CACHE_TTL
+        {
+            return Ok(Some(Arc::clone(client)));
+        }
+        let Some(client) = store::client(&self.inner.db, client_id).await? else {
+            return Ok(None);
+        };
+        let client = Arc::new(client);
+        let mut clients = self
+            .inner
+            .clients
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if clients.len() >= CLIENT_CACHE_SIZE {
+            clients.clear();
+        }
+        clients.insert(client_id.to_owned(), (Instant::now(), Arc::clone(&client)));
+        Ok(Some(client))
     }
 
     // ------------------------------------------------------------ subjects
@@ -588,7 +638,8 @@ impl Provider {
         }
         match prepared {
             Ok((prepared, user, session, scopes)) => {
-                self.record_tokens(&mut tx, &prepared).await?;
+                tx.defer_flush().await?;
+                grant_writer::record(&mut tx, &prepared.issued).await?;
                 tx.commit().await?;
                 let id_token = if scopes.contains("openid") {
                     Some(
@@ -669,36 +720,28 @@ impl Provider {
             session: Some(&session),
         };
         let prepared = self.prepare_tokens(client, &grant).await?;
-        let mut tx = self.inner.db.begin().await?;
-        match store::use_refresh(&mut tx, &token_hash, now_ms).await? {
-            RefreshUse::Rotated(_) => {}
-            RefreshUse::Replayed(row) => {
-                drop(tx);
-                return self.refresh_replayed(&row).await;
-            }
-            RefreshUse::Unknown => return Err(invalid_grant("unknown refresh token")),
+        let write = GrantWrite::Rotate {
+            spent_hash: token_hash,
+            issued: prepared.issued,
+        };
+        match self.grant_writer().write(write).await? {
+            Written::Recorded => Ok(prepared.response),
+            Written::Replayed => Err(replayed()),
+            Written::Unknown => Err(invalid_grant("unknown refresh token")),
         }
-        self.record_tokens(&mut tx, &prepared).await?;
-        tx.commit().await?;
-        Ok(prepared.response)
     }
 
     async fn refresh_replayed(&self, row: &RefreshRow) -> Result<TokenResponse, IdError> {
         let mut tx = self.inner.db.begin().await?;
-        store::revoke_family(&mut tx, row.family_id).await?;
-        let entry = AuditEntry {
-            actor: &row.client_id,
-            action: "id.refresh.replay",
-            subject: &format!("user:{}", row.user_id),
-            detail: json!({ "family_id": row.family_id }),
-            ip: None,
-        };
-        audit::record(&mut tx, &entry, self.now()).await?;
+        grant_writer::revoke_replayed(&mut tx, row, self.now()).await?;
         tx.commit().await?;
-        Err(oauth(
-            domain::OAuthErrorCode::InvalidGrant,
-            "the refresh token was already used; its family is revoked",
-        ))
+        Err(replayed())
+    }
+
+    fn grant_writer(&self) -> &GrantWriter {
+        self.inner
+            .grant_writer
+            .get_or_init(|| GrantWriter::start(self.inner.db.clone()))
     }
 
     /// The client_credentials grant, for machine clients.
@@ -719,9 +762,7 @@ impl Provider {
             session: None,
         };
         let prepared = self.prepare_tokens(client, &grant).await?;
-        let mut tx = self.inner.db.begin().await?;
-        self.record_tokens(&mut tx, &prepared).await?;
-        tx.commit().await?;
+        self.grant_writer().write(GrantWrite::Issue(prepared.issued)).await?;
         Ok(prepared.response)
     }
 
@@ -792,35 +833,13 @@ impl Provider {
         };
         Ok(PreparedTokens {
             response,
-            access_row,
-            refresh_row: refresh.map(|(_, row)| row),
-            audit_subject,
+            issued: Issued {
+                access_row,
+                refresh_row: refresh.map(|(_, row)| row),
+                audit_subject,
+                at: now,
+            },
         })
-    }
-
-    /// Records prepared tokens and the audit record in `tx`.
-    async fn record_tokens(&self, tx: &mut Tx, prepared: &PreparedTokens) -> Result<(), IdError> {
-        // Losing the last milliseconds of grants in a crash is safe: their
-        // tokens would not exist, and a rotated refresh token would be
-        // refused, sending the user to sign in again.
-        tx.defer_flush().await?;
-        store::insert_access(tx, &prepared.access_row).await?;
-        if let Some(row) = &prepared.refresh_row {
-            store::insert_refresh(tx, row).await?;
-        }
-        let entry = AuditEntry {
-            actor: &prepared.access_row.client_id,
-            action: "id.token.issue",
-            subject: &prepared.audit_subject,
-            detail: json!({
-                "jti": prepared.access_row.jti,
-                "scope": prepared.access_row.scope,
-                "refresh": prepared.refresh_row.is_some(),
-            }),
-            ip: None,
-        };
-        audit::record(tx, &entry, self.now()).await?;
-        Ok(())
     }
 
     async fn id_token(
@@ -887,9 +906,7 @@ impl Provider {
         }
         let user_id = row.user_id.ok_or_else(invalid)?;
         let user = store::user_by_id(&self.inner.db, user_id).await?.ok_or_else(invalid)?;
-        let client = store::client(&self.inner.db, &row.client_id)
-            .await?
-            .ok_or_else(invalid)?;
+        let client = self.client(&row.client_id).await?.ok_or_else(invalid)?;
         let mut body = Map::new();
         body.insert("sub".into(), json!(self.subject(&client, user.id).await?));
         body.extend(user_claims(&user, &scopes));

@@ -514,3 +514,32 @@ engine_test! {
         assert_eq!(response.status().as_u16(), 401, "a recovery code worked twice");
     }
 }
+
+engine_test! {
+    async fn concurrent_uses_of_one_refresh_token_have_one_winner_and_revoke_the_family(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let secret = register_client(&app, false).await.expect("secret");
+        let browser = browser();
+        let code = code_for(&app, &browser).await;
+        let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER)];
+        let (status, tokens) = token_request(&app, &secret, &form).await;
+        assert_eq!(status, 200, "{tokens}");
+        let refresh = tokens["refresh_token"].as_str().expect("refresh token");
+
+        // Twenty grants with the same token at once, as a client retrying
+        // in parallel or an attacker racing the owner would send them.
+        let grant = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+        let attempts = (0..20).map(|_| token_request(&app, &secret, &grant));
+        let answers = futures_util::future::join_all(attempts).await;
+        let winners: Vec<&serde_json::Value> = answers.iter().filter(|(status, _)| *status == 200).map(|(_, body)| body).collect();
+        assert_eq!(winners.len(), 1, "{answers:?}");
+        assert!(answers.iter().all(|(status, body)| *status == 200 || body["error"] == "invalid_grant"), "{answers:?}");
+
+        // The losers were replays: the winner's new token is revoked too.
+        let rotated = winners[0]["refresh_token"].as_str().expect("rotated token");
+        let (status, body) = token_request(&app, &secret, &[("grant_type", "refresh_token"), ("refresh_token", rotated)]).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+        let replays = egov_db::audit::for_action(&app.test_db.db, "id.refresh.replay", 50).await.expect("audit");
+        assert!(!replays.is_empty(), "the replay was audited");
+    }
+}
