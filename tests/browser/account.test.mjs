@@ -35,7 +35,7 @@ async function linkFromMailbox(page, subject, path) {
 async function signIn(page, login, password) {
   await page.getByLabel("Số định danh cá nhân hoặc thư điện tử").fill(login);
   await page.getByLabel("Mật khẩu", { exact: true }).fill(password);
-  await page.getByRole("button", { name: "Đăng nhập" }).click();
+  await page.getByRole("button", { name: "Đăng nhập", exact: true }).click();
   await page.waitForLoadState("load");
 }
 

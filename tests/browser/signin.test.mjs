@@ -52,13 +52,13 @@ test("a citizen signs in through the provider, returns with a code, and signs ou
   // A wrong password keeps the citizen on the page with an error.
   await page.getByLabel("Số định danh cá nhân hoặc thư điện tử").fill("001090012345");
   await page.getByLabel("Mật khẩu").fill("not the password");
-  await page.getByRole("button", { name: "Đăng nhập" }).click();
+  await page.getByRole("button", { name: "Đăng nhập", exact: true }).click();
   await page.waitForLoadState("load");
   assert.match(await page.getByRole("alert").textContent(), /không đúng/);
   await expectAccessible(page, "sign-in page with an error");
 
   await page.getByLabel("Mật khẩu").fill("Hoa-sen-no-2026");
-  await page.getByRole("button", { name: "Đăng nhập" }).click();
+  await page.getByRole("button", { name: "Đăng nhập", exact: true }).click();
   await page.waitForLoadState("load");
 
   // The demo relying party is a third party: the citizen is asked, once,

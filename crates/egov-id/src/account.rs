@@ -564,6 +564,44 @@ impl Provider {
         Ok(())
     }
 
+    /// The shared end of adding or removing a second factor, inside `tx`:
+    /// the user's other sessions end, a notice is mailed, the change is
+    /// audited.
+    pub(crate) async fn factor_changed(
+        &self,
+        tx: &mut egov_db::Tx,
+        user: &UserRow,
+        keep_session: &str,
+        action: &str,
+        lang: Lang,
+        origin: Origin<'_>,
+    ) -> Result<(), IdError> {
+        let t = account_text(lang);
+        let now = self.now();
+        let ended = store::revoke_user_sessions(tx, user.id, Some(keep_session), now).await?;
+        if let Some(address) = user.email.as_deref() {
+            let message = mail(
+                t,
+                address,
+                &user.full_name,
+                t.mail_factor_subject,
+                t.mail_factor_body,
+                &format!("{}/account", self.config().issuer),
+            );
+            egov_mail::enqueue(tx, &message, None, now).await?;
+        }
+        let subject = format!("user:{}", user.id);
+        let entry = AuditEntry {
+            actor: &subject,
+            action,
+            subject: &subject,
+            detail: json!({ "user_agent": origin.user_agent, "sessions_ended": ended }),
+            ip: origin.ip,
+        };
+        audit::record(tx, &entry, now).await?;
+        Ok(())
+    }
+
     /// The shared end of a reset and a change, inside `tx`.
     #[allow(clippy::too_many_arguments)]
     async fn replace_password(

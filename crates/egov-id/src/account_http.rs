@@ -165,7 +165,7 @@ fn invalid_session(provider: &Provider, context: &PageContext) -> Result<Respons
 
 /// The signed-in session, or the response for everyone else: GETs without
 /// a cookie go to sign-in, the rest get 401.
-async fn require_session(
+pub(crate) async fn require_session(
     provider: &Provider,
     context: &PageContext,
     headers: &HeaderMap,
@@ -563,6 +563,9 @@ struct AccountPage {
     user: UserRow,
     totp: bool,
     recovery_left: i64,
+    /// (credential id, name, added, last used)
+    passkeys: Vec<(String, String, String, String)>,
+    passkeys_available: bool,
     sessions: Vec<SessionView>,
     /// (client id, name, what it receives, granted at)
     connected: Vec<(String, String, String, String)>,
@@ -605,6 +608,23 @@ async fn account_view(
     };
     let totp = store::totp(provider.db(), user.id).await?.totp_secret.is_some();
     let recovery_left = store::recovery_codes_left(provider.db(), user.id).await?;
+    let passkeys = provider
+        .passkeys(user.id)
+        .await
+        .map_err(AppError::internal)?
+        .into_iter()
+        .map(|passkey| {
+            let last_used = passkey
+                .last_used_at
+                .map_or_else(|| a.passkey_never_used.to_owned(), local_time);
+            (
+                passkey.credential_id,
+                passkey.name,
+                local_time(passkey.created_at),
+                last_used,
+            )
+        })
+        .collect();
     let sessions = provider
         .sessions_of(user.id)
         .await
@@ -641,6 +661,8 @@ async fn account_view(
         user,
         totp,
         recovery_left,
+        passkeys,
+        passkeys_available: provider.passkeys_available(),
         sessions,
         connected,
         notice,
@@ -665,6 +687,8 @@ async fn account_page(
         Some("session") => a.session_revoked,
         Some("sessions") => a.sessions_revoked,
         Some("consent") => a.connected_withdrawn,
+        Some("passkey_added") => a.passkey_added,
+        Some("passkey_removed") => a.passkey_removed,
         _ => "",
     };
     account_view(&provider, &context, &session, notice, Vec::new()).await

@@ -16,6 +16,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
 use crate::domain::{self, AuthorizeError, AuthorizeParams, AuthorizeRequest, OAuthErrorCode, ResponseMode, Scopes};
+use crate::passkey::SecondFactors;
 use crate::provider::{AfterPassword, IdError, Provider, SecondFactorOutcome, SignInFailure};
 use crate::store::{self, ClientRow, SessionRow};
 use crate::text::{IdText, text};
@@ -39,6 +40,7 @@ pub fn router(provider: Provider) -> Router {
         .route("/oauth/introspect", axum::routing::post(introspect))
         .route("/oauth/logout", get(logout))
         .merge(crate::account_http::router())
+        .merge(crate::passkey_http::router())
         .merge(crate::manage_http::router())
         .with_state(provider)
 }
@@ -222,6 +224,8 @@ struct LoginPage {
     hidden: Vec<(&'static str, String)>,
     login: String,
     error: &'static str,
+    /// Offer a passkey sign-in (the instance's address allows one).
+    passkeys: bool,
 }
 
 #[derive(Template)]
@@ -264,7 +268,7 @@ fn message_page(
 }
 
 /// The parameters that travel through the sign-in form.
-fn hidden_fields(params: &AuthorizeParams) -> Vec<(&'static str, String)> {
+pub(crate) fn hidden_fields(params: &AuthorizeParams) -> Vec<(&'static str, String)> {
     let pairs: [(&'static str, &Option<String>); 13] = [
         ("response_type", &params.response_type),
         ("client_id", &params.client_id),
@@ -343,19 +347,23 @@ fn error_to_client(
     respond_to_client(context, &request.redirect_uri, request.response_mode, pairs)
 }
 
+/// An authorization request as parsed, or why it is refused with enough of
+/// it to answer the client.
+type ParsedRequest = Result<AuthorizeRequest, (AuthorizeError, AuthorizeRequest)>;
+
 /// Checks client and redirect URI; errors here are shown, never redirected,
 /// so the provider cannot be used as an open redirector.
 async fn checked_request(
     provider: &Provider,
     context: &PageContext,
     params: &AuthorizeParams,
-) -> Result<Result<(ClientRow, Result<AuthorizeRequest, (AuthorizeError, AuthorizeRequest)>), Response>, AppError> {
+) -> Result<Result<(std::sync::Arc<ClientRow>, ParsedRequest), Response>, AppError> {
     let t = text(context.lang);
     let client_id = params.client_id.as_deref().unwrap_or_default();
     let client = if client_id.is_empty() || client_id.len() > 128 {
         None
     } else {
-        store::client(provider.db(), client_id).await?
+        provider.client(client_id).await.map_err(AppError::internal)?
     };
     let Some(client) = client else {
         return Ok(Err(message_page(
@@ -402,11 +410,11 @@ async fn checked_request(
 /// The client and the validated request, or the response that ends the
 /// request: an error page (unknown client or redirect URI) or an error sent
 /// back to the client.
-async fn valid_request(
+pub(crate) async fn valid_request(
     provider: &Provider,
     context: &PageContext,
     params: &AuthorizeParams,
-) -> Result<Result<(ClientRow, AuthorizeRequest), Response>, AppError> {
+) -> Result<Result<(std::sync::Arc<ClientRow>, AuthorizeRequest), Response>, AppError> {
     let (client, parsed) = match checked_request(provider, context, params).await? {
         Ok(checked) => checked,
         Err(page) => return Ok(Err(page)),
@@ -427,7 +435,7 @@ pub(crate) async fn current_session(provider: &Provider, headers: &HeaderMap) ->
 /// Ends an authorization for a signed-in session: asks for consent when a
 /// third-party client wants more than the user granted it (or `prompt`
 /// says so), otherwise issues the code.
-async fn complete(
+pub(crate) async fn complete(
     provider: &Provider,
     context: &PageContext,
     client: &ClientRow,
@@ -516,7 +524,7 @@ async fn consent(
         Err(response) => return Ok(response),
     };
     let Some(session) = current_session(&provider, &headers).await? else {
-        return login_page(&context, &client, &form.params, "", "", StatusCode::OK);
+        return login_page(&provider, &context, &client, &form.params, "", "", StatusCode::OK);
     };
     let ip = address.0.map(|ip| ip.to_string());
     let agent = user_agent(&headers);
@@ -562,7 +570,8 @@ async fn issue_and_return(
     respond_to_client(context, &request.redirect_uri, request.response_mode, pairs)
 }
 
-fn login_page(
+pub(crate) fn login_page(
+    provider: &Provider,
     context: &PageContext,
     client: &ClientRow,
     params: &AuthorizeParams,
@@ -580,6 +589,7 @@ fn login_page(
         hidden: hidden_fields(params),
         login: login.to_owned(),
         error,
+        passkeys: provider.passkeys_available(),
     };
     let mut response = (status, Html(page.render()?)).into_response();
     response.extensions_mut().insert(FinalBody);
@@ -617,6 +627,7 @@ async fn authorize(
             "the user is not signed in",
         ),
         _ => login_page(
+            &provider,
             &context,
             &client,
             &params,
@@ -652,6 +663,7 @@ async fn sign_in(
     if form.login.trim().is_empty() || form.password.is_empty() || form.login.len() > 256 || form.password.len() > 1024
     {
         return login_page(
+            &provider,
             &context,
             &client,
             &form.params,
@@ -670,6 +682,7 @@ async fn sign_in(
         Ok(user) => user,
         Err(SignInFailure::BadCredentials) => {
             return login_page(
+                &provider,
                 &context,
                 &client,
                 &form.params,
@@ -680,6 +693,7 @@ async fn sign_in(
         }
         Err(SignInFailure::TooManyAttempts) => {
             return login_page(
+                &provider,
                 &context,
                 &client,
                 &form.params,
@@ -700,8 +714,13 @@ async fn sign_in(
             Ok(response)
         }
         AfterPassword::SecondFactor { pending, enrol } => {
+            let factors = if enrol.is_some() {
+                SecondFactors::ENROLMENT
+            } else {
+                provider.second_factors(user.id).await.map_err(AppError::internal)?
+            };
             let enrol = enrol_view(&provider, &user, enrol.as_ref());
-            let mut response = second_factor_page(&context, &form.params, enrol, "", StatusCode::OK)?;
+            let mut response = second_factor_page(&context, &form.params, enrol, factors, "", StatusCode::OK)?;
             set_cookie(&mut response, &provider, PENDING_COOKIE, &pending, Some(300));
             Ok(response)
         }
@@ -747,6 +766,7 @@ struct SecondFactorPage {
     hidden: Vec<(&'static str, String)>,
     enrol: Option<(String, String)>,
     error: &'static str,
+    factors: SecondFactors,
 }
 
 #[derive(Template)]
@@ -759,10 +779,11 @@ struct RecoveryCodesPage {
     continue_url: String,
 }
 
-fn second_factor_page(
+pub(crate) fn second_factor_page(
     context: &PageContext,
     params: &AuthorizeParams,
     enrol: Option<(String, String)>,
+    factors: SecondFactors,
     error: &'static str,
     status: StatusCode,
 ) -> Result<Response, AppError> {
@@ -779,6 +800,7 @@ fn second_factor_page(
         hidden: hidden_fields(params),
         enrol,
         error,
+        factors,
     };
     let mut response = (status, Html(page.render()?)).into_response();
     response.extensions_mut().insert(FinalBody);
@@ -797,6 +819,11 @@ struct SecondFactorForm {
     params: AuthorizeParams,
     #[serde(default)]
     code: String,
+    /// A passkey instead of a code: the ceremony and its credential.
+    #[serde(default)]
+    ceremony: String,
+    #[serde(default)]
+    credential: String,
 }
 
 async fn second_factor(
@@ -816,6 +843,7 @@ async fn second_factor(
         .map(str::to_owned)
     else {
         return login_page(
+            &provider,
             &context,
             &client,
             &form.params,
@@ -824,6 +852,27 @@ async fn second_factor(
             StatusCode::UNAUTHORIZED,
         );
     };
+    if !form.credential.is_empty() {
+        let requester = Requester {
+            ip: address.0.map(|ip| ip.to_string()),
+            user_agent: user_agent(&headers),
+        };
+        let passkey = crate::passkey_http::PasskeyAnswer {
+            pending: &pending,
+            ceremony: &form.ceremony,
+            credential: &form.credential,
+        };
+        return crate::passkey_http::second_factor(
+            &provider,
+            &context,
+            &requester,
+            &client,
+            &form.params,
+            &request,
+            passkey,
+        )
+        .await;
+    }
     let ip = address.0.map(|ip| ip.to_string());
     let agent = user_agent(&headers);
     let code = form.code.chars().take(32).collect::<String>();
@@ -860,13 +909,25 @@ async fn second_factor(
         }
         SecondFactorOutcome::Wrong { enrol } => {
             let user = store::user_by_id(provider.db(), session_user(&provider, &pending).await?).await?;
+            let factors = match (&user, &enrol) {
+                (_, Some(_)) | (None, None) => SecondFactors::ENROLMENT,
+                (Some(user), None) => provider.second_factors(user.id).await.map_err(AppError::internal)?,
+            };
             let enrol = user
                 .as_ref()
                 .and_then(|user| enrol_view(&provider, user, enrol.as_ref()));
-            second_factor_page(&context, &form.params, enrol, t.wrong_code, StatusCode::UNAUTHORIZED)
+            second_factor_page(
+                &context,
+                &form.params,
+                enrol,
+                factors,
+                t.wrong_code,
+                StatusCode::UNAUTHORIZED,
+            )
         }
         SecondFactorOutcome::Expired => {
             let mut response = login_page(
+                &provider,
                 &context,
                 &client,
                 &form.params,

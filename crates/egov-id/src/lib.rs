@@ -19,6 +19,8 @@ pub mod keys;
 pub mod manage;
 pub mod manage_http;
 mod pairwise;
+pub mod passkey;
+mod passkey_http;
 pub mod password;
 pub mod password_policy;
 pub mod provider;

@@ -138,6 +138,8 @@ struct Inner {
     /// Client registrations by id, with when they were read. Only clients
     /// that exist are kept, so unknown ids cannot fill it.
     clients: RwLock<HashMap<String, (Instant, Arc<ClientRow>)>>,
+    /// The WebAuthn relying party, when the issuer's address allows one.
+    webauthn: std::sync::OnceLock<Option<webauthn_rs::Webauthn>>,
 }
 
 /// The OpenID provider of one instance.
@@ -200,6 +202,7 @@ impl Provider {
                 pairwise_key: tokio::sync::OnceCell::new(),
                 grant_writer: std::sync::OnceLock::new(),
                 clients: RwLock::new(HashMap::new()),
+                webauthn: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -363,6 +366,31 @@ impl Provider {
         Ok(key.sign_typed(typ, claims)?)
     }
 
+    pub(crate) fn webauthn(&self) -> Option<&webauthn_rs::Webauthn> {
+        self.inner
+            .webauthn
+            .get_or_init(|| crate::passkey::relying_party(&self.inner.config.issuer))
+            .as_ref()
+    }
+
+    fn address_key(ip: Option<&str>) -> String {
+        format!("ip:{}", ip.unwrap_or("unknown"))
+    }
+
+    /// Whether too many sign-ins failed from this address lately.
+    pub(crate) async fn address_throttled(&self, ip: Option<&str>) -> Result<bool, IdError> {
+        let window = millis(self.inner.config.failure_window);
+        let failures = store::failures(&self.inner.db, &Self::address_key(ip), window, self.now_ms()).await?;
+        Ok(failures >= self.inner.config.max_failures_per_ip)
+    }
+
+    /// Counts a failed sign-in against the address.
+    pub(crate) async fn count_address_failure(&self, ip: Option<&str>) -> Result<(), IdError> {
+        let window = millis(self.inner.config.failure_window);
+        store::count_failure(&self.inner.db, &Self::address_key(ip), window, self.now_ms()).await?;
+        Ok(())
+    }
+
     // ------------------------------------------------------------ clients
 
     /// A client's registration, from this node's cache when it is fresh.
@@ -432,7 +460,7 @@ impl Provider {
         let window = millis(self.inner.config.failure_window);
         let login = login.trim();
         let account_key = format!("account:{}", login.to_lowercase());
-        let ip_key = format!("ip:{}", ip.unwrap_or("unknown"));
+        let ip_key = Self::address_key(ip);
         let throttled = store::failures(db, &account_key, window, now_ms).await?
             >= self.inner.config.max_failures_per_account
             || store::failures(db, &ip_key, window, now_ms).await? >= self.inner.config.max_failures_per_ip;
@@ -1086,9 +1114,12 @@ impl Provider {
         ip: Option<&str>,
         user_agent: Option<&str>,
     ) -> Result<AfterPassword, IdError> {
-        let totp = store::totp(&self.inner.db, user.id).await?;
-        let must_enrol = totp.totp_secret.is_none() && (user.kind == "official" || wants_level_2);
-        if totp.totp_secret.is_none() && !must_enrol {
+        let factors = self.second_factors(user.id).await?;
+        let has_factor = factors.totp || factors.passkey;
+        // A second factor the user set up is always asked for; without one,
+        // officials and level-2 requests must enrol an authenticator app.
+        let must_enrol = !has_factor && (user.kind == "official" || wants_level_2);
+        if !has_factor && !must_enrol {
             let (cookie, session) = self
                 .create_session(user, PASSWORD_ACR, &["pwd"], ip, user_agent)
                 .await?;

@@ -6,6 +6,7 @@
 
 mod account;
 mod consent;
+mod passkey;
 
 use chrono::{DateTime, Utc};
 use egov_db::{Db, DbError, Tx, with_pool, with_tx};
@@ -13,6 +14,7 @@ use uuid::Uuid;
 
 pub use account::*;
 pub use consent::*;
+pub use passkey::*;
 
 /// An account as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -71,12 +71,25 @@ async fn one_sign_in(base: &str) -> Result<String, String> {
     let mut form = hidden_fields(&page);
     form.push(("login".into(), "001090012345".into()));
     form.push(("password".into(), "Hoa-sen-no-2026".into()));
-    let response = browser
+    let mut response = browser
         .post(format!("{base}/oauth/authorize"))
         .form(&form)
         .send()
         .await
         .map_err(|error| error.to_string())?;
+    if response.status() == reqwest::StatusCode::OK {
+        // `demo-rp` is a third-party client: the first sign-in asks the
+        // citizen's consent, which is remembered afterwards.
+        let page = response.text().await.map_err(|error| error.to_string())?;
+        let mut form = hidden_fields(&page);
+        form.push(("decision".into(), "allow".into()));
+        response = browser
+            .post(format!("{base}/oauth/authorize/consent"))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+    }
     let location = response
         .headers()
         .get("location")
