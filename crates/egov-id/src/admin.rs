@@ -363,3 +363,101 @@ pub async fn add_user(
     tx.commit().await?;
     Ok(id)
 }
+
+/// An upstream OpenID provider to sign users in through.
+#[derive(Clone)]
+pub struct NewUpstream {
+    /// Short id used in URLs (`/oauth/upstream/{id}`), such as `vneid`.
+    pub id: String,
+    /// Shown on the sign-in button: "Đăng nhập bằng {name}".
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Scopes asked of the upstream; `openid` is always asked.
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for NewUpstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUpstream")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Registers an upstream provider. Its redirect URI at the upstream must be
+/// `{public_url}/oauth/upstream/callback`.
+pub async fn add_upstream(
+    db: &Db,
+    upstream: &NewUpstream,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AdminError> {
+    let id_ok = (2..=32).contains(&upstream.id.len())
+        && upstream
+            .id
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    if !id_ok {
+        return Err(invalid("id", "2–32 lowercase letters, digits or '-'"));
+    }
+    if upstream.name.trim().is_empty() || upstream.name.len() > 100 {
+        return Err(invalid("name", "is required (at most 100 characters)"));
+    }
+    domain::validate_redirect_uri(&upstream.issuer).map_err(|message| invalid("issuer", message))?;
+    if upstream.issuer.contains('?') {
+        return Err(invalid("issuer", "an issuer URL has no query"));
+    }
+    if upstream.client_id.is_empty() || upstream.client_id.len() > 256 {
+        return Err(invalid("client_id", "is required"));
+    }
+    if upstream.client_secret.is_empty() || upstream.client_secret.len() > 1024 {
+        return Err(invalid("client_secret", "is required"));
+    }
+    let mut scopes = vec!["openid".to_owned()];
+    for scope in &upstream.scopes {
+        for scope in scope.split_whitespace() {
+            if !scope
+                .bytes()
+                .all(|byte| byte.is_ascii_graphic() && byte != b'"' && byte != b'\\')
+            {
+                return Err(invalid("scope", format!("`{scope}` is not a valid scope")));
+            }
+            if !scopes.iter().any(|known| known == scope) {
+                scopes.push(scope.to_owned());
+            }
+        }
+    }
+    let row = store::UpstreamRow {
+        id: upstream.id.clone(),
+        name: upstream.name.trim().to_owned(),
+        issuer: upstream.issuer.trim_end_matches('/').to_owned(),
+        client_id: upstream.client_id.clone(),
+        client_secret: upstream.client_secret.clone(),
+        scopes: scopes.join(" "),
+        enabled: true,
+    };
+    let mut tx = db.begin().await?;
+    store::insert_upstream(&mut tx, &row, now.timestamp_millis())
+        .await
+        .map_err(|error| {
+            if error.is_unique_violation() {
+                AdminError::Exists(format!("upstream `{}`", upstream.id))
+            } else {
+                error.into()
+            }
+        })?;
+    let entry = AuditEntry {
+        actor,
+        action: "id.upstream.add",
+        subject: &format!("upstream:{}", upstream.id),
+        detail: json!({ "issuer": row.issuer, "client_id": row.client_id, "scopes": row.scopes }),
+        ip: None,
+    };
+    audit::record(&mut tx, &entry, now).await?;
+    tx.commit().await?;
+    Ok(())
+}

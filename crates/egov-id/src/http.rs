@@ -41,6 +41,7 @@ pub fn router(provider: Provider) -> Router {
         .route("/oauth/logout", get(logout))
         .merge(crate::account_http::router())
         .merge(crate::passkey_http::router())
+        .merge(crate::upstream_http::router())
         .merge(crate::manage_http::router())
         .with_state(provider)
 }
@@ -226,6 +227,8 @@ struct LoginPage {
     error: &'static str,
     /// Offer a passkey sign-in (the instance's address allows one).
     passkeys: bool,
+    /// Sign-in through upstream providers: (link, provider name).
+    upstreams: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -248,7 +251,7 @@ struct FormPostPage {
     fields: Vec<(&'static str, String)>,
 }
 
-fn message_page(
+pub(crate) fn message_page(
     context: &PageContext,
     status: StatusCode,
     title: &'static str,
@@ -524,7 +527,7 @@ async fn consent(
         Err(response) => return Ok(response),
     };
     let Some(session) = current_session(&provider, &headers).await? else {
-        return login_page(&provider, &context, &client, &form.params, "", "", StatusCode::OK);
+        return login_page(&provider, &context, &client, &form.params, "", "", StatusCode::OK).await;
     };
     let ip = address.0.map(|ip| ip.to_string());
     let agent = user_agent(&headers);
@@ -570,7 +573,23 @@ async fn issue_and_return(
     respond_to_client(context, &request.redirect_uri, request.response_mode, pairs)
 }
 
-pub(crate) fn login_page(
+/// Links that sign in through each enabled upstream provider, carrying the
+/// authorization request along.
+async fn upstream_links(provider: &Provider, params: &AuthorizeParams) -> Result<Vec<(String, String)>, AppError> {
+    let upstreams = provider.upstreams().await.map_err(AppError::internal)?;
+    if upstreams.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(hidden_fields(params))
+        .finish();
+    Ok(upstreams
+        .into_iter()
+        .map(|upstream| (format!("/oauth/upstream/{}?{query}", upstream.id), upstream.name))
+        .collect())
+}
+
+pub(crate) async fn login_page(
     provider: &Provider,
     context: &PageContext,
     client: &ClientRow,
@@ -590,6 +609,7 @@ pub(crate) fn login_page(
         login: login.to_owned(),
         error,
         passkeys: provider.passkeys_available(),
+        upstreams: upstream_links(provider, params).await?,
     };
     let mut response = (status, Html(page.render()?)).into_response();
     response.extensions_mut().insert(FinalBody);
@@ -626,15 +646,18 @@ async fn authorize(
             OAuthErrorCode::LoginRequired,
             "the user is not signed in",
         ),
-        _ => login_page(
-            &provider,
-            &context,
-            &client,
-            &params,
-            request.login_hint.as_deref().unwrap_or_default(),
-            "",
-            StatusCode::OK,
-        ),
+        _ => {
+            login_page(
+                &provider,
+                &context,
+                &client,
+                &params,
+                request.login_hint.as_deref().unwrap_or_default(),
+                "",
+                StatusCode::OK,
+            )
+            .await
+        }
     }
 }
 
@@ -670,7 +693,8 @@ async fn sign_in(
             form.login.trim(),
             t.missing_fields,
             StatusCode::BAD_REQUEST,
-        );
+        )
+        .await;
     }
     let ip = address.0.map(|ip| ip.to_string());
     let agent = user_agent(&headers);
@@ -689,7 +713,8 @@ async fn sign_in(
                 form.login.trim(),
                 t.bad_credentials,
                 StatusCode::UNAUTHORIZED,
-            );
+            )
+            .await;
         }
         Err(SignInFailure::TooManyAttempts) => {
             return login_page(
@@ -700,7 +725,8 @@ async fn sign_in(
                 form.login.trim(),
                 t.too_many_attempts,
                 StatusCode::TOO_MANY_REQUESTS,
-            );
+            )
+            .await;
         }
     };
     let next = provider
@@ -813,6 +839,29 @@ pub(crate) fn second_factor_page(
     Ok(response)
 }
 
+/// The recovery codes, shown once after enrolment, with the way on to the
+/// client.
+fn recovery_codes_page(
+    context: &PageContext,
+    params: &AuthorizeParams,
+    codes: Vec<String>,
+) -> Result<Response, AppError> {
+    let t = text(context.lang);
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(hidden_fields(params))
+        .finish();
+    let page = RecoveryCodesPage {
+        page: context.meta(t.recovery_title),
+        shell: context.shell(),
+        t,
+        codes,
+        continue_url: format!("/oauth/authorize?{query}"),
+    };
+    let mut response = Html(page.render()?).into_response();
+    no_store(&mut response);
+    Ok(response)
+}
+
 #[derive(Debug, serde::Deserialize)]
 struct SecondFactorForm {
     #[serde(flatten)]
@@ -829,7 +878,7 @@ struct SecondFactorForm {
 async fn second_factor(
     State(provider): State<Provider>,
     context: PageContext,
-    address: ClientAddress,
+    requester: Requester,
     headers: HeaderMap,
     Form(form): Form<SecondFactorForm>,
 ) -> Result<Response, AppError> {
@@ -850,13 +899,10 @@ async fn second_factor(
             "",
             t.step_expired,
             StatusCode::UNAUTHORIZED,
-        );
+        )
+        .await;
     };
     if !form.credential.is_empty() {
-        let requester = Requester {
-            ip: address.0.map(|ip| ip.to_string()),
-            user_agent: user_agent(&headers),
-        };
         let passkey = crate::passkey_http::PasskeyAnswer {
             pending: &pending,
             ceremony: &form.ceremony,
@@ -873,11 +919,10 @@ async fn second_factor(
         )
         .await;
     }
-    let ip = address.0.map(|ip| ip.to_string());
-    let agent = user_agent(&headers);
+    let origin = requester.origin();
     let code = form.code.chars().take(32).collect::<String>();
     let outcome = provider
-        .second_factor(&pending, &code, ip.as_deref(), agent.as_deref())
+        .second_factor(&pending, &code, origin.ip, origin.user_agent)
         .await
         .map_err(AppError::internal)?;
     match outcome {
@@ -889,19 +934,7 @@ async fn second_factor(
             let mut response = if recovery_codes.is_empty() {
                 complete(&provider, &context, &client, &form.params, &request, &session).await?
             } else {
-                let query = form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(hidden_fields(&form.params))
-                    .finish();
-                let page = RecoveryCodesPage {
-                    page: context.meta(t.recovery_title),
-                    shell: context.shell(),
-                    t,
-                    codes: recovery_codes,
-                    continue_url: format!("/oauth/authorize?{query}"),
-                };
-                let mut response = Html(page.render()?).into_response();
-                no_store(&mut response);
-                response
+                recovery_codes_page(&context, &form.params, recovery_codes)?
             };
             set_cookie(&mut response, &provider, SESSION_COOKIE, &cookie, None);
             set_cookie(&mut response, &provider, PENDING_COOKIE, "", Some(0));
@@ -934,7 +967,8 @@ async fn second_factor(
                 "",
                 t.step_expired,
                 StatusCode::UNAUTHORIZED,
-            )?;
+            )
+            .await?;
             set_cookie(&mut response, &provider, PENDING_COOKIE, "", Some(0));
             Ok(response)
         }

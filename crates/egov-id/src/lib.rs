@@ -27,6 +27,8 @@ pub mod provider;
 pub mod store;
 mod text;
 pub mod totp;
+pub mod upstream;
+mod upstream_http;
 
 pub use provider::{IdConfig, Provider};
 

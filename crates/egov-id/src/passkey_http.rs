@@ -121,15 +121,18 @@ async fn sign_in(
             Ok(response)
         }
         Err(PasskeyError::Id(error)) => Err(AppError::internal(error)),
-        Err(_) => login_page(
-            &provider,
-            &context,
-            &client,
-            &form.params,
-            "",
-            t.passkey_failed,
-            StatusCode::UNAUTHORIZED,
-        ),
+        Err(_) => {
+            login_page(
+                &provider,
+                &context,
+                &client,
+                &form.params,
+                "",
+                t.passkey_failed,
+                StatusCode::UNAUTHORIZED,
+            )
+            .await
+        }
     }
 }
 
@@ -194,7 +197,8 @@ pub(crate) async fn second_factor(
                 "",
                 t.step_expired,
                 StatusCode::UNAUTHORIZED,
-            )?;
+            )
+            .await?;
             set_cookie(&mut response, provider, PENDING_COOKIE, "", Some(0));
             Ok(response)
         }

@@ -140,6 +140,9 @@ struct Inner {
     clients: RwLock<HashMap<String, (Instant, Arc<ClientRow>)>>,
     /// The WebAuthn relying party, when the issuer's address allows one.
     webauthn: std::sync::OnceLock<Option<webauthn_rs::Webauthn>>,
+    /// Upstream providers' discovery documents, and the client that asks.
+    upstream_metadata: crate::upstream::MetadataCache,
+    upstream_http: std::sync::OnceLock<reqwest::Client>,
 }
 
 /// The OpenID provider of one instance.
@@ -203,6 +206,8 @@ impl Provider {
                 grant_writer: std::sync::OnceLock::new(),
                 clients: RwLock::new(HashMap::new()),
                 webauthn: std::sync::OnceLock::new(),
+                upstream_metadata: crate::upstream::MetadataCache::default(),
+                upstream_http: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -371,6 +376,16 @@ impl Provider {
             .webauthn
             .get_or_init(|| crate::passkey::relying_party(&self.inner.config.issuer))
             .as_ref()
+    }
+
+    pub(crate) fn upstream_metadata_cache(&self) -> &crate::upstream::MetadataCache {
+        &self.inner.upstream_metadata
+    }
+
+    pub(crate) fn upstream_http(&self) -> &reqwest::Client {
+        self.inner
+            .upstream_http
+            .get_or_init(|| crate::upstream::new_http_client().unwrap_or_default())
     }
 
     fn address_key(ip: Option<&str>) -> String {

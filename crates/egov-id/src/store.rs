@@ -7,6 +7,7 @@
 mod account;
 mod consent;
 mod passkey;
+mod upstream;
 
 use chrono::{DateTime, Utc};
 use egov_db::{Db, DbError, Tx, with_pool, with_tx};
@@ -15,6 +16,7 @@ use uuid::Uuid;
 pub use account::*;
 pub use consent::*;
 pub use passkey::*;
+pub use upstream::*;
 
 /// An account as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -171,3 +171,43 @@ fn operator() -> String {
         std::env::var("USER").unwrap_or_else(|_| "operator".to_owned())
     )
 }
+
+/// Options of `egov id upstream add`.
+#[derive(Debug, Clone)]
+pub struct UpstreamOptions {
+    pub id: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+}
+
+pub async fn add_upstream(settings: &Settings, options: &UpstreamOptions) -> anyhow::Result<()> {
+    let mut secret = String::new();
+    std::io::stdin()
+        .read_to_string(&mut secret)
+        .context("Failed to read the client secret from standard input")?;
+    let db = node::connect(settings).await?;
+    db.migrate().await.context("Failed to migrate the database")?;
+    let scopes = if options.scopes.is_empty() {
+        vec!["profile personal_id email".to_owned()]
+    } else {
+        options.scopes.clone()
+    };
+    let upstream = egov_id::admin::NewUpstream {
+        id: options.id.clone(),
+        name: options.name.clone(),
+        issuer: options.issuer.clone(),
+        client_id: options.client_id.clone(),
+        client_secret: secret.trim_end_matches(['\n', '\r']).to_owned(),
+        scopes,
+    };
+    admin::add_upstream(&db, &upstream, &operator(), SystemClock.now()).await?;
+    db.close().await;
+    println!("Registered upstream `{}`.", options.id);
+    println!(
+        "Its sign-in button appears on the sign-in page. Redirect URI to register at the upstream: {}/oauth/upstream/callback",
+        settings.server.public_url.trim_end_matches('/')
+    );
+    Ok(())
+}

@@ -63,6 +63,33 @@ enum IdCommand {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(IdKeysCommand),
+    /// Upstream identity providers to sign in through ("Đăng nhập bằng VNeID").
+    #[command(subcommand)]
+    Upstream(IdUpstreamCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum IdUpstreamCommand {
+    /// Register an upstream OpenID provider; its client secret is read from
+    /// standard input. Register `{public_url}/oauth/upstream/callback` as the
+    /// redirect URI at the upstream.
+    Add {
+        /// Short id used in URLs, such as `vneid`.
+        #[arg(long)]
+        id: String,
+        /// Shown on the sign-in button: "Đăng nhập bằng NAME".
+        #[arg(long)]
+        name: String,
+        /// The upstream's issuer URL (its discovery document is read from it).
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        client_id: String,
+        /// Scopes to ask for (repeat or space-separate); default
+        /// `profile personal_id email`.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +277,22 @@ async fn run_id_command(command: &IdCommand, settings: &Settings) -> anyhow::Res
             egov::id_commands::add_user(settings, &options).await
         }
         IdCommand::Keys(IdKeysCommand::Rotate { alg }) => egov::id_commands::rotate_key(settings, alg).await,
+        IdCommand::Upstream(IdUpstreamCommand::Add {
+            id,
+            name,
+            issuer,
+            client_id,
+            scopes,
+        }) => {
+            let upstream = egov::id_commands::UpstreamOptions {
+                id: id.clone(),
+                name: name.clone(),
+                issuer: issuer.clone(),
+                client_id: client_id.clone(),
+                scopes: scopes.clone(),
+            };
+            egov::id_commands::add_upstream(settings, &upstream).await
+        }
     }
 }
 

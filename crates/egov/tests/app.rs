@@ -10,4 +10,5 @@ mod app {
     mod id;
     mod shell;
     mod support;
+    mod upstream;
 }

@@ -174,3 +174,95 @@ fn the_demo_serves_the_catalogue_soon_after_it_starts() {
     assert!(stdout.contains(&format!("http://localhost:{port}/")), "{stdout}");
     assert!(dir.path().join("secret.key").exists());
 }
+
+fn egov_with_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_egov"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run egov");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("egov finishes")
+}
+
+#[test]
+fn operators_register_upstreams_and_clients_with_keys_or_pairwise_subjects() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let data = dir.path().to_str().expect("UTF-8 path");
+    let upstream = [
+        "--data",
+        data,
+        "id",
+        "upstream",
+        "add",
+        "--id",
+        "vneid",
+        "--name",
+        "VNeID",
+        "--issuer",
+        "https://vneid.example.gov.vn",
+        "--client-id",
+        "tinh-kinh-bac",
+    ];
+    let output = egov_with_stdin(&upstream, "bi-mat-cua-tinh\n");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("/oauth/upstream/callback"), "{stdout}");
+    assert!(!stdout.contains("bi-mat-cua-tinh"), "the secret is never printed");
+    let again = egov_with_stdin(&upstream, "bi-mat-cua-tinh\n");
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("exists already"), "{}", stderr(&again));
+
+    // A machine client with a public key gets no secret.
+    let key = egov_id::keys::SigningKey::generate(egov_id::keys::Algorithm::EdDsa).expect("key");
+    let jwks = write(
+        &dir,
+        "keys.json",
+        &serde_json::json!({ "keys": [key.public_jwk()] }).to_string(),
+    );
+    let output = egov(&[
+        "--data",
+        data,
+        "id",
+        "client",
+        "add",
+        "--client-id",
+        "he-thong-thue",
+        "--grant-type",
+        "client_credentials",
+        "--jwks-file",
+        &jwks,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("client_secret"));
+
+    // A pairwise client on two hosts must name its sector.
+    let two_hosts = [
+        "--data",
+        data,
+        "id",
+        "client",
+        "add",
+        "--client-id",
+        "ngan-hang",
+        "--pairwise",
+        "--redirect-uri",
+        "https://a.example.vn/cb",
+        "--redirect-uri",
+        "https://b.example.vn/cb",
+    ];
+    let output = egov(&two_hosts);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("sector_identifier"), "{}", stderr(&output));
+    let output = egov(&[&two_hosts[..], &["--sector-identifier", "example.vn"]].concat());
+    assert!(output.status.success(), "{}", stderr(&output));
+}

@@ -50,6 +50,7 @@ pub(super) fn unescape(text: &str) -> String {
         .replace("&#x2f;", "/")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
+        .replace("&#38;", "&")
         .replace("&amp;", "&")
 }
 
