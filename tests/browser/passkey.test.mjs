@@ -76,7 +76,8 @@ test("a citizen adds a passkey, signs in with it without a password, uses it as 
   // navigations to the network before Playwright's routing sees them.
   const returned = [];
   const relyingParty = createServer((request, response) => {
-    returned.push(new URL(request.url, callback).href);
+    // Only the callback: the browser also asks for /favicon.ico.
+    if (request.url.startsWith("/callback")) returned.push(new URL(request.url, callback).href);
     response.writeHead(200, { "content-type": "text/html" });
     response.end("<title>RP</title><p>back at the relying party</p>");
   });
