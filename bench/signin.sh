@@ -60,8 +60,12 @@ echo "$signin" >&2
 echo "| argon2id hashes/s (OWASP parameters, one per core) | $(echo "$signin" | sed -n 's/.*argon2id_hashes_per_s=\([0-9.]*\).*/\1/p' | median) |"
 echo "| complete password sign-ins/s (authorize, form, code exchange) | $(echo "$signin" | sed -n 's/.*sign_ins_per_s=\([0-9.]*\).*/\1/p' | median) |"
 echo "| sign-ins ÷ hashes | $(echo "$signin" | sed -n 's/.*ratio=\([0-9.]*\).*/\1/p' | median) |"
-refresh=$(for _ in $(seq "$RUNS"); do target/release/examples/signin_load "$base" "$SECONDS_PER_RUN" 64 refresh; done)
-echo "| refresh_token grants/s (64 clients, keep-alive) | $(echo "$refresh" | sed -n 's/.*refresh_grants_per_s=\([0-9]*\).*/\1/p' | median) |"
+refresh_rps() {
+  # A fresh pool of 128 refresh tokens per run (two per connection), rotated by wrk.
+  target/release/examples/signin_load "$base" 0 128 tokens > "$work/tokens.txt"
+  TOKENS="$work/tokens.txt" THREADS=2 wrk_rps -s bench/refresh.lua "$base/oauth/token"
+}
+echo "| refresh_token grants/s (wrk, 64 connections, each token used once) | $(for _ in $(seq "$RUNS"); do refresh_rps; done | median) |"
 echo "| client_credentials grants/s (wrk, 64 connections) | $(for _ in $(seq "$RUNS"); do wrk_rps -s "$work/client_credentials.lua" "$base/oauth/token"; done | median) |"
 echo "| discovery requests/s | $(for _ in $(seq "$RUNS"); do wrk_rps "$base/.well-known/openid-configuration"; done | median) |"
 echo "| JWKS requests/s | $(for _ in $(seq "$RUNS"); do wrk_rps "$base/oauth/jwks"; done | median) |"

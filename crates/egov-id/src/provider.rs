@@ -732,9 +732,10 @@ impl Provider {
         let invalid_grant = |description| oauth(domain::OAuthErrorCode::InvalidGrant, description);
         let now_ms = self.now_ms();
         let token_hash = domain::token_hash(refresh_token);
-        let Some(row) = store::refresh_by_hash(&self.inner.db, &token_hash).await? else {
+        let Some(context) = store::refresh_context(&self.inner.db, &token_hash).await? else {
             return Err(invalid_grant("unknown refresh token"));
         };
+        let row = context.refresh;
         if row.client_id != client.client_id {
             // Not this client's token: leave it untouched for its owner.
             return Err(invalid_grant("the refresh token was issued to another client"));
@@ -745,11 +746,8 @@ impl Provider {
         if row.family_expires_at <= now_ms {
             return Err(invalid_grant("the refresh token has expired"));
         }
-        let session = store::session(&self.inner.db, &row.session_id)
-            .await?
-            .filter(|session| !session.revoked);
-        let user = store::user_by_id(&self.inner.db, row.user_id).await?;
-        let (Some(session), Some(user)) = (session, user) else {
+        let user = context.user;
+        let Some(session) = context.session.filter(|session| !session.revoked) else {
             return Err(invalid_grant("the sign-in session has ended"));
         };
         let scopes = Scopes::parse(&row.scope);

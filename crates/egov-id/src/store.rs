@@ -484,6 +484,79 @@ pub async fn refresh_by_hash(db: &Db, token_hash: &str) -> Result<Option<Refresh
     }))
 }
 
+/// A refresh token with what its grant needs, read at once: the account it
+/// belongs to, and its session when that is live.
+#[derive(Debug, Clone)]
+pub struct RefreshContext {
+    pub refresh: RefreshRow,
+    pub user: UserRow,
+    pub session: Option<SessionRow>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RefreshContextRow {
+    #[sqlx(flatten)]
+    refresh: RefreshRow,
+    #[sqlx(flatten)]
+    user: UserRow,
+    s_acr: Option<String>,
+    s_amr: Option<String>,
+    s_auth_time: Option<i64>,
+    s_last_seen_at: Option<i64>,
+    s_expires_at: Option<i64>,
+    s_revoked: Option<bool>,
+}
+
+/// The refresh token with this hash, its account and its session, in one
+/// query: the refresh grant's only read.
+pub async fn refresh_context(db: &Db, token_hash: &str) -> Result<Option<RefreshContext>, DbError> {
+    let row = with_pool!(db, pool => {
+        sqlx::query_as::<_, RefreshContextRow>(
+            "SELECT r.token_hash, r.family_id, r.client_id, r.user_id, r.session_id, r.scope, r.code_hash, \
+                 r.family_expires_at, r.used_at, r.revoked, \
+                 u.id, u.kind, u.personal_id, u.full_name, u.email, u.email_verified, u.phone_number, u.birthdate, \
+                 u.gender, u.agency_code, u.roles, u.password_hash, u.locked, \
+                 s.acr AS s_acr, s.amr AS s_amr, s.auth_time AS s_auth_time, s.last_seen_at AS s_last_seen_at, \
+                 s.expires_at AS s_expires_at, s.revoked AS s_revoked \
+             FROM id_refresh_tokens r JOIN id_users u ON u.id = r.user_id \
+             LEFT JOIN id_sessions s ON s.id = r.session_id AND s.revoked = FALSE \
+             WHERE r.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(row.map(|row| {
+        let session = match (
+            row.s_acr,
+            row.s_amr,
+            row.s_auth_time,
+            row.s_last_seen_at,
+            row.s_expires_at,
+            row.s_revoked,
+        ) {
+            (Some(acr), Some(amr), Some(auth_time), Some(last_seen_at), Some(expires_at), Some(revoked)) => {
+                Some(SessionRow {
+                    id: row.refresh.session_id.clone(),
+                    user_id: row.refresh.user_id,
+                    acr,
+                    amr,
+                    auth_time,
+                    last_seen_at,
+                    expires_at,
+                    revoked,
+                })
+            }
+            _ => None,
+        };
+        RefreshContext {
+            refresh: row.refresh,
+            user: row.user,
+            session,
+        }
+    }))
+}
+
 /// An access token's record, for introspection and revocation.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccessRow {

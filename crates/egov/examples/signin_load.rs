@@ -4,9 +4,10 @@
 //! hashes per second this machine does at the OWASP parameters, since a
 //! sign-in cannot be cheaper than one hash.
 //!
-//! Usage: `signin_load BASE_URL SECONDS CONCURRENCY [refresh]` against
+//! Usage: `signin_load BASE_URL SECONDS CONCURRENCY [tokens]` against
 //! `egov demo` or `egov serve --with-demo-data` (uses the demo citizen and
-//! `demo-rp`). With `refresh`, it measures refresh_token grants instead.
+//! `demo-rp`). With `tokens`, it signs in CONCURRENCY times and prints the
+//! refresh tokens, for the refresh-grant load that wrk drives.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,53 +43,99 @@ fn hidden_fields(html: &str) -> Vec<(String, String)> {
     fields
 }
 
-/// Signs in once; returns the refresh token issued.
-async fn one_sign_in(base: &str) -> Result<String, String> {
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|error| error.to_string())?;
+/// A virtual browser: one keep-alive HTTP client, and the cookies of the
+/// current sign-in (kept by hand, so they can be dropped between sign-ins
+/// while the connections stay open, as a browser's would).
+struct Browser {
+    client: reqwest::Client,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn new() -> Result<Browser, String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|error| error.to_string())?;
+        Ok(Browser {
+            client,
+            cookies: Vec::new(),
+        })
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep_cookies(&mut self, response: &reqwest::Response) {
+        for header in response.headers().get_all("set-cookie") {
+            let Some((name, value)) = header
+                .to_str()
+                .ok()
+                .and_then(|text| text.split(';').next())
+                .and_then(|pair| pair.split_once('='))
+            else {
+                continue;
+            };
+            self.cookies.retain(|(known, _)| known != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, String> {
+        let request = if self.cookies.is_empty() {
+            request
+        } else {
+            request.header("cookie", self.cookie_header())
+        };
+        let response = request.send().await.map_err(|error| error.to_string())?;
+        self.keep_cookies(&response);
+        Ok(response)
+    }
+}
+
+/// Signs in once, as a new visitor; returns the refresh token issued.
+async fn one_sign_in(browser: &mut Browser, base: &str) -> Result<String, String> {
+    browser.cookies.clear();
     let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::now_v7().as_bytes().repeat(2));
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let request = browser.client.get(format!("{base}/oauth/authorize")).query(&[
+        ("response_type", "code"),
+        ("client_id", "demo-rp"),
+        ("redirect_uri", CALLBACK),
+        ("scope", "openid profile"),
+        ("state", "load"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ]);
     let page = browser
-        .get(format!("{base}/oauth/authorize"))
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", "demo-rp"),
-            ("redirect_uri", CALLBACK),
-            ("scope", "openid profile"),
-            ("state", "load"),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ])
-        .send()
-        .await
-        .map_err(|error| error.to_string())?
+        .send(request)
+        .await?
         .text()
         .await
         .map_err(|error| error.to_string())?;
     let mut form = hidden_fields(&page);
     form.push(("login".into(), "001090012345".into()));
     form.push(("password".into(), "Hoa-sen-no-2026".into()));
-    let mut response = browser
-        .post(format!("{base}/oauth/authorize"))
-        .form(&form)
-        .send()
-        .await
-        .map_err(|error| error.to_string())?;
+    let request = browser.client.post(format!("{base}/oauth/authorize")).form(&form);
+    let mut response = browser.send(request).await?;
     if response.status() == reqwest::StatusCode::OK {
         // `demo-rp` is a third-party client: the first sign-in asks the
         // citizen's consent, which is remembered afterwards.
         let page = response.text().await.map_err(|error| error.to_string())?;
         let mut form = hidden_fields(&page);
         form.push(("decision".into(), "allow".into()));
-        response = browser
+        let request = browser
+            .client
             .post(format!("{base}/oauth/authorize/consent"))
-            .form(&form)
-            .send()
-            .await
-            .map_err(|error| error.to_string())?;
+            .form(&form);
+        response = browser.send(request).await?;
     }
     let location = response
         .headers()
@@ -103,6 +150,7 @@ async fn one_sign_in(base: &str) -> Result<String, String> {
         .map(|(_, code)| code.into_owned())
         .ok_or("no code")?;
     let tokens = browser
+        .client
         .post(format!("{base}/oauth/token"))
         .form(&[
             ("grant_type", "authorization_code"),
@@ -121,61 +169,14 @@ async fn one_sign_in(base: &str) -> Result<String, String> {
     Ok(body["refresh_token"].as_str().unwrap_or_default().to_owned())
 }
 
-/// Rotates a refresh token once; returns the new one.
-async fn one_refresh(client: &reqwest::Client, base: &str, token: &str) -> Result<String, String> {
-    let response = client
-        .post(format!("{base}/oauth/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", token),
-            ("client_id", "demo-rp"),
-        ])
-        .send()
-        .await
-        .map_err(|error| error.to_string())?;
-    if !response.status().is_success() {
-        return Err(format!("token endpoint said {}", response.status()));
+/// Prints `count` fresh refresh tokens, one per line, for the refresh
+/// load (`bench/refresh.lua` rotates them with wrk).
+async fn print_tokens(base: &str, count: usize) -> Result<(), String> {
+    let mut browser = Browser::new()?;
+    for _ in 0..count {
+        println!("{}", one_sign_in(&mut browser, base).await?);
     }
-    let body: serde_json::Value = response.json().await.map_err(|error| error.to_string())?;
-    Ok(body["refresh_token"].as_str().unwrap_or_default().to_owned())
-}
-
-/// Refresh grants per second over keep-alive connections, each virtual
-/// client rotating its own token chain.
-async fn refresh_load(base: String, seconds: u64, concurrency: usize) {
-    let done = Arc::new(AtomicU64::new(0));
-    let mut chains = Vec::new();
-    for _ in 0..concurrency {
-        chains.push(one_sign_in(&base).await.unwrap_or_default());
-    }
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
-    let mut users = Vec::new();
-    for mut token in chains {
-        let base = base.clone();
-        let done = Arc::clone(&done);
-        users.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            while Instant::now() < deadline {
-                match one_refresh(&client, &base, &token).await {
-                    Ok(next) => {
-                        token = next;
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(error) => {
-                        eprintln!("refresh failed: {error}");
-                        return;
-                    }
-                }
-            }
-        }));
-    }
-    for user in users {
-        let _ = user.await;
-    }
-    #[allow(clippy::cast_precision_loss)] // Counts far below 2^52.
-    let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    println!("refresh_grants_per_s={rate:.0}");
+    Ok(())
 }
 
 #[tokio::main]
@@ -184,8 +185,11 @@ async fn main() {
     let base = args.next().unwrap_or_else(|| "http://127.0.0.1:8098".to_owned());
     let seconds: u64 = args.next().and_then(|text| text.parse().ok()).unwrap_or(10);
     let concurrency: usize = args.next().and_then(|text| text.parse().ok()).unwrap_or(8);
-    if args.next().as_deref() == Some("refresh") {
-        refresh_load(base, seconds, concurrency).await;
+    if args.next().as_deref() == Some("tokens") {
+        if let Err(error) = print_tokens(&base, concurrency).await {
+            eprintln!("sign-in failed: {error}");
+            std::process::exit(1);
+        }
         return;
     }
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
@@ -222,8 +226,12 @@ async fn main() {
         let done = Arc::clone(&done);
         let failed = Arc::clone(&failed);
         users.push(tokio::spawn(async move {
+            let Ok(mut browser) = Browser::new() else {
+                failed.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
             while Instant::now() < deadline {
-                match one_sign_in(&base).await {
+                match one_sign_in(&mut browser, &base).await {
                     Ok(_) => done.fetch_add(1, Ordering::Relaxed),
                     Err(error) => {
                         eprintln!("sign-in failed: {error}");
