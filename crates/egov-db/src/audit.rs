@@ -55,6 +55,40 @@ pub async fn record(tx: &mut Tx, entry: &AuditEntry<'_>, at: DateTime<Utc>) -> R
     Ok(id)
 }
 
+/// Appends many audit records in one statement, in the caller's
+/// transaction: for writers that record a batch of changes at once.
+pub async fn record_many(tx: &mut Tx, entries: &[(AuditEntry<'_>, DateTime<Utc>)]) -> Result<(), DbError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(Uuid, i64, &AuditEntry<'_>, String)> = entries
+        .iter()
+        .map(|(entry, at)| {
+            (
+                egov_core::id::new_id(),
+                epoch_millis(*at),
+                entry,
+                entry.detail.to_string(),
+            )
+        })
+        .collect();
+    with_tx!(tx, conn => {
+        let mut insert = sqlx::QueryBuilder::new("INSERT INTO audit_log (id, at, actor, action, subject, detail, ip) ");
+        insert.push_values(&rows, |mut values, (id, at, entry, detail)| {
+            values
+                .push_bind(*id)
+                .push_bind(*at)
+                .push_bind(entry.actor)
+                .push_bind(entry.action)
+                .push_bind(entry.subject)
+                .push_bind(detail.as_str())
+                .push_bind(entry.ip);
+        });
+        insert.build().execute(&mut *conn).await?;
+    });
+    Ok(())
+}
+
 /// The newest records about `subject`, newest first.
 pub async fn for_subject(db: &Db, subject: &str, limit: u32) -> Result<Vec<AuditRecord>, DbError> {
     Ok(with_pool!(db, pool => {

@@ -112,7 +112,10 @@ async fn run(db: Db, mut receiver: mpsc::Receiver<(GrantWrite, Reply)>) {
     }
 }
 
-/// Applies a batch in one transaction.
+/// Applies a batch in one transaction: refresh tokens are spent one by one
+/// in arrival order, then everything issued is written in three
+/// multi-row statements (access tokens, refresh tokens, audit records),
+/// then the families of replayed tokens are revoked.
 async fn apply(db: &Db, writes: &[GrantWrite]) -> Result<Vec<Written>, DbError> {
     let mut tx = db.begin().await?;
     // Losing the last milliseconds of grants in a crash is safe: their
@@ -120,39 +123,48 @@ async fn apply(db: &Db, writes: &[GrantWrite]) -> Result<Vec<Written>, DbError> 
     // sending the user to sign in again.
     tx.defer_flush().await?;
     let mut outcomes = Vec::with_capacity(writes.len());
+    let mut issued = Vec::with_capacity(writes.len());
+    let mut replays = Vec::new();
     for write in writes {
         let outcome = match write {
-            GrantWrite::Issue(issued) => {
-                record(&mut tx, issued).await?;
+            GrantWrite::Issue(tokens) => {
+                issued.push(tokens);
                 Written::Recorded
             }
-            GrantWrite::Rotate { spent_hash, issued } => {
-                match store::use_refresh(&mut tx, spent_hash, issued.at.timestamp_millis()).await? {
-                    RefreshUse::Rotated(_) => {
-                        record(&mut tx, issued).await?;
-                        Written::Recorded
-                    }
-                    RefreshUse::Replayed(row) => {
-                        revoke_replayed(&mut tx, &row, issued.at).await?;
-                        Written::Replayed
-                    }
-                    RefreshUse::Unknown => Written::Unknown,
+            GrantWrite::Rotate {
+                spent_hash,
+                issued: tokens,
+            } => match store::use_refresh(&mut tx, spent_hash, tokens.at.timestamp_millis()).await? {
+                RefreshUse::Rotated(_) => {
+                    issued.push(tokens);
+                    Written::Recorded
                 }
-            }
+                RefreshUse::Replayed(row) => {
+                    replays.push((row, tokens.at));
+                    Written::Replayed
+                }
+                RefreshUse::Unknown => Written::Unknown,
+            },
         };
         outcomes.push(outcome);
+    }
+    let access: Vec<&AccessRow> = issued.iter().map(|tokens| &tokens.access_row).collect();
+    let refresh: Vec<&RefreshRow> = issued.iter().filter_map(|tokens| tokens.refresh_row.as_ref()).collect();
+    store::insert_tokens(&mut tx, &access, &refresh).await?;
+    let entries: Vec<(AuditEntry<'_>, DateTime<Utc>)> =
+        issued.iter().map(|tokens| (audit_entry(tokens), tokens.at)).collect();
+    audit::record_many(&mut tx, &entries).await?;
+    // Families are revoked after the inserts, so a replay also revokes what
+    // an earlier grant of this batch just issued in the same family.
+    for (row, at) in &replays {
+        revoke_replayed(&mut tx, row, *at).await?;
     }
     tx.commit().await?;
     Ok(outcomes)
 }
 
-/// Records issued tokens and their audit record.
-pub(crate) async fn record(tx: &mut Tx, issued: &Issued) -> Result<(), DbError> {
-    store::insert_access(tx, &issued.access_row).await?;
-    if let Some(row) = &issued.refresh_row {
-        store::insert_refresh(tx, row).await?;
-    }
-    let entry = AuditEntry {
+fn audit_entry(issued: &Issued) -> AuditEntry<'_> {
+    AuditEntry {
         actor: &issued.access_row.client_id,
         action: "id.token.issue",
         subject: &issued.audit_subject,
@@ -162,8 +174,16 @@ pub(crate) async fn record(tx: &mut Tx, issued: &Issued) -> Result<(), DbError> 
             "refresh": issued.refresh_row.is_some(),
         }),
         ip: None,
-    };
-    audit::record(tx, &entry, issued.at).await?;
+    }
+}
+
+/// Records issued tokens and their audit record.
+pub(crate) async fn record(tx: &mut Tx, issued: &Issued) -> Result<(), DbError> {
+    store::insert_access(tx, &issued.access_row).await?;
+    if let Some(row) = &issued.refresh_row {
+        store::insert_refresh(tx, row).await?;
+    }
+    audit::record(tx, &audit_entry(issued), issued.at).await?;
     Ok(())
 }
 

@@ -112,9 +112,11 @@ impl Provider {
 
     /// The second factors the user has set up.
     pub async fn second_factors(&self, user_id: Uuid) -> Result<SecondFactors, IdError> {
-        let totp = store::totp(self.db(), user_id).await?.totp_secret.is_some();
-        let passkey = self.passkeys_available() && store::count_passkeys(self.db(), user_id).await? > 0;
-        Ok(SecondFactors { totp, passkey })
+        let (totp, passkeys) = store::second_factor_counts(self.db(), user_id).await?;
+        Ok(SecondFactors {
+            totp,
+            passkey: self.passkeys_available() && passkeys > 0,
+        })
     }
 
     /// Whether this instance's address allows passkeys.

@@ -143,6 +143,9 @@ struct Inner {
     /// Upstream providers' discovery documents, and the client that asks.
     upstream_metadata: crate::upstream::MetadataCache,
     upstream_http: std::sync::OnceLock<reqwest::Client>,
+    /// The upstream providers, read at most every 10 s: the sign-in page
+    /// lists them.
+    upstream_list: RwLock<Option<(Instant, Arc<Vec<store::UpstreamRow>>)>>,
 }
 
 /// The OpenID provider of one instance.
@@ -208,6 +211,7 @@ impl Provider {
                 webauthn: std::sync::OnceLock::new(),
                 upstream_metadata: crate::upstream::MetadataCache::default(),
                 upstream_http: std::sync::OnceLock::new(),
+                upstream_list: RwLock::new(None),
             }),
         }
     }
@@ -382,6 +386,27 @@ impl Provider {
         &self.inner.upstream_metadata
     }
 
+    /// Every upstream provider, from this node's copy when it is fresh.
+    pub(crate) async fn upstream_list(&self) -> Result<Arc<Vec<store::UpstreamRow>>, IdError> {
+        if let Some((read_at, list)) = self
+            .inner
+            .upstream_list
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            && read_at.elapsed() < CLIENT_CACHE_TTL
+        {
+            return Ok(Arc::clone(list));
+        }
+        let list = Arc::new(store::upstreams(&self.inner.db).await?);
+        *self
+            .inner
+            .upstream_list
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((Instant::now(), Arc::clone(&list)));
+        Ok(list)
+    }
+
     pub(crate) fn upstream_http(&self) -> &reqwest::Client {
         self.inner
             .upstream_http
@@ -476,8 +501,8 @@ impl Provider {
         let login = login.trim();
         let account_key = format!("account:{}", login.to_lowercase());
         let ip_key = Self::address_key(ip);
-        let throttled = store::failures(db, &account_key, window, now_ms).await?
-            >= self.inner.config.max_failures_per_account
+        let account_failures = store::failures(db, &account_key, window, now_ms).await?;
+        let throttled = account_failures >= self.inner.config.max_failures_per_account
             || store::failures(db, &ip_key, window, now_ms).await? >= self.inner.config.max_failures_per_ip;
 
         let user = store::user_by_login(db, login).await?;
@@ -500,7 +525,9 @@ impl Provider {
             _ => Err(SignInFailure::BadCredentials),
         };
         if let Ok(user) = &outcome {
-            store::clear_failures(db, &account_key).await?;
+            if account_failures > 0 {
+                store::clear_failures(db, &account_key).await?;
+            }
             if verified.is_some_and(|verification| verification.needs_rehash) {
                 let hash = self
                     .inner

@@ -484,6 +484,51 @@ pub async fn refresh_by_hash(db: &Db, token_hash: &str) -> Result<Option<Refresh
     }))
 }
 
+/// Records many issued tokens in two statements (access tokens, then
+/// refresh tokens), for the grant writer's batches.
+pub async fn insert_tokens(tx: &mut Tx, access: &[&AccessRow], refresh: &[&RefreshRow]) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        if !access.is_empty() {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO id_access_tokens (jti, client_id, user_id, family_id, code_hash, scope, expires_at, revoked) ",
+            );
+            insert.push_values(access, |mut values, row| {
+                values
+                    .push_bind(row.jti)
+                    .push_bind(row.client_id.as_str())
+                    .push_bind(row.user_id)
+                    .push_bind(row.family_id)
+                    .push_bind(row.code_hash.as_deref())
+                    .push_bind(row.scope.as_str())
+                    .push_bind(row.expires_at)
+                    .push_bind(false);
+            });
+            insert.build().execute(&mut *conn).await?;
+        }
+        if !refresh.is_empty() {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO id_refresh_tokens (token_hash, family_id, client_id, user_id, session_id, scope, code_hash, \
+                 family_expires_at, used_at, revoked) ",
+            );
+            insert.push_values(refresh, |mut values, row| {
+                values
+                    .push_bind(row.token_hash.as_str())
+                    .push_bind(row.family_id)
+                    .push_bind(row.client_id.as_str())
+                    .push_bind(row.user_id)
+                    .push_bind(row.session_id.as_str())
+                    .push_bind(row.scope.as_str())
+                    .push_bind(row.code_hash.as_deref())
+                    .push_bind(row.family_expires_at)
+                    .push_bind(None::<i64>)
+                    .push_bind(false);
+            });
+            insert.build().execute(&mut *conn).await?;
+        }
+    });
+    Ok(())
+}
+
 /// A refresh token with what its grant needs, read at once: the account it
 /// belongs to, and its session when that is live.
 #[derive(Debug, Clone)]

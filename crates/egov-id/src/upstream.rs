@@ -134,10 +134,12 @@ fn unreachable(error: impl std::fmt::Display) -> UpstreamError {
 impl Provider {
     /// The enabled upstream providers, for the sign-in page.
     pub async fn upstreams(&self) -> Result<Vec<UpstreamRow>, IdError> {
-        Ok(store::upstreams(self.db())
+        Ok(self
+            .upstream_list()
             .await?
-            .into_iter()
+            .iter()
             .filter(|upstream| upstream.enabled)
+            .cloned()
             .collect())
     }
 

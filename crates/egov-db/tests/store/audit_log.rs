@@ -87,3 +87,34 @@ engine_test! {
         assert_eq!(records.iter().map(|record| record.id).collect::<Vec<_>>(), vec![record_id]);
     }
 }
+
+engine_test! {
+    async fn a_batch_of_records_is_written_whole_in_one_statement(test_db: TestDb) {
+        let db = &test_db.db;
+        let at = fixed_clock().now();
+        let subjects: Vec<String> = (0..300).map(|n| format!("token:{n}")).collect();
+        let entries: Vec<(AuditEntry<'_>, chrono::DateTime<chrono::Utc>)> = subjects
+            .iter()
+            .map(|subject| {
+                let entry = AuditEntry {
+                    actor: "cong-dvc",
+                    action: "id.token.issue",
+                    subject,
+                    detail: json!({ "scope": "openid" }),
+                    ip: Some("203.0.113.7"),
+                };
+                (entry, at)
+            })
+            .collect();
+        let mut tx = db.begin().await.expect("begin");
+        audit::record_many(&mut tx, &entries).await.expect("write the batch");
+        audit::record_many(&mut tx, &[]).await.expect("an empty batch is nothing to write");
+        tx.commit().await.expect("commit");
+        let records = audit::for_action(db, "id.token.issue", 1000).await.expect("read the log");
+        assert_eq!(records.len(), 300);
+        let last = audit::for_subject(db, "token:299", 10).await.expect("read the log");
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[0].ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(last[0].at, at.timestamp_millis());
+    }
+}

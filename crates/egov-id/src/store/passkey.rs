@@ -85,15 +85,6 @@ pub async fn delete_passkey(tx: &mut Tx, user_id: Uuid, credential_id: &str) -> 
     }))
 }
 
-pub async fn count_passkeys(db: &Db, user_id: Uuid) -> Result<i64, DbError> {
-    Ok(with_pool!(db, pool => {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM id_passkeys WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_one(pool)
-            .await?
-    }))
-}
-
 /// A ceremony in progress.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CeremonyRow {
@@ -138,4 +129,19 @@ pub async fn take_ceremony(db: &Db, id: &str, purpose: &str, now_ms: i64) -> Res
         .await?
         .filter(|row| row.expires_at > now_ms)
     }))
+}
+
+/// Whether the user has an authenticator app, and how many passkeys: one
+/// query for the sign-in's second step.
+pub async fn second_factor_counts(db: &Db, user_id: Uuid) -> Result<(bool, i64), DbError> {
+    let row: Option<(bool, i64)> = with_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT u.totp_secret IS NOT NULL, (SELECT COUNT(*) FROM id_passkeys p WHERE p.user_id = u.id) \
+             FROM id_users u WHERE u.id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(row.unwrap_or((false, 0)))
 }
