@@ -69,4 +69,21 @@ echo "| refresh_token grants/s (wrk, 64 connections, each token used once) | $(f
 echo "| client_credentials grants/s (wrk, 64 connections) | $(for _ in $(seq "$RUNS"); do wrk_rps -s "$work/client_credentials.lua" "$base/oauth/token"; done | median) |"
 echo "| discovery requests/s | $(for _ in $(seq "$RUNS"); do wrk_rps "$base/.well-known/openid-configuration"; done | median) |"
 echo "| JWKS requests/s | $(for _ in $(seq "$RUNS"); do wrk_rps "$base/oauth/jwks"; done | median) |"
+
+# 100,000 live sessions (with a typical user agent and address each), then
+# the same sign-in measurement again.
+echo "| bytes per session in the database (100,000 sessions added) | $(python3 bench/fill_sessions.py "$work/bench.db" 100000 | sed -n 's/bytes_per_session=//p') |"
+signin100k=$(for _ in $(seq "$RUNS"); do target/release/examples/signin_load "$base" "$SECONDS_PER_RUN" 8; done)
+echo "$signin100k" >&2
+echo "| complete password sign-ins/s with 100,000 more sessions | $(echo "$signin100k" | sed -n 's/.*sign_ins_per_s=\([0-9.]*\).*/\1/p' | median) |"
+echo "| sign-ins ÷ hashes with 100,000 more sessions | $(echo "$signin100k" | sed -n 's/.*ratio=\([0-9.]*\).*/\1/p' | median) |"
+
+# 1,000 sign-ins at once: argon2id runs one hash per core and queues the
+# rest, so the server's peak memory stays bounded.
+rss_before=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$server/status")
+burst=$(target/release/examples/signin_load "$base" "$SECONDS_PER_RUN" 1000)
+echo "$burst" >&2
+rss_after=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$server/status")
+echo "| 1,000 concurrent sign-ins: sign-ins/s, failures | $(echo "$burst" | sed -n 's/.*sign_ins_per_s=\([0-9.]*\).*failed=\([0-9]*\).*/\1, \2/p') |"
+echo "| server peak memory before → after the 1,000-sign-in burst (MiB) | $(( rss_before / 1024 )) → $(( rss_after / 1024 )) |"
 kill $server; wait $server 2>/dev/null || true

@@ -40,7 +40,57 @@ pub enum PasswordError {
     #[error("the password hasher no longer accepts work")]
     Closed,
     #[error("the password hashing task did not complete")]
-    TaskFailed(#[source] tokio::task::JoinError),
+    TaskFailed,
+}
+
+/// A job for the hashing threads.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that run argon2: exactly as many as hashes may run at once,
+/// and always the same ones. Each argon2id hash allocates its 19 MiB; on
+/// the shared blocking pool every thread that ever hashed keeps a malloc
+/// arena that size (the server grew to 400 MiB under sign-in load), here
+/// only these few do. They end when the last clone of the hasher is gone.
+struct HashThreads {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+impl HashThreads {
+    fn start(count: usize) -> HashThreads {
+        let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        for n in 0..count {
+            let receiver = Arc::clone(&receiver);
+            let spawned = std::thread::Builder::new()
+                .name(format!("egov-argon2-{n}"))
+                .spawn(move || {
+                    loop {
+                        let job = receiver
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        let Ok(job) = job else { return };
+                        // A panicking job loses its answer (the caller sees
+                        // `TaskFailed`), not the thread.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "Could not start a password hashing thread");
+            }
+        }
+        HashThreads {
+            jobs: std::sync::Mutex::new(sender),
+        }
+    }
+
+    fn submit(&self, job: Job) -> Result<(), PasswordError> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(job)
+            .map_err(|_| PasswordError::Closed)
+    }
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -62,6 +112,7 @@ pub struct PasswordHasher {
     params: Params,
     max_concurrent: usize,
     permits: Arc<Semaphore>,
+    threads: Arc<HashThreads>,
     dummy_hash: Arc<OnceCell<String>>,
     /// Runs inside the blocking section, while a permit is held; tests use
     /// it to hold hashes in flight and count them.
@@ -112,6 +163,7 @@ impl PasswordHasher {
             params,
             max_concurrent,
             permits: Arc::new(Semaphore::new(max_concurrent)),
+            threads: Arc::new(HashThreads::start(max_concurrent)),
             dummy_hash: Arc::new(OnceCell::new()),
             #[cfg(test)]
             test_hook: None,
@@ -132,7 +184,7 @@ impl PasswordHasher {
         Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, self.params.clone())
     }
 
-    /// Runs `work` on the blocking pool once a permit is free.
+    /// Runs `work` on a hashing thread once a permit is free.
     ///
     /// The permit moves into the blocking closure, so it is released when
     /// the computation ends, not when the caller stops waiting: a sign-in
@@ -151,16 +203,19 @@ impl PasswordHasher {
             .map_err(|_| PasswordError::Closed)?;
         #[cfg(test)]
         let hook = self.test_hook.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+        let (answer, result) = tokio::sync::oneshot::channel();
+        self.threads.submit(Box::new(move || {
             #[cfg(test)]
             if let Some(hook) = hook {
                 hook();
             }
-            work()
-        })
-        .await
-        .map_err(PasswordError::TaskFailed)
+            let result = work();
+            // The permit goes back before the answer, so whoever reads the
+            // answer can already start the next hash.
+            drop(permit);
+            let _ = answer.send(result);
+        }))?;
+        result.await.map_err(|_| PasswordError::TaskFailed)
     }
 
     /// Hashes a password with a fresh random salt into a PHC string
