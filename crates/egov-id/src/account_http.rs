@@ -689,6 +689,8 @@ async fn account_page(
         Some("consent") => a.connected_withdrawn,
         Some("passkey_added") => a.passkey_added,
         Some("passkey_removed") => a.passkey_removed,
+        Some("totp_added") => a.totp_added,
+        Some("totp_removed") => a.totp_removed,
         _ => "",
     };
     account_view(&provider, &context, &session, notice, Vec::new()).await

@@ -40,6 +40,7 @@ pub fn router(provider: Provider) -> Router {
         .route("/oauth/introspect", axum::routing::post(introspect))
         .route("/oauth/logout", get(logout))
         .merge(crate::account_http::router())
+        .merge(crate::account_totp_http::router())
         .merge(crate::passkey_http::router())
         .merge(crate::upstream_http::router())
         .merge(crate::manage_http::router())

@@ -9,6 +9,8 @@
 pub mod account;
 mod account_http;
 mod account_text;
+pub mod account_totp;
+mod account_totp_http;
 pub mod admin;
 mod assertion;
 pub mod backchannel;

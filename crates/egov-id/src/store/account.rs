@@ -353,15 +353,76 @@ pub async fn set_locked(tx: &mut Tx, user_id: Uuid, locked: bool, now_ms: i64) -
     Ok(())
 }
 
-/// Removes the authenticator and the recovery codes: the next sign-in of
-/// an official enrols again.
+/// Removes every second factor (authenticator app, recovery codes,
+/// passkeys): the next sign-in of an official enrols again.
 pub async fn clear_second_factors(tx: &mut Tx, user_id: Uuid) -> Result<(), DbError> {
+    remove_totp(tx, user_id).await?;
+    with_tx!(tx, conn => {
+        sqlx::query("DELETE FROM id_passkeys WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+    });
+    Ok(())
+}
+
+/// Removes the user's authenticator app and its recovery codes.
+pub async fn remove_totp(tx: &mut Tx, user_id: Uuid) -> Result<(), DbError> {
     with_tx!(tx, conn => {
         sqlx::query("UPDATE id_users SET totp_secret = NULL, totp_last_step = NULL WHERE id = $1")
             .bind(user_id)
             .execute(&mut *conn)
             .await?;
         sqlx::query("DELETE FROM id_recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+    });
+    Ok(())
+}
+
+/// An authenticator app being set up from "my account".
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TotpEnrolmentRow {
+    pub id: String,
+    pub user_id: Uuid,
+    pub secret: String,
+    pub attempts: i32,
+    pub expires_at: i64,
+}
+
+/// Starts an enrolment; the user's earlier unfinished ones go.
+pub async fn insert_totp_enrolment(db: &Db, row: &TotpEnrolmentRow) -> Result<(), DbError> {
+    with_pool!(db, pool => {
+        sqlx::query("DELETE FROM id_totp_enrolments WHERE user_id = $1").bind(row.user_id).execute(pool).await?;
+        sqlx::query("INSERT INTO id_totp_enrolments (id, user_id, secret, attempts, expires_at) VALUES ($1, $2, $3, 0, $4)")
+            .bind(&row.id)
+            .bind(row.user_id)
+            .bind(&row.secret)
+            .bind(row.expires_at)
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Counts an attempt at a live enrolment of `user_id` and returns it.
+pub async fn attempt_totp_enrolment(
+    db: &Db,
+    id: &str,
+    user_id: Uuid,
+    now_ms: i64,
+) -> Result<Option<TotpEnrolmentRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, TotpEnrolmentRow>(
+            "UPDATE id_totp_enrolments SET attempts = attempts + 1 WHERE id = $1 AND user_id = $2 AND expires_at > $3 \
+             RETURNING id, user_id, secret, attempts, expires_at",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(now_ms)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+pub async fn delete_totp_enrolment(tx: &mut Tx, id: &str) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query("DELETE FROM id_totp_enrolments WHERE id = $1").bind(id).execute(&mut *conn).await?;
     });
     Ok(())
 }

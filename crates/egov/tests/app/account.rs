@@ -463,3 +463,92 @@ engine_test! {
         assert_eq!(after.status().as_u16(), 200, "no consent page after withdrawing");
     }
 }
+
+/// The secret shown on an authenticator-app setup page.
+fn shown_secret(html: &str) -> egov_id::totp::TotpSecret {
+    let marker = "id=\"totp-secret\">";
+    let start = html.find(marker).expect("the secret is shown") + marker.len();
+    let base32 = &html[start..start + html[start..].find('<').expect("end of secret")];
+    egov_id::totp::TotpSecret::from_base32(base32).expect("a base32 secret")
+}
+
+engine_test! {
+    async fn a_citizen_sets_up_and_removes_an_authenticator_app_from_my_account(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        register_client(&app, false).await;
+        let other_device = account_browser(&app, CITIZEN, PASSWORD).await;
+        let mine = account_browser(&app, CITIZEN, PASSWORD).await;
+        let account = mine.get(app.server.url("/account")).send().await.expect("account").text().await.expect("page");
+        assert!(account.contains("href=\"/account/totp\""), "the setup link is offered");
+
+        let setup = mine.get(app.server.url("/account/totp")).send().await.expect("setup").text().await.expect("page");
+        assert!(setup.contains("otpauth://totp/"));
+        let secret = shown_secret(&setup);
+
+        // A wrong code keeps the same secret on the page.
+        let mut form = hidden_fields(&setup);
+        form.insert("code".into(), "000000".into());
+        let wrong = mine.post(app.server.url("/account/totp")).form(&form).send().await.expect("confirm");
+        assert_eq!(wrong.status().as_u16(), 422);
+        let wrong_page = wrong.text().await.expect("page");
+        assert!(wrong_page.contains("Mã xác thực không đúng"));
+        let secret_again = shown_secret(&wrong_page);
+        assert_eq!(secret_again.to_base32(), secret.to_base32(), "the same enrolment goes on");
+
+        // The right code turns it on and shows ten recovery codes once.
+        let mut form = hidden_fields(&wrong_page);
+        form.insert("code".into(), egov_id::totp::code_at(&secret, now_unix()));
+        let done = mine.post(app.server.url("/account/totp")).form(&form).send().await.expect("confirm");
+        assert_eq!(done.status().as_u16(), 200);
+        let codes = done.text().await.expect("page").matches("<li><code>").count();
+        assert_eq!(codes, 10);
+
+        // A factor change: the other device is signed out, a notice is mailed.
+        let other = other_device.get(app.server.url("/account")).send().await.expect("account");
+        assert_eq!(other.status().as_u16(), 401, "the other session ended");
+        let mail = app.mail_to("an.nguyen@example.vn").await;
+        assert!(mail.iter().any(|message| message.subject == "Phương thức xác thực của bạn đã thay đổi"));
+
+        // From now on a password sign-in asks for a code.
+        let url = app.server.url(&authorize_path(Some((CHALLENGE, "S256")), REDIRECT));
+        let fresh = browser();
+        let next = sign_in(&app, &fresh, &url, CITIZEN, PASSWORD).await;
+        assert_eq!(next.status().as_u16(), 200);
+        assert!(next.text().await.expect("page").contains("Xác thực hai yếu tố"));
+
+        // Removing it: the account page says so, and passwords alone work again.
+        let removed = post_form(&app, &mine, "/account", "/account/totp/remove", &[]).await;
+        assert_eq!(removed.status().as_u16(), 303);
+        assert!(can_sign_in(&app, CITIZEN, PASSWORD).await);
+        let audit = egov_db::audit::for_action(&app.test_db.db, "id.factor.totp.remove", 5).await.expect("audit");
+        assert_eq!(audit.len(), 1);
+    }
+}
+
+engine_test! {
+    async fn an_official_cannot_remove_the_last_second_factor(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let user = egov_id::store::user_by_login(&app.test_db.db, OFFICIAL).await.expect("query").expect("official");
+        let mut tx = app.test_db.db.begin().await.expect("tx");
+        let secret = egov_id::totp::TotpSecret::generate();
+        egov_id::store::enrol_totp(&mut tx, user.id, &secret.to_base32(), 0, &[]).await.expect("enrol");
+        tx.commit().await.expect("commit");
+        // Sign in to my account with password and code.
+        let browser = browser();
+        let start = browser.get(app.server.url("/account")).send().await.expect("account");
+        let login_page = follow(&app, &browser, start).await.text().await.expect("page");
+        let mut form = hidden_fields(&login_page);
+        form.insert("login".into(), OFFICIAL.into());
+        form.insert("password".into(), PASSWORD.into());
+        let challenge = browser.post(app.server.url("/oauth/authorize")).form(&form).send().await.expect("sign in");
+        let challenge_page = challenge.text().await.expect("page");
+        let code = egov_id::totp::code_at(&secret, now_unix());
+        let answer = second_factor(&app, &browser, &challenge_page, &code).await;
+        assert_eq!(follow(&app, &browser, answer).await.status().as_u16(), 200);
+
+        let refused = post_form(&app, &browser, "/account", "/account/totp/remove", &[]).await;
+        assert_eq!(refused.status().as_u16(), 409);
+        assert!(refused.text().await.expect("page").contains("hai yếu tố"));
+        assert!(egov_id::store::totp(&app.test_db.db, user.id).await.expect("query").totp_secret.is_some());
+    }
+}
