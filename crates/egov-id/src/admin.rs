@@ -461,3 +461,29 @@ pub async fn add_upstream(
     tx.commit().await?;
     Ok(())
 }
+
+/// Gives a confidential client a new secret (shown once); the old one stops
+/// working at once on this node and within the client cache's 10 s on the
+/// others. `None` when the client has no secret to rotate.
+pub async fn rotate_client_secret(
+    db: &Db,
+    client_id: &str,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<String>, AdminError> {
+    let secret = domain::new_token();
+    let mut tx = db.begin().await?;
+    if !store::set_client_secret(&mut tx, client_id, &domain::token_hash(&secret)).await? {
+        return Ok(None);
+    }
+    let entry = AuditEntry {
+        actor,
+        action: "id.client.secret_rotate",
+        subject: &format!("client:{client_id}"),
+        detail: json!({}),
+        ip: None,
+    };
+    audit::record(&mut tx, &entry, now).await?;
+    tx.commit().await?;
+    Ok(Some(secret))
+}

@@ -44,6 +44,7 @@ pub fn router(provider: Provider) -> Router {
         .merge(crate::passkey_http::router())
         .merge(crate::upstream_http::router())
         .merge(crate::manage_http::router())
+        .merge(crate::platform_http::router())
         .with_state(provider)
 }
 

@@ -25,6 +25,7 @@ pub mod passkey;
 mod passkey_http;
 pub mod password;
 pub mod password_policy;
+pub mod platform_http;
 pub mod provider;
 pub mod store;
 mod text;

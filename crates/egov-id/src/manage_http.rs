@@ -77,7 +77,7 @@ fn unauthorized() -> AppError {
     )
 }
 
-fn forbidden() -> AppError {
+pub(crate) fn forbidden() -> AppError {
     AppError::new(
         StatusCode::FORBIDDEN,
         "forbidden",
@@ -112,7 +112,7 @@ fn unknown_action() -> AppError {
 }
 
 /// The administrator behind a bearer access token.
-async fn bearer_actor(provider: &Provider, headers: &HeaderMap) -> Result<UserRow, AppError> {
+pub(crate) async fn bearer_actor(provider: &Provider, headers: &HeaderMap) -> Result<UserRow, AppError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -350,8 +350,28 @@ async fn act_page(
 /// The administration API's part of the OpenAPI description.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(search_api, act_api),
-    components(schemas(ManagedUser, egov_web::error::ErrorBody)),
+    paths(
+        search_api,
+        act_api,
+        crate::platform_http::list_clients,
+        crate::platform_http::add_client,
+        crate::platform_http::rotate_secret,
+        crate::platform_http::list_keys,
+        crate::platform_http::rotate_key,
+        crate::platform_http::list_upstreams,
+        crate::platform_http::add_upstream,
+    ),
+    components(schemas(
+        ManagedUser,
+        egov_web::error::ErrorBody,
+        crate::platform_http::ClientSummary,
+        crate::platform_http::ClientRequest,
+        crate::platform_http::ClientCredentials,
+        crate::platform_http::KeySummary,
+        crate::platform_http::RotateRequest,
+        crate::platform_http::UpstreamSummary,
+        crate::platform_http::UpstreamRequest,
+    )),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]

@@ -461,6 +461,15 @@ impl Provider {
         Ok(Some(client))
     }
 
+    /// Drops this node's copy of a client's registration (after a change).
+    pub fn forget_client(&self, client_id: &str) {
+        self.inner
+            .clients
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(client_id);
+    }
+
     // ------------------------------------------------------------ subjects
 
     /// The `sub` under which `client` knows the user: the account id, or a

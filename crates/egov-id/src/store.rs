@@ -925,3 +925,26 @@ pub async fn backchannel_clients(tx: &mut Tx, ending: Ending<'_>) -> Result<Vec<
         }
     }))
 }
+
+/// Every registered client, by id.
+pub async fn clients(db: &Db) -> Result<Vec<ClientRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, ClientRow>(concat!("SELECT ", client_columns!(), " FROM id_clients ORDER BY client_id"))
+            .fetch_all(pool)
+            .await?
+    }))
+}
+
+/// Replaces a confidential client's secret hash; `false` for a client
+/// without a secret (public, or signing with its keys).
+pub async fn set_client_secret(tx: &mut Tx, client_id: &str, secret_hash: &str) -> Result<bool, DbError> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query("UPDATE id_clients SET secret_hash = $1 WHERE client_id = $2 AND secret_hash IS NOT NULL")
+            .bind(secret_hash)
+            .bind(client_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1
+    }))
+}

@@ -168,3 +168,68 @@ engine_test! {
         assert_eq!(attempt.status().as_u16(), 403);
     }
 }
+
+engine_test! {
+    async fn a_platform_admin_manages_clients_keys_and_upstreams_over_json(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let secret = register_client(&app, false).await.expect("secret");
+        let (_, token) = official(&app, &secret, PLATFORM_ADMIN).await;
+        let (_, agency_token) = official(&app, &secret, AGENCY_ADMIN).await;
+        assert_eq!(api(&app, Some(&agency_token), "GET", "/api/v1/id/clients").await.0, 403, "agency admins manage accounts, not the service");
+        assert_eq!(api(&app, None, "GET", "/api/v1/id/clients").await.0, 401);
+
+        let (status, clients) = api(&app, Some(&token), "GET", "/api/v1/id/clients").await;
+        assert_eq!(status, 200);
+        let portal = clients.as_array().expect("a list").iter().find(|client| client["client_id"] == "cong-dvc").expect("cong-dvc listed");
+        assert_eq!(portal["authentication"], "client_secret");
+        assert!(!clients.to_string().contains("secret_hash"), "no secret material is listed");
+
+        // Register a client; a bad one names the field.
+        let post = |path: &str, body: serde_json::Value| {
+            let request = app.server.client.post(app.server.url(path)).bearer_auth(&token).json(&body);
+            async move {
+                let response = request.send().await.expect("API call");
+                let status = response.status().as_u16();
+                (status, response.json::<serde_json::Value>().await.unwrap_or_default())
+            }
+        };
+        let (status, created) = post("/api/v1/id/clients", serde_json::json!({
+            "client_id": "so-tu-phap", "name": "Sở Tư pháp", "redirect_uris": ["https://stp.example.gov.vn/cb"], "signing_alg": "ES256"
+        })).await;
+        assert_eq!(status, 201, "{created}");
+        assert!(created["client_secret"].as_str().is_some_and(|secret| secret.len() == 43));
+        let (status, refused) = post("/api/v1/id/clients", serde_json::json!({
+            "client_id": "xau", "name": "Xấu", "redirect_uris": ["http://evil.example.com/cb"]
+        })).await;
+        assert_eq!((status, refused["code"].as_str()), (422, Some("invalid_field")));
+        assert!(refused["message"].as_str().is_some_and(|message| message.contains("redirect_uri")));
+
+        // Rotating a secret: the old one stops working, the new one works.
+        let (status, rotated) = post("/api/v1/id/clients/cong-dvc/secret", serde_json::json!({})).await;
+        assert_eq!(status, 200);
+        let new_secret = rotated["client_secret"].as_str().expect("a new secret");
+        let grant = [("grant_type", "client_credentials"), ("scope", "openid")];
+        assert_eq!(token_request(&app, &secret, &grant).await.0, 401, "the old secret still works");
+        assert_eq!(token_request(&app, new_secret, &grant).await.0, 200);
+
+        // Keys: listed without private parts; "rotate now" publishes the next key.
+        let (_, keys) = api(&app, Some(&token), "GET", "/api/v1/id/keys").await;
+        assert!(!keys.to_string().contains("PRIVATE KEY"));
+        let before = keys.as_array().expect("keys").len();
+        let (status, _) = post("/api/v1/id/keys/rotate", serde_json::json!({ "alg": "ES256" })).await;
+        assert_eq!(status, 200);
+        let (_, keys) = api(&app, Some(&token), "GET", "/api/v1/id/keys").await;
+        let keys = keys.as_array().expect("keys");
+        assert_eq!(keys.len(), before + 1);
+        assert!(keys.iter().any(|key| key["alg"] == "ES256" && key["status"] == "next"));
+
+        // Upstreams: added and listed without the secret.
+        let (status, _) = post("/api/v1/id/upstreams", serde_json::json!({
+            "id": "vneid", "name": "VNeID", "issuer": "https://vneid.example.gov.vn", "client_id": "tinh", "client_secret": "bi-mat"
+        })).await;
+        assert_eq!(status, 201);
+        let (_, upstreams) = api(&app, Some(&token), "GET", "/api/v1/id/upstreams").await;
+        assert_eq!(upstreams[0]["id"], "vneid");
+        assert!(!upstreams.to_string().contains("bi-mat"));
+    }
+}

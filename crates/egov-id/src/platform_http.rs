@@ -1,0 +1,379 @@
+//! Administration of the sign-in service itself over JSON, for platform
+//! administrators (bearer access tokens of egov-id): clients (list,
+//! register, rotate a secret), signing keys (list, rotate now) and upstream
+//! providers (list, add). The same operations as `egov id …` on the
+//! command line, audited the same way.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use egov_web::{AppError, Localized};
+
+use crate::admin::{self, AdminError, NewClient, NewUpstream};
+use crate::domain::Role;
+use crate::keys::Algorithm;
+use crate::manage_http::{bearer_actor, forbidden};
+use crate::provider::Provider;
+use crate::store::{self, ClientRow, UserRow};
+
+pub(crate) fn router() -> Router<Provider> {
+    Router::new()
+        .route("/api/v1/id/clients", get(list_clients).post(add_client))
+        .route("/api/v1/id/clients/{id}/secret", post(rotate_secret))
+        .route("/api/v1/id/keys", get(list_keys))
+        .route("/api/v1/id/keys/rotate", post(rotate_key))
+        .route("/api/v1/id/upstreams", get(list_upstreams).post(add_upstream))
+}
+
+/// The platform administrator behind a bearer token, or 401/403.
+async fn platform_admin(provider: &Provider, headers: &HeaderMap) -> Result<UserRow, AppError> {
+    let actor = bearer_actor(provider, headers).await?;
+    let platform = actor
+        .roles
+        .split_whitespace()
+        .filter_map(Role::parse)
+        .any(|role| role == Role::PlatformAdmin);
+    if platform { Ok(actor) } else { Err(forbidden()) }
+}
+
+fn admin_error(error: AdminError) -> AppError {
+    match error {
+        AdminError::Invalid { field, message } => AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Localized::new(format!("{field}: {message}"), format!("{field}: {message}")),
+        ),
+        AdminError::Exists(what) => AppError::new(
+            StatusCode::CONFLICT,
+            "exists",
+            Localized::new(format!("{what} đã tồn tại."), format!("{what} exists already.")),
+        ),
+        other => AppError::internal(other),
+    }
+}
+
+/// A client as administrators see it (never its secret).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ClientSummary {
+    pub client_id: String,
+    pub name: String,
+    /// `client_secret`, `private_key_jwt` or `none` (public, PKCE).
+    pub authentication: &'static str,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub signing_alg: String,
+    pub first_party: bool,
+    /// `public` or `pairwise`.
+    pub subject_type: String,
+    pub sector_identifier: Option<String>,
+    pub backchannel_logout_uri: Option<String>,
+}
+
+impl From<ClientRow> for ClientSummary {
+    fn from(client: ClientRow) -> Self {
+        let list = |json: &str| serde_json::from_str::<Vec<String>>(json).unwrap_or_default();
+        let words = |text: &str| text.split_whitespace().map(str::to_owned).collect();
+        ClientSummary {
+            authentication: if client.jwks.is_some() {
+                "private_key_jwt"
+            } else if client.secret_hash.is_some() {
+                "client_secret"
+            } else {
+                "none"
+            },
+            redirect_uris: list(&client.redirect_uris),
+            post_logout_redirect_uris: list(&client.post_logout_redirect_uris),
+            scopes: words(&client.scopes),
+            grant_types: words(&client.grant_types),
+            client_id: client.client_id,
+            name: client.name,
+            signing_alg: client.signing_alg,
+            first_party: client.first_party,
+            subject_type: client.subject_type,
+            sector_identifier: client.sector_identifier,
+            backchannel_logout_uri: client.backchannel_logout_uri,
+        }
+    }
+}
+
+/// Every registered client.
+#[utoipa::path(get, path = "/api/v1/id/clients", tag = "sign-in administration", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every client, by id", body = [ClientSummary]),
+        (status = 401, description = "`unauthorized`", body = egov_web::error::ErrorBody),
+        (status = 403, description = "`forbidden`: not a platform administrator", body = egov_web::error::ErrorBody),
+    ))]
+pub async fn list_clients(
+    State(provider): State<Provider>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ClientSummary>>, AppError> {
+    platform_admin(&provider, &headers).await?;
+    let clients = store::clients(provider.db()).await?;
+    Ok(Json(clients.into_iter().map(ClientSummary::from).collect()))
+}
+
+/// A client to register.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct ClientRequest {
+    pub client_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A public client (no secret; PKCE only).
+    #[serde(default)]
+    pub public: bool,
+    /// Default: openid profile email phone.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Default: authorization_code refresh_token.
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    /// RS256 (default), ES256 or EdDSA.
+    pub signing_alg: Option<String>,
+    #[serde(default)]
+    pub first_party: bool,
+    #[serde(default)]
+    pub pairwise: bool,
+    pub sector_identifier: Option<String>,
+    /// The client's public JWKS: it authenticates with private_key_jwt.
+    pub jwks: Option<serde_json::Value>,
+    pub backchannel_logout_uri: Option<String>,
+}
+
+/// A registered client's credentials, shown once.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    /// Absent for public clients and clients with keys.
+    pub client_secret: Option<String>,
+}
+
+fn invalid(field: &str, message: &str) -> AppError {
+    AppError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        Localized::new(format!("{field}: {message}"), format!("{field}: {message}")),
+    )
+}
+
+/// Registers a client; answers its secret once.
+#[utoipa::path(post, path = "/api/v1/id/clients", tag = "sign-in administration", security(("bearer" = [])),
+    request_body = ClientRequest,
+    responses(
+        (status = 201, description = "Registered", body = ClientCredentials),
+        (status = 409, description = "`exists`", body = egov_web::error::ErrorBody),
+        (status = 422, description = "`invalid_field`: which field and why", body = egov_web::error::ErrorBody),
+    ))]
+pub async fn add_client(
+    State(provider): State<Provider>,
+    headers: HeaderMap,
+    Json(request): Json<ClientRequest>,
+) -> Result<Response, AppError> {
+    let actor = platform_admin(&provider, &headers).await?;
+    let signing_alg = match request.signing_alg.as_deref() {
+        None => Algorithm::Rs256,
+        Some(name) => Algorithm::parse(name).ok_or_else(|| invalid("signing_alg", "must be RS256, ES256 or EdDSA"))?,
+    };
+    let mut client = NewClient::web(&request.client_id, &request.name, "");
+    client.redirect_uris = request.redirect_uris;
+    client.post_logout_redirect_uris = request.post_logout_redirect_uris;
+    client.public = request.public;
+    if !request.scopes.is_empty() {
+        client.scopes = request.scopes;
+    }
+    if !request.grant_types.is_empty() {
+        client.grant_types = request.grant_types;
+    }
+    client.signing_alg = signing_alg;
+    client.first_party = request.first_party;
+    client.pairwise = request.pairwise;
+    client.sector_identifier = request.sector_identifier;
+    client.jwks = request.jwks.map(|jwks| jwks.to_string());
+    client.backchannel_logout_uri = request.backchannel_logout_uri;
+    let secret = admin::add_client(provider.db(), &client, &format!("user:{}", actor.id), provider.now())
+        .await
+        .map_err(admin_error)?;
+    let body = ClientCredentials {
+        client_id: client.client_id,
+        client_secret: secret,
+    };
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    crate::http::no_store(&mut response);
+    Ok(response)
+}
+
+/// Gives a confidential client a new secret, answered once.
+#[utoipa::path(post, path = "/api/v1/id/clients/{id}/secret", tag = "sign-in administration",
+    params(("id" = String, Path, description = "The client's id")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The new secret; the old one no longer works", body = ClientCredentials),
+        (status = 404, description = "`client_not_found`: no confidential client with a secret by that id", body = egov_web::error::ErrorBody),
+    ))]
+pub async fn rotate_secret(
+    State(provider): State<Provider>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+) -> Result<Response, AppError> {
+    let actor = platform_admin(&provider, &headers).await?;
+    let secret = admin::rotate_client_secret(provider.db(), &client_id, &format!("user:{}", actor.id), provider.now())
+        .await
+        .map_err(admin_error)?
+        .ok_or_else(|| {
+            AppError::new(
+                StatusCode::NOT_FOUND,
+                "client_not_found",
+                Localized::new(
+                    "Không có ứng dụng dùng khóa bí mật với mã này.",
+                    "No client with a secret has this id.",
+                ),
+            )
+        })?;
+    provider.forget_client(&client_id);
+    let mut response = Json(ClientCredentials {
+        client_id,
+        client_secret: Some(secret),
+    })
+    .into_response();
+    crate::http::no_store(&mut response);
+    Ok(response)
+}
+
+/// A signing key, public facts only.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct KeySummary {
+    pub kid: String,
+    pub alg: String,
+    /// `next` (published, not yet signing), `active` or `retired`.
+    pub status: String,
+    pub created_at: i64,
+    /// When a retired key leaves the JWKS (milliseconds since the epoch).
+    pub retire_after: Option<i64>,
+}
+
+/// The signing keys.
+#[utoipa::path(get, path = "/api/v1/id/keys", tag = "sign-in administration", security(("bearer" = [])),
+    responses((status = 200, description = "Every key, oldest first", body = [KeySummary])))]
+pub async fn list_keys(
+    State(provider): State<Provider>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<KeySummary>>, AppError> {
+    platform_admin(&provider, &headers).await?;
+    let keys = store::keys(provider.db()).await?;
+    Ok(Json(
+        keys.into_iter()
+            .map(|key| KeySummary {
+                kid: key.kid,
+                alg: key.alg,
+                status: key.status,
+                created_at: key.created_at,
+                retire_after: key.retire_after,
+            })
+            .collect(),
+    ))
+}
+
+/// Which algorithm's key to rotate.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct RotateRequest {
+    /// RS256, ES256 or EdDSA.
+    pub alg: String,
+}
+
+/// One rotation step: publish a new key, or activate the published one.
+#[utoipa::path(post, path = "/api/v1/id/keys/rotate", tag = "sign-in administration", security(("bearer" = [])),
+    request_body = RotateRequest,
+    responses((status = 200, description = "What was done", body = String)))]
+pub async fn rotate_key(
+    State(provider): State<Provider>,
+    headers: HeaderMap,
+    Json(request): Json<RotateRequest>,
+) -> Result<Json<String>, AppError> {
+    platform_admin(&provider, &headers).await?;
+    let alg = Algorithm::parse(&request.alg).ok_or_else(|| invalid("alg", "must be RS256, ES256 or EdDSA"))?;
+    Ok(Json(provider.rotate_key(alg).await.map_err(AppError::internal)?))
+}
+
+/// An upstream provider, without its client secret.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct UpstreamSummary {
+    pub id: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub enabled: bool,
+}
+
+/// The upstream providers.
+#[utoipa::path(get, path = "/api/v1/id/upstreams", tag = "sign-in administration", security(("bearer" = [])),
+    responses((status = 200, description = "Every upstream provider", body = [UpstreamSummary])))]
+pub async fn list_upstreams(
+    State(provider): State<Provider>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<UpstreamSummary>>, AppError> {
+    platform_admin(&provider, &headers).await?;
+    let upstreams = store::upstreams(provider.db()).await?;
+    Ok(Json(
+        upstreams
+            .into_iter()
+            .map(|upstream| UpstreamSummary {
+                scopes: upstream.scopes.split_whitespace().map(str::to_owned).collect(),
+                id: upstream.id,
+                name: upstream.name,
+                issuer: upstream.issuer,
+                client_id: upstream.client_id,
+                enabled: upstream.enabled,
+            })
+            .collect(),
+    ))
+}
+
+/// An upstream provider to add.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct UpstreamRequest {
+    pub id: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// Adds an upstream provider; its sign-in button appears within 10 s.
+#[utoipa::path(post, path = "/api/v1/id/upstreams", tag = "sign-in administration", security(("bearer" = [])),
+    request_body = UpstreamRequest,
+    responses(
+        (status = 201, description = "Added"),
+        (status = 409, description = "`exists`", body = egov_web::error::ErrorBody),
+        (status = 422, description = "`invalid_field`", body = egov_web::error::ErrorBody),
+    ))]
+pub async fn add_upstream(
+    State(provider): State<Provider>,
+    headers: HeaderMap,
+    Json(request): Json<UpstreamRequest>,
+) -> Result<StatusCode, AppError> {
+    let actor = platform_admin(&provider, &headers).await?;
+    let upstream = NewUpstream {
+        id: request.id,
+        name: request.name,
+        issuer: request.issuer,
+        client_id: request.client_id,
+        client_secret: request.client_secret,
+        scopes: if request.scopes.is_empty() {
+            vec!["profile personal_id email".to_owned()]
+        } else {
+            request.scopes
+        },
+    };
+    admin::add_upstream(provider.db(), &upstream, &format!("user:{}", actor.id), provider.now())
+        .await
+        .map_err(admin_error)?;
+    Ok(StatusCode::CREATED)
+}
