@@ -272,7 +272,10 @@ struct UsersPage {
 
 /// The administrator behind the session cookie, or the page that says why
 /// not: sign in first, or 403.
-async fn session_actor(provider: &Provider, headers: &HeaderMap) -> Result<Result<UserRow, Response>, AppError> {
+pub(crate) async fn session_actor(
+    provider: &Provider,
+    headers: &HeaderMap,
+) -> Result<Result<UserRow, Response>, AppError> {
     let Some(session) = current_session(provider, headers).await? else {
         return Ok(Err(Redirect::to("/account/sign-in").into_response()));
     };

@@ -1,8 +1,10 @@
-//! Administration of the sign-in service itself over JSON, for platform
-//! administrators (bearer access tokens of egov-id): clients (list,
-//! register, rotate a secret), signing keys (list, rotate now) and upstream
-//! providers (list, add). The same operations as `egov id …` on the
-//! command line, audited the same way.
+//! Administration of the sign-in service itself, for platform
+//! administrators: over JSON (bearer access tokens of egov-id) clients
+//! (list, register, rotate a secret), signing keys (list, rotate now) and
+//! upstream providers (list, add); and the page `/admin/sign-in` (the
+//! administrator's session) that lists them, rotates a client's secret and
+//! rotates keys. The same operations as `egov id …` on the command line,
+//! audited the same way.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -25,6 +27,9 @@ pub(crate) fn router() -> Router<Provider> {
         .route("/api/v1/id/keys", get(list_keys))
         .route("/api/v1/id/keys/rotate", post(rotate_key))
         .route("/api/v1/id/upstreams", get(list_upstreams).post(add_upstream))
+        .route("/admin/sign-in", get(service_view))
+        .route("/admin/sign-in/clients/{id}/secret", post(rotate_secret_page))
+        .route("/admin/sign-in/keys/rotate", post(rotate_key_page))
 }
 
 /// The platform administrator behind a bearer token, or 401/403.
@@ -376,4 +381,209 @@ pub async fn add_upstream(
         .await
         .map_err(admin_error)?;
     Ok(StatusCode::CREATED)
+}
+
+// ---------------------------------------------------------------- pages
+
+/// The administration page's strings.
+#[derive(Debug)]
+struct ServiceText {
+    title: &'static str,
+    clients: &'static str,
+    name: &'static str,
+    authentication: &'static str,
+    rotate_secret: &'static str,
+    keys: &'static str,
+    status: &'static str,
+    algorithm: &'static str,
+    rotate_now: &'static str,
+    upstreams: &'static str,
+    no_upstreams: &'static str,
+    how_to_add: &'static str,
+}
+
+const SERVICE_VI: ServiceText = ServiceText {
+    title: "Quản trị dịch vụ xác thực",
+    clients: "Ứng dụng kết nối",
+    name: "Tên",
+    authentication: "Xác thực ứng dụng",
+    rotate_secret: "Đổi khóa bí mật",
+    keys: "Khóa ký",
+    status: "Trạng thái",
+    algorithm: "Thuật toán",
+    rotate_now: "Xoay khóa ngay",
+    upstreams: "Nhà cung cấp định danh cấp trên",
+    no_upstreams: "Chưa cấu hình nhà cung cấp nào.",
+    how_to_add: "Đăng ký ứng dụng và nhà cung cấp mới qua API JSON (/api/docs) hoặc lệnh `egov id`.",
+};
+
+const SERVICE_EN: ServiceText = ServiceText {
+    title: "Sign-in service administration",
+    clients: "Clients",
+    name: "Name",
+    authentication: "Client authentication",
+    rotate_secret: "Rotate the secret",
+    keys: "Signing keys",
+    status: "Status",
+    algorithm: "Algorithm",
+    rotate_now: "Rotate now",
+    upstreams: "Upstream identity providers",
+    no_upstreams: "No upstream provider is configured.",
+    how_to_add: "Register new clients and providers through the JSON API (/api/docs) or `egov id`.",
+};
+
+#[derive(askama::Template)]
+#[template(path = "id_admin_service.html")]
+struct ServicePage {
+    page: egov_web::PageMeta,
+    shell: &'static egov_web::i18n::ShellText,
+    t: &'static ServiceText,
+    notice: &'static str,
+    new_secret: Option<String>,
+    clients: Vec<ClientSummary>,
+    keys: Vec<KeySummary>,
+    upstreams: Vec<UpstreamSummary>,
+}
+
+/// The platform administrator signed in with this browser, or the answer.
+async fn page_admin(provider: &Provider, headers: &HeaderMap) -> Result<Result<UserRow, Response>, AppError> {
+    match crate::manage_http::session_actor(provider, headers).await? {
+        Ok(actor)
+            if actor
+                .roles
+                .split_whitespace()
+                .filter_map(Role::parse)
+                .any(|role| role == Role::PlatformAdmin) =>
+        {
+            Ok(Ok(actor))
+        }
+        Ok(_) => Err(forbidden()),
+        Err(response) => Ok(Err(response)),
+    }
+}
+
+async fn service_page(
+    provider: &Provider,
+    context: &egov_web::PageContext,
+    notice: &'static str,
+    new_secret: Option<String>,
+) -> Result<Response, AppError> {
+    use askama::Template as _;
+    let t = context.lang.pick(&SERVICE_VI, &SERVICE_EN);
+    let clients = store::clients(provider.db())
+        .await?
+        .into_iter()
+        .map(ClientSummary::from)
+        .collect();
+    let keys = store::keys(provider.db())
+        .await?
+        .into_iter()
+        .map(|key| KeySummary {
+            kid: key.kid,
+            alg: key.alg,
+            status: key.status,
+            created_at: key.created_at,
+            retire_after: key.retire_after,
+        })
+        .collect();
+    let upstreams = store::upstreams(provider.db())
+        .await?
+        .into_iter()
+        .map(|upstream| UpstreamSummary {
+            scopes: upstream.scopes.split_whitespace().map(str::to_owned).collect(),
+            id: upstream.id,
+            name: upstream.name,
+            issuer: upstream.issuer,
+            client_id: upstream.client_id,
+            enabled: upstream.enabled,
+        })
+        .collect();
+    let page = ServicePage {
+        page: context.meta(t.title),
+        shell: context.shell(),
+        t,
+        notice,
+        new_secret,
+        clients,
+        keys,
+        upstreams,
+    };
+    let mut response = axum::response::Html(page.render()?).into_response();
+    crate::http::no_store(&mut response);
+    Ok(response)
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct ServiceParams {
+    done: Option<String>,
+}
+
+async fn service_view(
+    State(provider): State<Provider>,
+    context: egov_web::PageContext,
+    headers: HeaderMap,
+    axum::extract::Query(params): axum::extract::Query<ServiceParams>,
+) -> Result<Response, AppError> {
+    if let Err(response) = page_admin(&provider, &headers).await? {
+        return Ok(response);
+    }
+    let notice = match params.done.as_deref() {
+        Some("rotated") => context.lang.pick(
+            "Đã thực hiện một bước xoay khóa (công bố khóa mới, hoặc đưa khóa đã công bố vào dùng).",
+            "One rotation step done (a new key published, or the published one put to use).",
+        ),
+        _ => "",
+    };
+    service_page(&provider, &context, notice, None).await
+}
+
+async fn rotate_secret_page(
+    State(provider): State<Provider>,
+    context: egov_web::PageContext,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+) -> Result<Response, AppError> {
+    let actor = match page_admin(&provider, &headers).await? {
+        Ok(actor) => actor,
+        Err(response) => return Ok(response),
+    };
+    let Some(secret) =
+        admin::rotate_client_secret(provider.db(), &client_id, &format!("user:{}", actor.id), provider.now())
+            .await
+            .map_err(admin_error)?
+    else {
+        return Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "client_not_found",
+            Localized::new(
+                "Không có ứng dụng dùng khóa bí mật với mã này.",
+                "No client with a secret has this id.",
+            ),
+        ));
+    };
+    provider.forget_client(&client_id);
+    let notice = context.lang.pick(
+        "Khóa bí mật mới (chỉ hiển thị lần này; khóa cũ đã hết hiệu lực):",
+        "The new secret (shown only now; the old one no longer works):",
+    );
+    service_page(&provider, &context, notice, Some(secret)).await
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RotateForm {
+    #[serde(default)]
+    alg: String,
+}
+
+async fn rotate_key_page(
+    State(provider): State<Provider>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<RotateForm>,
+) -> Result<Response, AppError> {
+    if let Err(response) = page_admin(&provider, &headers).await? {
+        return Ok(response);
+    }
+    let alg = Algorithm::parse(&form.alg).ok_or_else(|| invalid("alg", "must be RS256, ES256 or EdDSA"))?;
+    provider.rotate_key(alg).await.map_err(AppError::internal)?;
+    Ok(axum::response::Redirect::to("/admin/sign-in?done=rotated").into_response())
 }

@@ -233,3 +233,34 @@ engine_test! {
         assert!(!upstreams.to_string().contains("bi-mat"));
     }
 }
+
+engine_test! {
+    async fn the_service_page_rotates_a_client_secret_and_keys_for_platform_admins_only(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let secret = register_client(&app, false).await.expect("secret");
+        let (agency_browser, _) = official(&app, &secret, AGENCY_ADMIN).await;
+        let refused = agency_browser.get(app.server.url("/admin/sign-in")).send().await.expect("page");
+        assert_eq!(refused.status().as_u16(), 403);
+
+        let (platform_browser, _) = official(&app, &secret, PLATFORM_ADMIN).await;
+        let page = platform_browser.get(app.server.url("/admin/sign-in")).send().await.expect("page");
+        assert_eq!(page.status().as_u16(), 200);
+        let html = page.text().await.expect("page");
+        assert!(html.contains("Quản trị dịch vụ xác thực") && html.contains("<code>cong-dvc</code>"));
+
+        let rotated = post_form(&app, &platform_browser, "/admin/sign-in", "/admin/sign-in/clients/cong-dvc/secret", &[]).await;
+        assert_eq!(rotated.status().as_u16(), 200);
+        let html = rotated.text().await.expect("page");
+        let marker = "id=\"new-secret\">";
+        let start = html.find(marker).expect("the new secret is shown once") + marker.len();
+        let new_secret = &html[start..start + html[start..].find('<').expect("end")];
+        let grant = [("grant_type", "client_credentials"), ("scope", "openid")];
+        assert_eq!(token_request(&app, &secret, &grant).await.0, 401);
+        assert_eq!(token_request(&app, new_secret, &grant).await.0, 200);
+
+        let keys_before = egov_id::store::keys(&app.test_db.db).await.expect("keys").len();
+        let rotated = post_form(&app, &platform_browser, "/admin/sign-in", "/admin/sign-in/keys/rotate", &[("alg", "EdDSA")]).await;
+        assert_eq!(rotated.status().as_u16(), 303);
+        assert_eq!(egov_id::store::keys(&app.test_db.db).await.expect("keys").len(), keys_before + 1);
+    }
+}
