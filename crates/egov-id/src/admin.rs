@@ -92,6 +92,15 @@ pub async fn add_client(
     actor: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<String>, AdminError> {
+    let sector_identifier = check_client(client)?;
+    if store::client(db, &client.client_id).await?.is_some() {
+        return Err(AdminError::Exists(format!("client `{}`", client.client_id)));
+    }
+    add_checked_client(db, client, sector_identifier, actor, now).await
+}
+
+/// Checks a client registration; returns its sector (pairwise clients).
+fn check_client(client: &NewClient) -> Result<Option<String>, AdminError> {
     let id_ok = (3..=64).contains(&client.client_id.len())
         && client
             .client_id
@@ -142,9 +151,16 @@ pub async fn add_client(
     if let Some(uri) = &client.backchannel_logout_uri {
         domain::validate_redirect_uri(uri).map_err(|message| invalid("backchannel_logout_uri", message))?;
     }
-    if store::client(db, &client.client_id).await?.is_some() {
-        return Err(AdminError::Exists(format!("client `{}`", client.client_id)));
-    }
+    Ok(sector_identifier)
+}
+
+async fn add_checked_client(
+    db: &Db,
+    client: &NewClient,
+    sector_identifier: Option<String>,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<String>, AdminError> {
     let secret = (!client.public && client.jwks.is_none()).then(domain::new_token);
     let row = ClientRow {
         client_id: client.client_id.clone(),
@@ -486,4 +502,98 @@ pub async fn rotate_client_secret(
     audit::record(&mut tx, &entry, now).await?;
     tx.commit().await?;
     Ok(Some(secret))
+}
+
+/// Changes to a registered client. Its id, how it authenticates (secret,
+/// keys or none) and its subject type stay: changing them would strand the
+/// client or change every user's `sub`.
+#[derive(Debug, Clone, Default)]
+pub struct ClientChanges {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    pub signing_alg: Option<Algorithm>,
+    /// `Some(None)` removes the back-channel logout URI.
+    pub backchannel_logout_uri: Option<Option<String>>,
+    /// New public keys, for a client that signs in with its keys.
+    pub jwks: Option<String>,
+}
+
+/// Applies `changes` to a client, checked like a new registration; `None`
+/// when there is no such client.
+pub async fn update_client(
+    db: &Db,
+    client_id: &str,
+    changes: ClientChanges,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<ClientRow>, AdminError> {
+    let Some(row) = store::client(db, client_id).await? else {
+        return Ok(None);
+    };
+    let list = |json: &str| serde_json::from_str::<Vec<String>>(json).unwrap_or_default();
+    let words = |text: &str| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    let keys_replaced = changes.jwks.is_some();
+    if keys_replaced && row.jwks.is_none() {
+        return Err(invalid(
+            "jwks",
+            "only a client that signs in with its keys has keys to replace",
+        ));
+    }
+    let client = NewClient {
+        client_id: row.client_id.clone(),
+        name: changes.name.unwrap_or_else(|| row.name.clone()),
+        redirect_uris: changes.redirect_uris.unwrap_or_else(|| list(&row.redirect_uris)),
+        post_logout_redirect_uris: changes
+            .post_logout_redirect_uris
+            .unwrap_or_else(|| list(&row.post_logout_redirect_uris)),
+        public: row.is_public(),
+        scopes: changes.scopes.unwrap_or_else(|| words(&row.scopes)),
+        grant_types: changes.grant_types.unwrap_or_else(|| words(&row.grant_types)),
+        signing_alg: changes
+            .signing_alg
+            .or_else(|| Algorithm::parse(&row.signing_alg))
+            .unwrap_or(Algorithm::Rs256),
+        first_party: row.first_party,
+        pairwise: row.subject_type == "pairwise",
+        // A pairwise client keeps its sector, so its users keep their `sub`.
+        sector_identifier: row.sector_identifier.clone(),
+        jwks: changes.jwks.or_else(|| row.jwks.clone()),
+        backchannel_logout_uri: changes
+            .backchannel_logout_uri
+            .unwrap_or_else(|| row.backchannel_logout_uri.clone()),
+    };
+    check_client(&client)?;
+    let updated = ClientRow {
+        name: client.name.trim().to_owned(),
+        redirect_uris: serde_json::to_string(&client.redirect_uris).map_err(DbError::from)?,
+        post_logout_redirect_uris: serde_json::to_string(&client.post_logout_redirect_uris).map_err(DbError::from)?,
+        scopes: client.scopes.join(" "),
+        grant_types: client.grant_types.join(" "),
+        signing_alg: client.signing_alg.as_str().to_owned(),
+        jwks: client.jwks.clone(),
+        backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+        ..row
+    };
+    let mut tx = db.begin().await?;
+    store::update_client(&mut tx, &updated).await?;
+    let entry = AuditEntry {
+        actor,
+        action: "id.client.update",
+        subject: &format!("client:{client_id}"),
+        detail: json!({
+            "redirect_uris": client.redirect_uris,
+            "scopes": updated.scopes,
+            "grant_types": updated.grant_types,
+            "signing_alg": updated.signing_alg,
+            "backchannel_logout_uri": updated.backchannel_logout_uri,
+            "keys_replaced": keys_replaced,
+        }),
+        ip: None,
+    };
+    audit::record(&mut tx, &entry, now).await?;
+    tx.commit().await?;
+    Ok(Some(updated))
 }

@@ -23,6 +23,7 @@ use crate::store::{self, ClientRow, UserRow};
 pub(crate) fn router() -> Router<Provider> {
     Router::new()
         .route("/api/v1/id/clients", get(list_clients).post(add_client))
+        .route("/api/v1/id/clients/{id}", axum::routing::patch(update_client))
         .route("/api/v1/id/clients/{id}/secret", post(rotate_secret))
         .route("/api/v1/id/keys", get(list_keys))
         .route("/api/v1/id/keys/rotate", post(rotate_key))
@@ -211,6 +212,78 @@ pub async fn add_client(
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     crate::http::no_store(&mut response);
     Ok(response)
+}
+
+/// Changes to a client; absent fields stay as they are.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct ClientUpdate {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    /// RS256, ES256 or EdDSA.
+    pub signing_alg: Option<String>,
+    /// An empty string removes it.
+    pub backchannel_logout_uri: Option<String>,
+    /// New public keys of a client that signs in with its keys.
+    pub jwks: Option<serde_json::Value>,
+}
+
+/// Changes a client's redirect URIs, scopes, grant types, algorithm, name,
+/// back-channel logout URI or keys. Its id, authentication method and
+/// subject type cannot change.
+#[utoipa::path(patch, path = "/api/v1/id/clients/{id}", tag = "sign-in administration",
+    params(("id" = String, Path, description = "The client's id")), security(("bearer" = [])),
+    request_body = ClientUpdate,
+    responses(
+        (status = 200, description = "The client as it is now", body = ClientSummary),
+        (status = 404, description = "`client_not_found`", body = egov_web::error::ErrorBody),
+        (status = 422, description = "`invalid_field`: which field and why; nothing changed", body = egov_web::error::ErrorBody),
+    ))]
+pub async fn update_client(
+    State(provider): State<Provider>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    Json(update): Json<ClientUpdate>,
+) -> Result<Json<ClientSummary>, AppError> {
+    let actor = platform_admin(&provider, &headers).await?;
+    let signing_alg = match update.signing_alg.as_deref() {
+        None => None,
+        Some(name) => {
+            Some(Algorithm::parse(name).ok_or_else(|| invalid("signing_alg", "must be RS256, ES256 or EdDSA"))?)
+        }
+    };
+    let changes = admin::ClientChanges {
+        name: update.name,
+        redirect_uris: update.redirect_uris,
+        post_logout_redirect_uris: update.post_logout_redirect_uris,
+        scopes: update.scopes,
+        grant_types: update.grant_types,
+        signing_alg,
+        backchannel_logout_uri: update
+            .backchannel_logout_uri
+            .map(|uri| Some(uri).filter(|uri| !uri.is_empty())),
+        jwks: update.jwks.map(|jwks| jwks.to_string()),
+    };
+    let updated = admin::update_client(
+        provider.db(),
+        &client_id,
+        changes,
+        &format!("user:{}", actor.id),
+        provider.now(),
+    )
+    .await
+    .map_err(admin_error)?
+    .ok_or_else(|| {
+        AppError::new(
+            StatusCode::NOT_FOUND,
+            "client_not_found",
+            Localized::new("Không có ứng dụng với mã này.", "No client has this id."),
+        )
+    })?;
+    provider.forget_client(&client_id);
+    Ok(Json(ClientSummary::from(updated)))
 }
 
 /// Gives a confidential client a new secret, answered once.

@@ -948,3 +948,26 @@ pub async fn set_client_secret(tx: &mut Tx, client_id: &str, secret_hash: &str) 
             == 1
     }))
 }
+
+/// Stores a client's changed registration (everything but its id, how it
+/// authenticates, and its subject type).
+pub async fn update_client(tx: &mut Tx, client: &ClientRow) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE id_clients SET name = $1, redirect_uris = $2, post_logout_redirect_uris = $3, scopes = $4, \
+                 grant_types = $5, signing_alg = $6, jwks = $7, backchannel_logout_uri = $8 WHERE client_id = $9",
+        )
+        .bind(&client.name)
+        .bind(&client.redirect_uris)
+        .bind(&client.post_logout_redirect_uris)
+        .bind(&client.scopes)
+        .bind(&client.grant_types)
+        .bind(&client.signing_alg)
+        .bind(client.jwks.as_deref())
+        .bind(client.backchannel_logout_uri.as_deref())
+        .bind(&client.client_id)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}

@@ -264,3 +264,41 @@ engine_test! {
         assert_eq!(egov_id::store::keys(&app.test_db.db).await.expect("keys").len(), keys_before + 1);
     }
 }
+
+engine_test! {
+    async fn a_platform_admin_changes_a_clients_redirect_uris_and_bad_changes_change_nothing(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let secret = register_client(&app, false).await.expect("secret");
+        let (_, token) = official(&app, &secret, PLATFORM_ADMIN).await;
+        let patch = |body: serde_json::Value| {
+            let request = app.server.client.patch(app.server.url("/api/v1/id/clients/cong-dvc")).bearer_auth(&token).json(&body);
+            async move {
+                let response = request.send().await.expect("API call");
+                let status = response.status().as_u16();
+                (status, response.json::<serde_json::Value>().await.expect("JSON"))
+            }
+        };
+        let moved = "https://dichvucong.example.gov.vn/callback";
+        let (status, refused) = patch(serde_json::json!({ "redirect_uris": ["http://dichvucong.example.gov.vn/callback"], "name": "Đổi tên" })).await;
+        assert_eq!((status, refused["code"].as_str()), (422, Some("invalid_field")));
+        let (_, clients) = api(&app, Some(&token), "GET", "/api/v1/id/clients").await;
+        let portal = clients.as_array().expect("list").iter().find(|client| client["client_id"] == "cong-dvc").cloned().expect("listed");
+        assert_eq!(portal["name"], "Cổng dịch vụ công tỉnh", "a refused change changes nothing");
+
+        let (status, changed) = patch(serde_json::json!({ "redirect_uris": [moved], "signing_alg": "EdDSA" })).await;
+        assert_eq!(status, 200, "{changed}");
+        assert_eq!(changed["redirect_uris"], serde_json::json!([moved]));
+        assert_eq!(changed["signing_alg"], "EdDSA");
+        assert_eq!(changed["authentication"], "client_secret", "the authentication method stays");
+
+        // The old redirect URI is refused at once on this node; the new one works.
+        let old = app.server.get(&authorize_path(Some((CHALLENGE, "S256")), REDIRECT)).await;
+        assert_eq!(old.status().as_u16(), 400);
+        let new = app.server.get(&authorize_path(Some((CHALLENGE, "S256")), moved)).await;
+        assert_eq!(new.status().as_u16(), 200);
+        let (status, _) = patch(serde_json::json!({ "jwks": { "keys": [] } })).await;
+        assert_eq!(status, 422, "a client with a secret has no keys to replace");
+        let missing = app.server.client.patch(app.server.url("/api/v1/id/clients/khong-co")).bearer_auth(&token).json(&serde_json::json!({})).send().await.expect("call");
+        assert_eq!(missing.status().as_u16(), 404);
+    }
+}
