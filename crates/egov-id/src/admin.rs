@@ -412,6 +412,31 @@ pub async fn add_upstream(
     actor: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), AdminError> {
+    let row = check_upstream(upstream, true)?;
+    let mut tx = db.begin().await?;
+    store::insert_upstream(&mut tx, &row, now.timestamp_millis())
+        .await
+        .map_err(|error| {
+            if error.is_unique_violation() {
+                AdminError::Exists(format!("upstream `{}`", upstream.id))
+            } else {
+                error.into()
+            }
+        })?;
+    let entry = AuditEntry {
+        actor,
+        action: "id.upstream.add",
+        subject: &format!("upstream:{}", upstream.id),
+        detail: json!({ "issuer": row.issuer, "client_id": row.client_id, "scopes": row.scopes }),
+        ip: None,
+    };
+    audit::record(&mut tx, &entry, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Checks an upstream's settings; the row to store.
+fn check_upstream(upstream: &NewUpstream, enabled: bool) -> Result<store::UpstreamRow, AdminError> {
     let id_ok = (2..=32).contains(&upstream.id.len())
         && upstream
             .id
@@ -447,35 +472,15 @@ pub async fn add_upstream(
             }
         }
     }
-    let row = store::UpstreamRow {
+    Ok(store::UpstreamRow {
         id: upstream.id.clone(),
         name: upstream.name.trim().to_owned(),
         issuer: upstream.issuer.trim_end_matches('/').to_owned(),
         client_id: upstream.client_id.clone(),
         client_secret: upstream.client_secret.clone(),
         scopes: scopes.join(" "),
-        enabled: true,
-    };
-    let mut tx = db.begin().await?;
-    store::insert_upstream(&mut tx, &row, now.timestamp_millis())
-        .await
-        .map_err(|error| {
-            if error.is_unique_violation() {
-                AdminError::Exists(format!("upstream `{}`", upstream.id))
-            } else {
-                error.into()
-            }
-        })?;
-    let entry = AuditEntry {
-        actor,
-        action: "id.upstream.add",
-        subject: &format!("upstream:{}", upstream.id),
-        detail: json!({ "issuer": row.issuer, "client_id": row.client_id, "scopes": row.scopes }),
-        ip: None,
-    };
-    audit::record(&mut tx, &entry, now).await?;
-    tx.commit().await?;
-    Ok(())
+        enabled,
+    })
 }
 
 /// Gives a confidential client a new secret (shown once); the old one stops
@@ -596,4 +601,67 @@ pub async fn update_client(
     audit::record(&mut tx, &entry, now).await?;
     tx.commit().await?;
     Ok(Some(updated))
+}
+
+/// Changes to an upstream provider; absent fields stay.
+#[derive(Clone, Default)]
+pub struct UpstreamChanges {
+    pub name: Option<String>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    /// A disabled upstream's button disappears and its returns are refused.
+    pub enabled: Option<bool>,
+}
+
+impl std::fmt::Debug for UpstreamChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamChanges")
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Applies `changes` to an upstream, checked like a new one; `false` when
+/// there is no such upstream.
+pub async fn update_upstream(
+    db: &Db,
+    id: &str,
+    changes: UpstreamChanges,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, AdminError> {
+    let Some(row) = store::upstreams(db).await?.into_iter().find(|row| row.id == id) else {
+        return Ok(false);
+    };
+    let upstream = NewUpstream {
+        id: row.id.clone(),
+        name: changes.name.unwrap_or(row.name),
+        issuer: changes.issuer.unwrap_or(row.issuer),
+        client_id: changes.client_id.unwrap_or(row.client_id),
+        client_secret: changes.client_secret.clone().unwrap_or(row.client_secret),
+        scopes: changes.scopes.unwrap_or_else(|| vec![row.scopes.clone()]),
+    };
+    let updated = check_upstream(&upstream, changes.enabled.unwrap_or(row.enabled))?;
+    let mut tx = db.begin().await?;
+    store::update_upstream(&mut tx, &updated).await?;
+    let entry = AuditEntry {
+        actor,
+        action: "id.upstream.update",
+        subject: &format!("upstream:{id}"),
+        detail: json!({
+            "issuer": updated.issuer,
+            "client_id": updated.client_id,
+            "scopes": updated.scopes,
+            "enabled": updated.enabled,
+            "secret_replaced": changes.client_secret.is_some(),
+        }),
+        ip: None,
+    };
+    audit::record(&mut tx, &entry, now).await?;
+    tx.commit().await?;
+    Ok(true)
 }

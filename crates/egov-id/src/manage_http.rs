@@ -364,6 +364,7 @@ async fn act_page(
         crate::platform_http::rotate_key,
         crate::platform_http::list_upstreams,
         crate::platform_http::add_upstream,
+        crate::platform_http::update_upstream,
     ),
     components(schemas(
         ManagedUser,
@@ -376,6 +377,7 @@ async fn act_page(
         crate::platform_http::RotateRequest,
         crate::platform_http::UpstreamSummary,
         crate::platform_http::UpstreamRequest,
+        crate::platform_http::UpstreamUpdate,
     )),
     modifiers(&BearerAuth)
 )]

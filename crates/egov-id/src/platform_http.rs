@@ -28,6 +28,7 @@ pub(crate) fn router() -> Router<Provider> {
         .route("/api/v1/id/keys", get(list_keys))
         .route("/api/v1/id/keys/rotate", post(rotate_key))
         .route("/api/v1/id/upstreams", get(list_upstreams).post(add_upstream))
+        .route("/api/v1/id/upstreams/{id}", axum::routing::patch(update_upstream))
         .route("/admin/sign-in", get(service_view))
         .route("/admin/sign-in/clients/{id}/secret", post(rotate_secret_page))
         .route("/admin/sign-in/keys/rotate", post(rotate_key_page))
@@ -453,7 +454,64 @@ pub async fn add_upstream(
     admin::add_upstream(provider.db(), &upstream, &format!("user:{}", actor.id), provider.now())
         .await
         .map_err(admin_error)?;
+    provider.forget_upstreams();
     Ok(StatusCode::CREATED)
+}
+
+/// Changes to an upstream provider; absent fields stay.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct UpstreamUpdate {
+    pub name: Option<String>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    /// `false` removes its sign-in button and refuses its returns.
+    pub enabled: Option<bool>,
+}
+
+/// Changes an upstream provider, or turns it off and on.
+#[utoipa::path(patch, path = "/api/v1/id/upstreams/{id}", tag = "sign-in administration",
+    params(("id" = String, Path, description = "The upstream's id")), security(("bearer" = [])),
+    request_body = UpstreamUpdate,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 404, description = "`upstream_not_found`", body = egov_web::error::ErrorBody),
+        (status = 422, description = "`invalid_field`; nothing changed", body = egov_web::error::ErrorBody),
+    ))]
+pub async fn update_upstream(
+    State(provider): State<Provider>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(update): Json<UpstreamUpdate>,
+) -> Result<StatusCode, AppError> {
+    let actor = platform_admin(&provider, &headers).await?;
+    let changes = admin::UpstreamChanges {
+        name: update.name,
+        issuer: update.issuer,
+        client_id: update.client_id,
+        client_secret: update.client_secret,
+        scopes: update.scopes,
+        enabled: update.enabled,
+    };
+    let found = admin::update_upstream(
+        provider.db(),
+        &id,
+        changes,
+        &format!("user:{}", actor.id),
+        provider.now(),
+    )
+    .await
+    .map_err(admin_error)?;
+    if !found {
+        return Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "upstream_not_found",
+            Localized::new("Không có nhà cung cấp với mã này.", "No upstream provider has this id."),
+        ));
+    }
+    provider.forget_upstreams();
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // ---------------------------------------------------------------- pages

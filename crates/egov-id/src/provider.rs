@@ -461,6 +461,15 @@ impl Provider {
         Ok(Some(client))
     }
 
+    /// Drops this node's copy of the upstream providers (after a change).
+    pub fn forget_upstreams(&self) {
+        *self
+            .inner
+            .upstream_list
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
     /// Drops this node's copy of a client's registration (after a change).
     pub fn forget_client(&self, client_id: &str) {
         self.inner

@@ -145,3 +145,24 @@ pub async fn insert_upstream_link(
     });
     Ok(())
 }
+
+/// Stores an upstream's changed settings (everything but its id).
+pub async fn update_upstream(tx: &mut Tx, row: &UpstreamRow) -> Result<bool, DbError> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE id_upstreams SET name = $1, issuer = $2, client_id = $3, client_secret = $4, scopes = $5, \
+                 enabled = $6 WHERE id = $7",
+        )
+        .bind(&row.name)
+        .bind(&row.issuer)
+        .bind(&row.client_id)
+        .bind(&row.client_secret)
+        .bind(&row.scopes)
+        .bind(row.enabled)
+        .bind(&row.id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            == 1
+    }))
+}

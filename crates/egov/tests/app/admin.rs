@@ -231,6 +231,23 @@ engine_test! {
         let (_, upstreams) = api(&app, Some(&token), "GET", "/api/v1/id/upstreams").await;
         assert_eq!(upstreams[0]["id"], "vneid");
         assert!(!upstreams.to_string().contains("bi-mat"));
+        let sign_in_page = || async {
+            let path = authorize_path(Some((CHALLENGE, "S256")), REDIRECT);
+            app.server.get(&path).await.text().await.expect("page")
+        };
+        assert!(sign_in_page().await.contains("Đăng nhập bằng VNeID"));
+
+        // Turned off, its button goes; a bad change is refused whole.
+        let patch = |body: serde_json::Value| {
+            let request = app.server.client.patch(app.server.url("/api/v1/id/upstreams/vneid")).bearer_auth(&token).json(&body);
+            async move { request.send().await.expect("API call").status().as_u16() }
+        };
+        assert_eq!(patch(serde_json::json!({ "issuer": "ftp://vneid.example.gov.vn", "enabled": false })).await, 422);
+        assert!(sign_in_page().await.contains("Đăng nhập bằng VNeID"), "a refused change changed something");
+        assert_eq!(patch(serde_json::json!({ "enabled": false })).await, 204);
+        assert!(!sign_in_page().await.contains("Đăng nhập bằng VNeID"));
+        let (_, upstreams) = api(&app, Some(&token), "GET", "/api/v1/id/upstreams").await;
+        assert_eq!(upstreams[0]["enabled"], false);
     }
 }
 
