@@ -170,6 +170,10 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
                 config.public_url
             );
         }
+        println!(
+            "  My account (passkeys, authenticator app, sessions): {url}/account\n  Administration: {url}/admin/users, {url}/admin/sign-in",
+            url = config.public_url
+        );
         println!("Ready in {} ms. Press Ctrl-C to stop.", started.elapsed().as_millis());
     }
     axum::serve(
