@@ -160,21 +160,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
 
     tracing::info!(listen = %settings.server.listen, engine = db.engine().as_str(), ready_ms = started.elapsed().as_millis(), "egov is serving");
     if let Some(banner) = &options.banner {
-        println!("{banner}");
-        if let Some(accounts) = &demo_accounts {
-            println!("{accounts}");
-        }
-        if config.mailbox.is_some() {
-            println!(
-                "  Mail the demo sends (verification, password reset): {}/demo/mailbox",
-                config.public_url
-            );
-        }
-        println!(
-            "  My account (passkeys, authenticator app, sessions): {url}/account\n  Administration: {url}/admin/users, {url}/admin/sign-in",
-            url = config.public_url
-        );
-        println!("Ready in {} ms. Press Ctrl-C to stop.", started.elapsed().as_millis());
+        print_banner(banner, demo_accounts.as_deref(), &config, started);
     }
     axum::serve(
         listener,
@@ -190,6 +176,25 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
     db.close().await;
     tracing::info!("egov stopped");
     Ok(())
+}
+
+/// What `egov demo` prints once it serves: where to go and who to be.
+fn print_banner(banner: &str, demo_accounts: Option<&str>, config: &AppConfig, started: Instant) {
+    println!("{banner}");
+    if let Some(accounts) = demo_accounts {
+        println!("{accounts}");
+    }
+    if config.mailbox.is_some() {
+        println!(
+            "  Mail the demo sends (verification, password reset): {}/demo/mailbox",
+            config.public_url
+        );
+    }
+    println!(
+        "  My account (passkeys, authenticator app, sessions): {url}/account\n  Administration: {url}/admin/users, {url}/admin/sign-in",
+        url = config.public_url
+    );
+    println!("Ready in {} ms. Press Ctrl-C to stop.", started.elapsed().as_millis());
 }
 
 /// The SMTP mailer the settings name. The demo without an SMTP server gets
