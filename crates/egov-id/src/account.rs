@@ -577,17 +577,30 @@ impl Provider {
         origin: Origin<'_>,
     ) -> Result<(), IdError> {
         let t = account_text(lang);
+        let notice = (t.mail_factor_subject, t.mail_factor_body, "/account");
+        self.end_other_sessions(tx, user, Some(keep_session), t, notice, action, origin)
+            .await
+    }
+
+    /// Ends the user's sessions but `keep_session`, mails the notice
+    /// (subject, body, link path on this instance) and audits `action`:
+    /// the common end of every password and factor change.
+    #[allow(clippy::too_many_arguments)]
+    async fn end_other_sessions(
+        &self,
+        tx: &mut egov_db::Tx,
+        user: &UserRow,
+        keep_session: Option<&str>,
+        t: &AccountText,
+        (subject_line, body, link_path): (&str, &str, &str),
+        action: &str,
+        origin: Origin<'_>,
+    ) -> Result<(), IdError> {
         let now = self.now();
-        let ended = store::revoke_user_sessions(tx, user.id, Some(keep_session), now).await?;
+        let ended = store::revoke_user_sessions(tx, user.id, keep_session, now).await?;
         if let Some(address) = user.email.as_deref() {
-            let message = mail(
-                t,
-                address,
-                &user.full_name,
-                t.mail_factor_subject,
-                t.mail_factor_body,
-                &format!("{}/account", self.config().issuer),
-            );
+            let link = format!("{}{link_path}", self.config().issuer);
+            let message = mail(t, address, &user.full_name, subject_line, body, &link);
             egov_mail::enqueue(tx, &message, None, now).await?;
         }
         let subject = format!("user:{}", user.id);
@@ -618,28 +631,9 @@ impl Provider {
         let now_ms = now.timestamp_millis();
         store::update_password(tx, user.id, hash, now_ms).await?;
         store::expire_links(tx, user.id, LinkPurpose::ResetPassword, now_ms).await?;
-        let ended = store::revoke_user_sessions(tx, user.id, keep_session, now).await?;
-        if let Some(address) = user.email.as_deref() {
-            let message = mail(
-                t,
-                address,
-                &user.full_name,
-                t.mail_changed_subject,
-                t.mail_changed_body,
-                &format!("{}/account/forgot", self.config().issuer),
-            );
-            egov_mail::enqueue(tx, &message, None, now).await?;
-        }
-        let subject = format!("user:{}", user.id);
-        let entry = AuditEntry {
-            actor: &subject,
-            action,
-            subject: &subject,
-            detail: json!({ "user_agent": origin.user_agent, "sessions_ended": ended }),
-            ip: origin.ip,
-        };
-        audit::record(tx, &entry, now).await?;
-        Ok(())
+        let notice = (t.mail_changed_subject, t.mail_changed_body, "/account/forgot");
+        self.end_other_sessions(tx, user, keep_session, t, notice, action, origin)
+            .await
     }
 
     /// Records the user's answer on the consent page: a grant widens what

@@ -50,6 +50,16 @@ pub enum RemoveOutcome {
 }
 
 impl Provider {
+    /// The otpauth URI an authenticator app reads for `secret`: issued by
+    /// this instance's host, for the account's personal ID number.
+    pub(crate) fn otpauth_uri(&self, secret: &TotpSecret, personal_id: &str) -> String {
+        let issuer = url::Url::parse(&self.config().issuer)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "egov".to_owned());
+        totp::otpauth_uri(secret, &issuer.replace(':', "."), personal_id).unwrap_or_default()
+    }
+
     /// Starts setting up an authenticator app for the signed-in user.
     pub async fn start_totp_enrolment(&self, session: &SessionRow) -> Result<TotpEnrolment, IdError> {
         let token = domain::new_token();

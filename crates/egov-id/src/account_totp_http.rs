@@ -50,13 +50,12 @@ async fn totp_page(
     let (token, secret, uri) = match enrolment {
         Some((token, secret)) => {
             let user = store::user_by_id(provider.db(), session.user_id).await?;
-            let issuer = url::Url::parse(&provider.config().issuer)
-                .ok()
-                .and_then(|url| url.host_str().map(str::to_owned))
-                .unwrap_or_else(|| "egov".to_owned());
             let account = user.map(|user| user.personal_id).unwrap_or_default();
-            let uri = crate::totp::otpauth_uri(secret, &issuer.replace(':', "."), &account).unwrap_or_default();
-            (token.to_owned(), secret.to_base32(), uri)
+            (
+                token.to_owned(),
+                secret.to_base32(),
+                provider.otpauth_uri(secret, &account),
+            )
         }
         None => (String::new(), String::new(), String::new()),
     };

@@ -380,8 +380,11 @@ pub async fn add_user(
     Ok(id)
 }
 
+/// The scopes asked of an upstream when none are configured.
+const DEFAULT_UPSTREAM_SCOPES: [&str; 3] = ["profile", "personal_id", "email"];
+
 /// An upstream OpenID provider to sign users in through.
-#[derive(Clone)]
+#[derive(Clone, serde::Deserialize, utoipa::ToSchema)]
 pub struct NewUpstream {
     /// Short id used in URLs (`/oauth/upstream/{id}`), such as `vneid`.
     pub id: String,
@@ -390,7 +393,9 @@ pub struct NewUpstream {
     pub issuer: String,
     pub client_id: String,
     pub client_secret: String,
-    /// Scopes asked of the upstream; `openid` is always asked.
+    /// Scopes asked of the upstream (repeat or space-separate); `openid`
+    /// is always asked. None given: `profile personal_id email`.
+    #[serde(default)]
     pub scopes: Vec<String>,
 }
 
@@ -459,7 +464,12 @@ fn check_upstream(upstream: &NewUpstream, enabled: bool) -> Result<store::Upstre
         return Err(invalid("client_secret", "is required"));
     }
     let mut scopes = vec!["openid".to_owned()];
-    for scope in &upstream.scopes {
+    let given: Vec<String> = if upstream.scopes.iter().all(|scope| scope.trim().is_empty()) {
+        DEFAULT_UPSTREAM_SCOPES.map(str::to_owned).to_vec()
+    } else {
+        upstream.scopes.clone()
+    };
+    for scope in &given {
         for scope in scope.split_whitespace() {
             if !scope
                 .bytes()
@@ -604,7 +614,7 @@ pub async fn update_client(
 }
 
 /// Changes to an upstream provider; absent fields stay.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 pub struct UpstreamChanges {
     pub name: Option<String>,
     pub issuer: Option<String>,

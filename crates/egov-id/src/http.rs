@@ -777,12 +777,7 @@ fn enrol_view(
     secret: Option<&crate::totp::TotpSecret>,
 ) -> Option<(String, String)> {
     let secret = secret?;
-    let issuer = url::Url::parse(&provider.config().issuer)
-        .ok()
-        .and_then(|url| url.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "egov".to_owned());
-    let uri = crate::totp::otpauth_uri(secret, &issuer.replace(':', "."), &user.personal_id).unwrap_or_default();
-    Some((secret.to_base32(), uri))
+    Some((secret.to_base32(), provider.otpauth_uri(secret, &user.personal_id)))
 }
 
 #[derive(Template)]

@@ -35,6 +35,12 @@ fn roles_of(user: &UserRow) -> Vec<Role> {
     parse_roles(&user.roles).unwrap_or_default()
 }
 
+/// Whether `user` administers the sign-in service itself (clients, keys,
+/// upstream providers): platform administrators only.
+pub fn is_platform_administrator(user: &UserRow) -> bool {
+    !user.locked && roles_of(user).contains(&Role::PlatformAdmin)
+}
+
 /// Whether `user` administers accounts at all.
 pub fn is_administrator(user: &UserRow) -> bool {
     !user.locked

@@ -376,8 +376,8 @@ async fn act_page(
         crate::platform_http::KeySummary,
         crate::platform_http::RotateRequest,
         crate::platform_http::UpstreamSummary,
-        crate::platform_http::UpstreamRequest,
-        crate::platform_http::UpstreamUpdate,
+        crate::admin::NewUpstream,
+        crate::admin::UpstreamChanges,
     )),
     modifiers(&BearerAuth)
 )]

@@ -397,6 +397,11 @@ impl Provider {
         let pending = store::attempt_pending(self.db(), &pending_id, now_ms)
             .await?
             .ok_or(PasskeyError::Expired)?;
+        // Codes and passkeys share the pending sign-in's attempts.
+        if pending.attempts > crate::provider::MAX_SECOND_FACTOR_ATTEMPTS {
+            store::delete_pending(self.db(), &pending_id).await?;
+            return Err(PasskeyError::Expired);
+        }
         let row = self.take_ceremony(ceremony, "second_factor").await?;
         if row.user_id != Some(pending.user_id) {
             return Err(PasskeyError::Expired);

@@ -13,9 +13,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use egov_web::{AppError, Localized};
 
-use crate::admin::{self, AdminError, NewClient, NewUpstream};
-use crate::domain::Role;
+use crate::admin::{self, AdminError, NewClient, NewUpstream, UpstreamChanges};
 use crate::keys::Algorithm;
+use crate::manage::is_platform_administrator;
 use crate::manage_http::{bearer_actor, forbidden};
 use crate::provider::Provider;
 use crate::store::{self, ClientRow, UserRow};
@@ -37,21 +37,28 @@ pub(crate) fn router() -> Router<Provider> {
 /// The platform administrator behind a bearer token, or 401/403.
 async fn platform_admin(provider: &Provider, headers: &HeaderMap) -> Result<UserRow, AppError> {
     let actor = bearer_actor(provider, headers).await?;
-    let platform = actor
-        .roles
-        .split_whitespace()
-        .filter_map(Role::parse)
-        .any(|role| role == Role::PlatformAdmin);
-    if platform { Ok(actor) } else { Err(forbidden()) }
+    if is_platform_administrator(&actor) {
+        Ok(actor)
+    } else {
+        Err(forbidden())
+    }
+}
+
+/// 404 for a client id that names no client with a secret to rotate.
+fn no_secret_client() -> AppError {
+    AppError::new(
+        StatusCode::NOT_FOUND,
+        "client_not_found",
+        Localized::new(
+            "Không có ứng dụng dùng khóa bí mật với mã này.",
+            "No client with a secret has this id.",
+        ),
+    )
 }
 
 fn admin_error(error: AdminError) -> AppError {
     match error {
-        AdminError::Invalid { field, message } => AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            Localized::new(format!("{field}: {message}"), format!("{field}: {message}")),
-        ),
+        AdminError::Invalid { field, message } => invalid(field, &message),
         AdminError::Exists(what) => AppError::new(
             StatusCode::CONFLICT,
             "exists",
@@ -303,16 +310,7 @@ pub async fn rotate_secret(
     let secret = admin::rotate_client_secret(provider.db(), &client_id, &format!("user:{}", actor.id), provider.now())
         .await
         .map_err(admin_error)?
-        .ok_or_else(|| {
-            AppError::new(
-                StatusCode::NOT_FOUND,
-                "client_not_found",
-                Localized::new(
-                    "Không có ứng dụng dùng khóa bí mật với mã này.",
-                    "No client with a secret has this id.",
-                ),
-            )
-        })?;
+        .ok_or_else(no_secret_client)?;
     provider.forget_client(&client_id);
     let mut response = Json(ClientCredentials {
         client_id,
@@ -335,6 +333,18 @@ pub struct KeySummary {
     pub retire_after: Option<i64>,
 }
 
+impl From<store::KeyRow> for KeySummary {
+    fn from(key: store::KeyRow) -> Self {
+        KeySummary {
+            kid: key.kid,
+            alg: key.alg,
+            status: key.status,
+            created_at: key.created_at,
+            retire_after: key.retire_after,
+        }
+    }
+}
+
 /// The signing keys.
 #[utoipa::path(get, path = "/api/v1/id/keys", tag = "sign-in administration", security(("bearer" = [])),
     responses((status = 200, description = "Every key, oldest first", body = [KeySummary])))]
@@ -344,17 +354,7 @@ pub async fn list_keys(
 ) -> Result<Json<Vec<KeySummary>>, AppError> {
     platform_admin(&provider, &headers).await?;
     let keys = store::keys(provider.db()).await?;
-    Ok(Json(
-        keys.into_iter()
-            .map(|key| KeySummary {
-                kid: key.kid,
-                alg: key.alg,
-                status: key.status,
-                created_at: key.created_at,
-                retire_after: key.retire_after,
-            })
-            .collect(),
-    ))
+    Ok(Json(keys.into_iter().map(KeySummary::from).collect()))
 }
 
 /// Which algorithm's key to rotate.
@@ -389,6 +389,19 @@ pub struct UpstreamSummary {
     pub enabled: bool,
 }
 
+impl From<store::UpstreamRow> for UpstreamSummary {
+    fn from(upstream: store::UpstreamRow) -> Self {
+        UpstreamSummary {
+            scopes: upstream.scopes.split_whitespace().map(str::to_owned).collect(),
+            id: upstream.id,
+            name: upstream.name,
+            issuer: upstream.issuer,
+            client_id: upstream.client_id,
+            enabled: upstream.enabled,
+        }
+    }
+}
+
 /// The upstream providers.
 #[utoipa::path(get, path = "/api/v1/id/upstreams", tag = "sign-in administration", security(("bearer" = [])),
     responses((status = 200, description = "Every upstream provider", body = [UpstreamSummary])))]
@@ -398,36 +411,12 @@ pub async fn list_upstreams(
 ) -> Result<Json<Vec<UpstreamSummary>>, AppError> {
     platform_admin(&provider, &headers).await?;
     let upstreams = store::upstreams(provider.db()).await?;
-    Ok(Json(
-        upstreams
-            .into_iter()
-            .map(|upstream| UpstreamSummary {
-                scopes: upstream.scopes.split_whitespace().map(str::to_owned).collect(),
-                id: upstream.id,
-                name: upstream.name,
-                issuer: upstream.issuer,
-                client_id: upstream.client_id,
-                enabled: upstream.enabled,
-            })
-            .collect(),
-    ))
-}
-
-/// An upstream provider to add.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-pub struct UpstreamRequest {
-    pub id: String,
-    pub name: String,
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret: String,
-    #[serde(default)]
-    pub scopes: Vec<String>,
+    Ok(Json(upstreams.into_iter().map(UpstreamSummary::from).collect()))
 }
 
 /// Adds an upstream provider; its sign-in button appears within 10 s.
 #[utoipa::path(post, path = "/api/v1/id/upstreams", tag = "sign-in administration", security(("bearer" = [])),
-    request_body = UpstreamRequest,
+    request_body = NewUpstream,
     responses(
         (status = 201, description = "Added"),
         (status = 409, description = "`exists`", body = egov_web::error::ErrorBody),
@@ -436,21 +425,9 @@ pub struct UpstreamRequest {
 pub async fn add_upstream(
     State(provider): State<Provider>,
     headers: HeaderMap,
-    Json(request): Json<UpstreamRequest>,
+    Json(upstream): Json<NewUpstream>,
 ) -> Result<StatusCode, AppError> {
     let actor = platform_admin(&provider, &headers).await?;
-    let upstream = NewUpstream {
-        id: request.id,
-        name: request.name,
-        issuer: request.issuer,
-        client_id: request.client_id,
-        client_secret: request.client_secret,
-        scopes: if request.scopes.is_empty() {
-            vec!["profile personal_id email".to_owned()]
-        } else {
-            request.scopes
-        },
-    };
     admin::add_upstream(provider.db(), &upstream, &format!("user:{}", actor.id), provider.now())
         .await
         .map_err(admin_error)?;
@@ -458,22 +435,10 @@ pub async fn add_upstream(
     Ok(StatusCode::CREATED)
 }
 
-/// Changes to an upstream provider; absent fields stay.
-#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
-pub struct UpstreamUpdate {
-    pub name: Option<String>,
-    pub issuer: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub scopes: Option<Vec<String>>,
-    /// `false` removes its sign-in button and refuses its returns.
-    pub enabled: Option<bool>,
-}
-
 /// Changes an upstream provider, or turns it off and on.
 #[utoipa::path(patch, path = "/api/v1/id/upstreams/{id}", tag = "sign-in administration",
     params(("id" = String, Path, description = "The upstream's id")), security(("bearer" = [])),
-    request_body = UpstreamUpdate,
+    request_body = UpstreamChanges,
     responses(
         (status = 204, description = "Changed"),
         (status = 404, description = "`upstream_not_found`", body = egov_web::error::ErrorBody),
@@ -483,17 +448,9 @@ pub async fn update_upstream(
     State(provider): State<Provider>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Json(update): Json<UpstreamUpdate>,
+    Json(changes): Json<UpstreamChanges>,
 ) -> Result<StatusCode, AppError> {
     let actor = platform_admin(&provider, &headers).await?;
-    let changes = admin::UpstreamChanges {
-        name: update.name,
-        issuer: update.issuer,
-        client_id: update.client_id,
-        client_secret: update.client_secret,
-        scopes: update.scopes,
-        enabled: update.enabled,
-    };
     let found = admin::update_upstream(
         provider.db(),
         &id,
@@ -579,15 +536,7 @@ struct ServicePage {
 /// The platform administrator signed in with this browser, or the answer.
 async fn page_admin(provider: &Provider, headers: &HeaderMap) -> Result<Result<UserRow, Response>, AppError> {
     match crate::manage_http::session_actor(provider, headers).await? {
-        Ok(actor)
-            if actor
-                .roles
-                .split_whitespace()
-                .filter_map(Role::parse)
-                .any(|role| role == Role::PlatformAdmin) =>
-        {
-            Ok(Ok(actor))
-        }
+        Ok(actor) if is_platform_administrator(&actor) => Ok(Ok(actor)),
         Ok(_) => Err(forbidden()),
         Err(response) => Ok(Err(response)),
     }
@@ -609,25 +558,12 @@ async fn service_page(
     let keys = store::keys(provider.db())
         .await?
         .into_iter()
-        .map(|key| KeySummary {
-            kid: key.kid,
-            alg: key.alg,
-            status: key.status,
-            created_at: key.created_at,
-            retire_after: key.retire_after,
-        })
+        .map(KeySummary::from)
         .collect();
     let upstreams = store::upstreams(provider.db())
         .await?
         .into_iter()
-        .map(|upstream| UpstreamSummary {
-            scopes: upstream.scopes.split_whitespace().map(str::to_owned).collect(),
-            id: upstream.id,
-            name: upstream.name,
-            issuer: upstream.issuer,
-            client_id: upstream.client_id,
-            enabled: upstream.enabled,
-        })
+        .map(UpstreamSummary::from)
         .collect();
     let page = ServicePage {
         page: context.meta(t.title),
@@ -683,14 +619,7 @@ async fn rotate_secret_page(
             .await
             .map_err(admin_error)?
     else {
-        return Err(AppError::new(
-            StatusCode::NOT_FOUND,
-            "client_not_found",
-            Localized::new(
-                "Không có ứng dụng dùng khóa bí mật với mã này.",
-                "No client with a secret has this id.",
-            ),
-        ));
+        return Err(no_secret_client());
     };
     provider.forget_client(&client_id);
     let notice = context.lang.pick(

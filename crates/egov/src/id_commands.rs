@@ -189,18 +189,13 @@ pub async fn add_upstream(settings: &Settings, options: &UpstreamOptions) -> any
         .context("Failed to read the client secret from standard input")?;
     let db = node::connect(settings).await?;
     db.migrate().await.context("Failed to migrate the database")?;
-    let scopes = if options.scopes.is_empty() {
-        vec!["profile personal_id email".to_owned()]
-    } else {
-        options.scopes.clone()
-    };
     let upstream = egov_id::admin::NewUpstream {
         id: options.id.clone(),
         name: options.name.clone(),
         issuer: options.issuer.clone(),
         client_id: options.client_id.clone(),
         client_secret: secret.trim_end_matches(['\n', '\r']).to_owned(),
-        scopes,
+        scopes: options.scopes.clone(),
     };
     admin::add_upstream(&db, &upstream, &operator(), SystemClock.now()).await?;
     db.close().await;
