@@ -147,10 +147,13 @@ pub async fn claim(
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     let locked_until = now_ms.saturating_add(lease_ms);
     let limit = i64::from(limit);
+    // One write transaction (on SQLite, in this process's queue of writers,
+    // so the claim never waits in SQLite's busy handler behind them).
+    let mut tx = db.begin().await?;
     // A job whose worker died on its last attempt never reached `fail`, so
     // its expired lease is the failure: dead-letter it rather than run it
     // again, or a job that kills its worker would loop forever.
-    with_pool!(db, pool => {
+    with_tx!(&mut tx, conn => {
         sqlx::query(
             "UPDATE jobs SET status = 'dead', locked_by = NULL, locked_until = NULL, updated_at = $1, \
                  last_error = 'the worker stopped during the last attempt (lease expired)' \
@@ -158,58 +161,37 @@ pub async fn claim(
         )
         .bind(now_ms)
         .bind(queue)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     });
-    let jobs = match db {
-        Db::Postgres(pool) => {
-            sqlx::query_as::<_, ClaimedJob>(
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
-                     locked_until = $2, updated_at = $3 \
-                 WHERE id IN ( \
-                     SELECT id FROM jobs \
-                     WHERE queue = $4 AND ((status = 'pending' AND run_at <= $3) \
-                         OR (status = 'running' AND locked_until < $3)) \
-                     ORDER BY run_at \
-                     LIMIT $5 \
-                     FOR UPDATE SKIP LOCKED) \
-                 RETURNING id, kind, payload, attempts, max_attempts",
-            )
-            .bind(worker_id)
-            .bind(locked_until)
-            .bind(now_ms)
-            .bind(queue)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        }
-        Db::Sqlite(..) => {
-            let mut tx = db.begin().await?;
-            let Tx::Sqlite(sqlite_tx, _) = &mut tx else {
-                unreachable!("a SQLite pool begins SQLite transactions")
-            };
-            let jobs = sqlx::query_as::<_, ClaimedJob>(
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
-                     locked_until = $2, updated_at = $3 \
-                 WHERE id IN ( \
-                     SELECT id FROM jobs \
-                     WHERE queue = $4 AND ((status = 'pending' AND run_at <= $3) \
-                         OR (status = 'running' AND locked_until < $3)) \
-                     ORDER BY run_at \
-                     LIMIT $5) \
-                 RETURNING id, kind, payload, attempts, max_attempts",
-            )
-            .bind(worker_id)
-            .bind(locked_until)
-            .bind(now_ms)
-            .bind(queue)
-            .bind(limit)
-            .fetch_all(&mut **sqlite_tx)
-            .await?;
-            tx.commit().await?;
-            jobs
-        }
+    // SQLite's write lock already serialises claims; PostgreSQL workers
+    // skip each other's rows.
+    let lock = match db {
+        Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        Db::Sqlite(..) => "",
     };
+    let claim = sqlx::AssertSqlSafe(format!(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
+             locked_until = $2, updated_at = $3 \
+         WHERE id IN ( \
+             SELECT id FROM jobs \
+             WHERE queue = $4 AND ((status = 'pending' AND run_at <= $3) \
+                 OR (status = 'running' AND locked_until < $3)) \
+             ORDER BY run_at \
+             LIMIT $5{lock}) \
+         RETURNING id, kind, payload, attempts, max_attempts"
+    ));
+    let jobs = with_tx!(&mut tx, conn => {
+        sqlx::query_as::<_, ClaimedJob>(claim)
+            .bind(worker_id)
+            .bind(locked_until)
+            .bind(now_ms)
+            .bind(queue)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?
+    });
+    tx.commit().await?;
     Ok(jobs)
 }
 

@@ -51,6 +51,14 @@ pub(crate) enum GrantWrite {
 }
 
 /// What became of a grant's writes, once committed.
+impl GrantWrite {
+    fn issued(&self) -> &Issued {
+        match self {
+            GrantWrite::Issue(issued) | GrantWrite::Rotate { issued, .. } => issued,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) enum Written {
     Recorded,
@@ -102,7 +110,12 @@ async fn run(db: Db, mut receiver: mpsc::Receiver<(GrantWrite, Reply)>) {
                 }
             }
             Err(error) => {
-                tracing::error!(%error, grants = writes.len(), "Could not record a batch of grants");
+                tracing::error!(
+                    %error,
+                    cause = ?std::error::Error::source(&error),
+                    grants = writes.len(),
+                    "Could not record a batch of grants"
+                );
                 let error = Arc::new(error);
                 for reply in replies {
                     let _ = reply.send(Err(Arc::clone(&error)));
@@ -122,6 +135,17 @@ async fn apply(db: &Db, writes: &[GrantWrite]) -> Result<Vec<Written>, DbError> 
     // tokens would not exist, and a rotated refresh token would be refused,
     // sending the user to sign in again.
     tx.defer_flush().await?;
+    let spent_hashes: Vec<&str> = writes
+        .iter()
+        .filter_map(|write| match write {
+            GrantWrite::Rotate { spent_hash, .. } => Some(spent_hash.as_str()),
+            GrantWrite::Issue(_) => None,
+        })
+        .collect();
+    let spent_at = writes.iter().map(|write| write.issued().at).max().unwrap_or_default();
+    let mut uses = store::use_refreshes(&mut tx, &spent_hashes, spent_at.timestamp_millis())
+        .await?
+        .into_iter();
     let mut outcomes = Vec::with_capacity(writes.len());
     let mut issued = Vec::with_capacity(writes.len());
     let mut replays = Vec::new();
@@ -131,19 +155,16 @@ async fn apply(db: &Db, writes: &[GrantWrite]) -> Result<Vec<Written>, DbError> 
                 issued.push(tokens);
                 Written::Recorded
             }
-            GrantWrite::Rotate {
-                spent_hash,
-                issued: tokens,
-            } => match store::use_refresh(&mut tx, spent_hash, tokens.at.timestamp_millis()).await? {
-                RefreshUse::Rotated(_) => {
+            GrantWrite::Rotate { issued: tokens, .. } => match uses.next() {
+                Some(RefreshUse::Rotated(_)) => {
                     issued.push(tokens);
                     Written::Recorded
                 }
-                RefreshUse::Replayed(row) => {
+                Some(RefreshUse::Replayed(row)) => {
                     replays.push((row, tokens.at));
                     Written::Replayed
                 }
-                RefreshUse::Unknown => Written::Unknown,
+                Some(RefreshUse::Unknown) | None => Written::Unknown,
             },
         };
         outcomes.push(outcome);

@@ -230,7 +230,8 @@ pub fn password_hasher() -> egov_id::password::PasswordHasher {
     egov_id::password::PasswordHasher::new(cores)
 }
 
-/// The job worker and the housekeeping schedule, stopped by `shutdown`.
+/// The job worker, the housekeeping schedule and the SQLite checkpointer,
+/// stopped by `shutdown`.
 fn start_background_work(
     db: &Db,
     clock: &Arc<dyn Clock>,
@@ -260,7 +261,24 @@ fn start_background_work(
             }
         }
     };
-    vec![tokio::spawn(worker.run(shutdown.clone())), tokio::spawn(schedule)]
+    let checkpoint_db = db.clone();
+    let mut checkpoint_shutdown = shutdown.clone();
+    let checkpoints = async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = checkpoint_shutdown.changed() => return,
+            }
+            if let Err(error) = checkpoint_db.checkpoint().await {
+                tracing::warn!(error = %error, cause = ?std::error::Error::source(&error), "Could not checkpoint the database");
+            }
+        }
+    };
+    vec![
+        tokio::spawn(worker.run(shutdown.clone())),
+        tokio::spawn(schedule),
+        tokio::spawn(checkpoints),
+    ]
 }
 
 fn hostname() -> String {
