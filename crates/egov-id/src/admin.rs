@@ -7,6 +7,8 @@ use egov_db::{Db, DbError};
 use serde_json::json;
 use uuid::Uuid;
 
+use egov_web::error::Localized;
+
 use crate::domain::{self, Role, SUPPORTED_SCOPES, UserKind};
 use crate::keys::Algorithm;
 use crate::password::PasswordHasher;
@@ -16,8 +18,9 @@ use crate::store::{self, ClientRow, UserRow};
 /// Why an administrative change was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    /// A field's problem in both languages; the CLI prints the English.
+    #[error("{field}: {}", message.en)]
+    Invalid { field: &'static str, message: Localized },
     #[error("{0} exists already")]
     Exists(String),
     #[error("password: {}", .0.message(false))]
@@ -28,11 +31,23 @@ pub enum AdminError {
     Hashing(String),
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
+fn invalid(
+    field: &'static str,
+    vi: impl Into<std::borrow::Cow<'static, str>>,
+    en: impl Into<std::borrow::Cow<'static, str>>,
+) -> AdminError {
     AdminError::Invalid {
         field,
-        message: message.into(),
+        message: Localized::new(vi, en),
     }
+}
+
+fn invalid_uri(field: &'static str, uri: &str, problem: domain::UriProblem) -> AdminError {
+    invalid(
+        field,
+        format!("`{uri}` {}", problem.vi()),
+        format!("`{uri}` {}", problem.en()),
+    )
 }
 
 /// A client to register.
@@ -107,17 +122,29 @@ fn check_client(client: &NewClient) -> Result<Option<String>, AdminError> {
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
     if !id_ok {
-        return Err(invalid("client_id", "3–64 letters, digits, '-', '_' or '.'"));
+        return Err(invalid(
+            "client_id",
+            "gồm 3–64 chữ cái, chữ số, '-', '_' hoặc '.'",
+            "3–64 letters, digits, '-', '_' or '.'",
+        ));
     }
     if client.name.trim().is_empty() || client.name.len() > 200 {
-        return Err(invalid("name", "is required (at most 200 characters)"));
+        return Err(invalid(
+            "name",
+            "bắt buộc (tối đa 200 ký tự)",
+            "is required (at most 200 characters)",
+        ));
     }
     for uri in client.redirect_uris.iter().chain(&client.post_logout_redirect_uris) {
-        domain::validate_redirect_uri(uri).map_err(|message| invalid("redirect_uri", message))?;
+        domain::validate_redirect_uri(uri).map_err(|problem| invalid_uri("redirect_uri", uri, problem))?;
     }
     for scope in &client.scopes {
         if !SUPPORTED_SCOPES.contains(&scope.as_str()) {
-            return Err(invalid("scope", format!("`{scope}` is not a supported scope")));
+            return Err(invalid(
+                "scope",
+                format!("`{scope}` không phải phạm vi được hỗ trợ"),
+                format!("`{scope}` is not a supported scope"),
+            ));
         }
     }
     for grant in &client.grant_types {
@@ -127,6 +154,7 @@ fn check_client(client: &NewClient) -> Result<Option<String>, AdminError> {
         ) {
             return Err(invalid(
                 "grant_type",
+                format!("`{grant}` không phải kiểu cấp quyền được hỗ trợ"),
                 format!("`{grant}` is not a supported grant type"),
             ));
         }
@@ -135,21 +163,30 @@ fn check_client(client: &NewClient) -> Result<Option<String>, AdminError> {
     if uses_code && client.redirect_uris.is_empty() {
         return Err(invalid(
             "redirect_uri",
+            "cần ít nhất một địa chỉ cho kiểu cấp quyền authorization_code",
             "at least one is required for the authorization_code grant",
         ));
     }
     if client.public && client.grant_types.iter().any(|grant| grant == "client_credentials") {
-        return Err(invalid("grant_type", "a public client cannot use client_credentials"));
+        return Err(invalid(
+            "grant_type",
+            "ứng dụng công khai không dùng được client_credentials",
+            "a public client cannot use client_credentials",
+        ));
     }
     let sector_identifier = sector_of(client)?;
     if let Some(jwks) = &client.jwks {
         if client.public {
-            return Err(invalid("jwks", "a public client has no keys"));
+            return Err(invalid(
+                "jwks",
+                "ứng dụng công khai không có khóa",
+                "a public client has no keys",
+            ));
         }
-        check_client_jwks(jwks).map_err(|message| invalid("jwks", message))?;
+        check_client_jwks(jwks).map_err(|detail| invalid("jwks", format!("không hợp lệ: {detail}"), detail))?;
     }
     if let Some(uri) = &client.backchannel_logout_uri {
-        domain::validate_redirect_uri(uri).map_err(|message| invalid("backchannel_logout_uri", message))?;
+        domain::validate_redirect_uri(uri).map_err(|problem| invalid_uri("backchannel_logout_uri", uri, problem))?;
     }
     Ok(sector_identifier)
 }
@@ -212,7 +249,11 @@ async fn add_checked_client(
 fn sector_of(client: &NewClient) -> Result<Option<String>, AdminError> {
     if !client.pairwise {
         if client.sector_identifier.is_some() {
-            return Err(invalid("sector_identifier", "only a pairwise client has a sector"));
+            return Err(invalid(
+                "sector_identifier",
+                "chỉ ứng dụng dùng sub theo lĩnh vực (pairwise) mới có lĩnh vực",
+                "only a pairwise client has a sector",
+            ));
         }
         return Ok(None);
     }
@@ -223,7 +264,11 @@ fn sector_of(client: &NewClient) -> Result<Option<String>, AdminError> {
                 .bytes()
                 .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.'));
         if !host_like {
-            return Err(invalid("sector_identifier", "must be a host name"));
+            return Err(invalid(
+                "sector_identifier",
+                "phải là một tên máy chủ",
+                "must be a host name",
+            ));
         }
         return Ok(Some(sector.to_ascii_lowercase()));
     }
@@ -238,10 +283,12 @@ fn sector_of(client: &NewClient) -> Result<Option<String>, AdminError> {
         [host] => Ok(Some(host.clone())),
         [] => Err(invalid(
             "sector_identifier",
+            "bắt buộc với ứng dụng không có địa chỉ chuyển hướng",
             "is required for a client without redirect URIs",
         )),
         _ => Err(invalid(
             "sector_identifier",
+            "bắt buộc khi các địa chỉ chuyển hướng thuộc nhiều máy chủ",
             "is required when the redirect URIs have several hosts",
         )),
     }
@@ -285,11 +332,15 @@ pub async fn add_user(
     actor: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Uuid, AdminError> {
-    let personal_id =
-        PersonalId::parse(&user.personal_id).map_err(|error| invalid("personal_id", error.to_string()))?;
+    let personal_id = PersonalId::parse(&user.personal_id)
+        .map_err(|error| invalid("personal_id", "số định danh cá nhân không hợp lệ", error.to_string()))?;
     let full_name = user.full_name.trim();
     if full_name.is_empty() || full_name.chars().count() > 200 {
-        return Err(invalid("name", "is required (at most 200 characters)"));
+        return Err(invalid(
+            "name",
+            "bắt buộc (tối đa 200 ký tự)",
+            "is required (at most 200 characters)",
+        ));
     }
     let email = user
         .email
@@ -303,19 +354,31 @@ pub async fn add_user(
                 .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
             && !email.chars().any(char::is_whitespace);
         if !valid {
-            return Err(invalid("email", format!("`{email}` is not an e-mail address")));
+            return Err(invalid(
+                "email",
+                format!("`{email}` không phải địa chỉ thư điện tử"),
+                format!("`{email}` is not an e-mail address"),
+            ));
         }
     }
     if let Some(birthdate) = &user.birthdate {
         chrono::NaiveDate::parse_from_str(birthdate, "%Y-%m-%d")
-            .map_err(|_| invalid("birthdate", "must be YYYY-MM-DD"))?;
+            .map_err(|_| invalid("birthdate", "phải có dạng YYYY-MM-DD", "must be YYYY-MM-DD"))?;
     }
     match user.kind {
         UserKind::Official if user.agency_code.is_none() => {
-            return Err(invalid("agency", "an official belongs to an agency"));
+            return Err(invalid(
+                "agency",
+                "công chức phải thuộc một cơ quan",
+                "an official belongs to an agency",
+            ));
         }
         UserKind::Citizen if user.agency_code.is_some() || !user.roles.is_empty() => {
-            return Err(invalid("agency", "a citizen has no agency or roles"));
+            return Err(invalid(
+                "agency",
+                "công dân không có cơ quan hay vai trò",
+                "a citizen has no agency or roles",
+            ));
         }
         _ => {}
     }
@@ -448,20 +511,33 @@ fn check_upstream(upstream: &NewUpstream, enabled: bool) -> Result<store::Upstre
             .bytes()
             .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
     if !id_ok {
-        return Err(invalid("id", "2–32 lowercase letters, digits or '-'"));
+        return Err(invalid(
+            "id",
+            "gồm 2–32 chữ cái thường, chữ số hoặc '-'",
+            "2–32 lowercase letters, digits or '-'",
+        ));
     }
     if upstream.name.trim().is_empty() || upstream.name.len() > 100 {
-        return Err(invalid("name", "is required (at most 100 characters)"));
+        return Err(invalid(
+            "name",
+            "bắt buộc (tối đa 100 ký tự)",
+            "is required (at most 100 characters)",
+        ));
     }
-    domain::validate_redirect_uri(&upstream.issuer).map_err(|message| invalid("issuer", message))?;
+    domain::validate_redirect_uri(&upstream.issuer)
+        .map_err(|problem| invalid_uri("issuer", &upstream.issuer, problem))?;
     if upstream.issuer.contains('?') {
-        return Err(invalid("issuer", "an issuer URL has no query"));
+        return Err(invalid(
+            "issuer",
+            "địa chỉ issuer không có phần truy vấn",
+            "an issuer URL has no query",
+        ));
     }
     if upstream.client_id.is_empty() || upstream.client_id.len() > 256 {
-        return Err(invalid("client_id", "is required"));
+        return Err(invalid("client_id", "bắt buộc", "is required"));
     }
     if upstream.client_secret.is_empty() || upstream.client_secret.len() > 1024 {
-        return Err(invalid("client_secret", "is required"));
+        return Err(invalid("client_secret", "bắt buộc", "is required"));
     }
     let mut scopes = vec!["openid".to_owned()];
     let given: Vec<String> = if upstream.scopes.iter().all(|scope| scope.trim().is_empty()) {
@@ -475,7 +551,11 @@ fn check_upstream(upstream: &NewUpstream, enabled: bool) -> Result<store::Upstre
                 .bytes()
                 .all(|byte| byte.is_ascii_graphic() && byte != b'"' && byte != b'\\')
             {
-                return Err(invalid("scope", format!("`{scope}` is not a valid scope")));
+                return Err(invalid(
+                    "scope",
+                    format!("`{scope}` không phải phạm vi hợp lệ"),
+                    format!("`{scope}` is not a valid scope"),
+                ));
             }
             if !scopes.iter().any(|known| known == scope) {
                 scopes.push(scope.to_owned());
@@ -554,6 +634,7 @@ pub async fn update_client(
     if keys_replaced && row.jwks.is_none() {
         return Err(invalid(
             "jwks",
+            "chỉ ứng dụng xác thực bằng khóa mới có khóa để thay",
             "only a client that signs in with its keys has keys to replace",
         ));
     }

@@ -149,19 +149,48 @@ pub fn redirect_uri_registered(registered: &[String], given: &str) -> bool {
 /// Checks that a redirect URI may be registered: absolute https (or http
 /// on a loopback host, for native apps and tests), no fragment, no
 /// user-info.
-pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(uri).map_err(|error| format!("`{uri}` is not an absolute URL: {error}"))?;
+pub fn validate_redirect_uri(uri: &str) -> Result<(), UriProblem> {
+    let parsed = url::Url::parse(uri).map_err(|_| UriProblem::NotAbsolute)?;
     if parsed.fragment().is_some() {
-        return Err(format!("`{uri}` has a fragment"));
+        return Err(UriProblem::Fragment);
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!("`{uri}` has user information"));
+        return Err(UriProblem::UserInfo);
     }
     let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
-        _ => Err(format!("`{uri}` must use https (http only on a loopback host)")),
+        _ => Err(UriProblem::NotHttps),
+    }
+}
+
+/// Why a URI was refused as a redirect, logout or issuer URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriProblem {
+    NotAbsolute,
+    Fragment,
+    UserInfo,
+    NotHttps,
+}
+
+impl UriProblem {
+    pub fn vi(self) -> &'static str {
+        match self {
+            UriProblem::NotAbsolute => "không phải địa chỉ URL tuyệt đối",
+            UriProblem::Fragment => "có phần fragment (#)",
+            UriProblem::UserInfo => "có thông tin người dùng (@)",
+            UriProblem::NotHttps => "phải dùng https (http chỉ với máy chủ loopback)",
+        }
+    }
+
+    pub fn en(self) -> &'static str {
+        match self {
+            UriProblem::NotAbsolute => "is not an absolute URL",
+            UriProblem::Fragment => "has a fragment",
+            UriProblem::UserInfo => "has user information",
+            UriProblem::NotHttps => "must use https (http only on a loopback host)",
+        }
     }
 }
 

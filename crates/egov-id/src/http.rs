@@ -45,6 +45,7 @@ pub fn router(provider: Provider) -> Router {
         .merge(crate::upstream_http::router())
         .merge(crate::manage_http::router())
         .merge(crate::platform_http::router())
+        .merge(crate::platform_pages::router())
         .with_state(provider)
 }
 

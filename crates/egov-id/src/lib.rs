@@ -26,6 +26,7 @@ mod passkey_http;
 pub mod password;
 pub mod password_policy;
 pub mod platform_http;
+mod platform_pages;
 pub mod provider;
 pub mod store;
 mod text;

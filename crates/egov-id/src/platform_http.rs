@@ -1,10 +1,9 @@
-//! Administration of the sign-in service itself, for platform
-//! administrators: over JSON (bearer access tokens of egov-id) clients
-//! (list, register, rotate a secret), signing keys (list, rotate now) and
-//! upstream providers (list, add); and the page `/admin/sign-in` (the
-//! administrator's session) that lists them, rotates a client's secret and
-//! rotates keys. The same operations as `egov id …` on the command line,
-//! audited the same way.
+//! Administration of the sign-in service itself over JSON, for platform
+//! administrators (bearer access tokens of egov-id): clients (list,
+//! register, change, rotate a secret), signing keys (list, rotate now) and
+//! upstream providers (list, add, change). The pages that do the same are
+//! [`crate::platform_pages`]; `egov id …` does it on the command line; all
+//! are audited the same way.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -29,9 +28,6 @@ pub(crate) fn router() -> Router<Provider> {
         .route("/api/v1/id/keys/rotate", post(rotate_key))
         .route("/api/v1/id/upstreams", get(list_upstreams).post(add_upstream))
         .route("/api/v1/id/upstreams/{id}", axum::routing::patch(update_upstream))
-        .route("/admin/sign-in", get(service_view))
-        .route("/admin/sign-in/clients/{id}/secret", post(rotate_secret_page))
-        .route("/admin/sign-in/keys/rotate", post(rotate_key_page))
 }
 
 /// The platform administrator behind a bearer token, or 401/403.
@@ -45,7 +41,7 @@ async fn platform_admin(provider: &Provider, headers: &HeaderMap) -> Result<User
 }
 
 /// 404 for a client id that names no client with a secret to rotate.
-fn no_secret_client() -> AppError {
+pub(crate) fn no_secret_client() -> AppError {
     AppError::new(
         StatusCode::NOT_FOUND,
         "client_not_found",
@@ -56,9 +52,13 @@ fn no_secret_client() -> AppError {
     )
 }
 
-fn admin_error(error: AdminError) -> AppError {
+pub(crate) fn admin_error(error: AdminError) -> AppError {
     match error {
-        AdminError::Invalid { field, message } => invalid(field, &message),
+        AdminError::Invalid { field, message } => AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Localized::new(format!("{field}: {}", message.vi), format!("{field}: {}", message.en)),
+        ),
         AdminError::Exists(what) => AppError::new(
             StatusCode::CONFLICT,
             "exists",
@@ -168,7 +168,7 @@ pub struct ClientCredentials {
     pub client_secret: Option<String>,
 }
 
-fn invalid(field: &str, message: &str) -> AppError {
+pub(crate) fn invalid(field: &str, message: &str) -> AppError {
     AppError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_field",
@@ -469,181 +469,4 @@ pub async fn update_upstream(
     }
     provider.forget_upstreams();
     Ok(StatusCode::NO_CONTENT)
-}
-
-// ---------------------------------------------------------------- pages
-
-/// The administration page's strings.
-#[derive(Debug)]
-struct ServiceText {
-    title: &'static str,
-    clients: &'static str,
-    name: &'static str,
-    authentication: &'static str,
-    rotate_secret: &'static str,
-    keys: &'static str,
-    status: &'static str,
-    algorithm: &'static str,
-    rotate_now: &'static str,
-    upstreams: &'static str,
-    no_upstreams: &'static str,
-    how_to_add: &'static str,
-}
-
-const SERVICE_VI: ServiceText = ServiceText {
-    title: "Quản trị dịch vụ xác thực",
-    clients: "Ứng dụng kết nối",
-    name: "Tên",
-    authentication: "Xác thực ứng dụng",
-    rotate_secret: "Đổi khóa bí mật",
-    keys: "Khóa ký",
-    status: "Trạng thái",
-    algorithm: "Thuật toán",
-    rotate_now: "Xoay khóa ngay",
-    upstreams: "Nhà cung cấp định danh cấp trên",
-    no_upstreams: "Chưa cấu hình nhà cung cấp nào.",
-    how_to_add: "Đăng ký ứng dụng và nhà cung cấp mới qua API JSON (/api/docs) hoặc lệnh `egov id`.",
-};
-
-const SERVICE_EN: ServiceText = ServiceText {
-    title: "Sign-in service administration",
-    clients: "Clients",
-    name: "Name",
-    authentication: "Client authentication",
-    rotate_secret: "Rotate the secret",
-    keys: "Signing keys",
-    status: "Status",
-    algorithm: "Algorithm",
-    rotate_now: "Rotate now",
-    upstreams: "Upstream identity providers",
-    no_upstreams: "No upstream provider is configured.",
-    how_to_add: "Register new clients and providers through the JSON API (/api/docs) or `egov id`.",
-};
-
-#[derive(askama::Template)]
-#[template(path = "id_admin_service.html")]
-struct ServicePage {
-    page: egov_web::PageMeta,
-    shell: &'static egov_web::i18n::ShellText,
-    t: &'static ServiceText,
-    notice: &'static str,
-    new_secret: Option<String>,
-    clients: Vec<ClientSummary>,
-    keys: Vec<KeySummary>,
-    upstreams: Vec<UpstreamSummary>,
-}
-
-/// The platform administrator signed in with this browser, or the answer.
-async fn page_admin(provider: &Provider, headers: &HeaderMap) -> Result<Result<UserRow, Response>, AppError> {
-    match crate::manage_http::session_actor(provider, headers).await? {
-        Ok(actor) if is_platform_administrator(&actor) => Ok(Ok(actor)),
-        Ok(_) => Err(forbidden()),
-        Err(response) => Ok(Err(response)),
-    }
-}
-
-async fn service_page(
-    provider: &Provider,
-    context: &egov_web::PageContext,
-    notice: &'static str,
-    new_secret: Option<String>,
-) -> Result<Response, AppError> {
-    use askama::Template as _;
-    let t = context.lang.pick(&SERVICE_VI, &SERVICE_EN);
-    let clients = store::clients(provider.db())
-        .await?
-        .into_iter()
-        .map(ClientSummary::from)
-        .collect();
-    let keys = store::keys(provider.db())
-        .await?
-        .into_iter()
-        .map(KeySummary::from)
-        .collect();
-    let upstreams = store::upstreams(provider.db())
-        .await?
-        .into_iter()
-        .map(UpstreamSummary::from)
-        .collect();
-    let page = ServicePage {
-        page: context.meta(t.title),
-        shell: context.shell(),
-        t,
-        notice,
-        new_secret,
-        clients,
-        keys,
-        upstreams,
-    };
-    let mut response = axum::response::Html(page.render()?).into_response();
-    crate::http::no_store(&mut response);
-    Ok(response)
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-struct ServiceParams {
-    done: Option<String>,
-}
-
-async fn service_view(
-    State(provider): State<Provider>,
-    context: egov_web::PageContext,
-    headers: HeaderMap,
-    axum::extract::Query(params): axum::extract::Query<ServiceParams>,
-) -> Result<Response, AppError> {
-    if let Err(response) = page_admin(&provider, &headers).await? {
-        return Ok(response);
-    }
-    let notice = match params.done.as_deref() {
-        Some("rotated") => context.lang.pick(
-            "Đã thực hiện một bước xoay khóa (công bố khóa mới, hoặc đưa khóa đã công bố vào dùng).",
-            "One rotation step done (a new key published, or the published one put to use).",
-        ),
-        _ => "",
-    };
-    service_page(&provider, &context, notice, None).await
-}
-
-async fn rotate_secret_page(
-    State(provider): State<Provider>,
-    context: egov_web::PageContext,
-    headers: HeaderMap,
-    Path(client_id): Path<String>,
-) -> Result<Response, AppError> {
-    let actor = match page_admin(&provider, &headers).await? {
-        Ok(actor) => actor,
-        Err(response) => return Ok(response),
-    };
-    let Some(secret) =
-        admin::rotate_client_secret(provider.db(), &client_id, &format!("user:{}", actor.id), provider.now())
-            .await
-            .map_err(admin_error)?
-    else {
-        return Err(no_secret_client());
-    };
-    provider.forget_client(&client_id);
-    let notice = context.lang.pick(
-        "Khóa bí mật mới (chỉ hiển thị lần này; khóa cũ đã hết hiệu lực):",
-        "The new secret (shown only now; the old one no longer works):",
-    );
-    service_page(&provider, &context, notice, Some(secret)).await
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct RotateForm {
-    #[serde(default)]
-    alg: String,
-}
-
-async fn rotate_key_page(
-    State(provider): State<Provider>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<RotateForm>,
-) -> Result<Response, AppError> {
-    if let Err(response) = page_admin(&provider, &headers).await? {
-        return Ok(response);
-    }
-    let alg = Algorithm::parse(&form.alg).ok_or_else(|| invalid("alg", "must be RS256, ES256 or EdDSA"))?;
-    provider.rotate_key(alg).await.map_err(AppError::internal)?;
-    Ok(axum::response::Redirect::to("/admin/sign-in?done=rotated").into_response())
 }

@@ -319,3 +319,106 @@ engine_test! {
         assert_eq!(missing.status().as_u16(), 404);
     }
 }
+
+engine_test! {
+    async fn a_platform_admin_registers_and_edits_clients_and_upstreams_from_pages(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let secret = register_client(&app, false).await.expect("secret");
+        let (agency_browser, _) = official(&app, &secret, AGENCY_ADMIN).await;
+        let refused = agency_browser.get(app.server.url("/admin/sign-in/clients/new")).send().await.expect("page");
+        assert_eq!(refused.status().as_u16(), 403);
+        let (browser, _) = official(&app, &secret, PLATFORM_ADMIN).await;
+        let new_client = "/admin/sign-in/clients/new";
+        let mut fields = vec![
+            ("client_id", "he-thong-mot-cua"),
+            ("name", "Hệ thống một cửa"),
+            ("authentication", "client_secret"),
+            ("redirect_uris", "http://motcua.example.gov.vn/callback"),
+            ("scopes", "openid profile agency"),
+            ("grant_authorization_code", "on"),
+            ("grant_client_credentials", "on"),
+            ("signing_alg", "ES256"),
+        ];
+
+        // A plain-http redirect URI: the form comes back, in Vietnamese, with what was typed.
+        let bad = post_form(&app, &browser, new_client, "/admin/sign-in/clients", &fields).await;
+        assert_eq!(bad.status().as_u16(), 422);
+        let html = bad.text().await.expect("page");
+        assert!(html.contains("phải dùng https"), "{html}");
+        assert!(html.contains("id=\"redirect_uris\" name=\"redirect_uris\" rows=\"3\" spellcheck=\"false\" aria-describedby=\"redirect_uris-hint redirect_uris-error\" aria-invalid=\"true\""));
+        assert!(html.contains("value=\"Hệ thống một cửa\""), "what was typed is kept");
+        assert!(egov_id::store::client(&app.test_db.db, "he-thong-mot-cua").await.expect("read").is_none());
+
+        fields[3] = ("redirect_uris", "https://motcua.example.gov.vn/callback\r\nhttps://motcua.example.gov.vn/callback2");
+        let added = post_form(&app, &browser, new_client, "/admin/sign-in/clients", &fields).await;
+        assert_eq!(added.status().as_u16(), 200);
+        let html = added.text().await.expect("page");
+        let marker = "id=\"new-secret\">";
+        let start = html.find(marker).expect("the secret is shown once") + marker.len();
+        let new_secret = &html[start..start + html[start..].find('<').expect("end")];
+        let stored = egov_id::store::client(&app.test_db.db, "he-thong-mot-cua").await.expect("read").expect("stored");
+        assert_eq!(stored.signing_alg, "ES256");
+        assert_eq!(stored.grant_types, "authorization_code client_credentials");
+        let basic = reqwest::header::HeaderValue::from_str(&format!(
+            "Basic {}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("he-thong-mot-cua:{new_secret}"))
+        ))
+        .expect("header");
+        let grant = app.server.client.post(app.server.url("/oauth/token")).header("authorization", basic)
+            .form(&[("grant_type", "client_credentials"), ("scope", "openid")]).send().await.expect("grant");
+        assert_eq!(grant.status().as_u16(), 200, "the registered client works at once");
+        let taken = post_form(&app, &browser, new_client, "/admin/sign-in/clients", &fields).await;
+        assert_eq!(taken.status().as_u16(), 422, "a client id is registered once");
+
+        // Edit: rename, drop client_credentials; the id and method stay.
+        let edit = "/admin/sign-in/clients/he-thong-mot-cua";
+        let form_page = browser.get(app.server.url(edit)).send().await.expect("page").text().await.expect("page");
+        assert!(form_page.contains("ES256</option>") && form_page.contains("<option selected>ES256</option>"));
+        let changed = post_form(&app, &browser, edit, edit, &[
+            ("name", "Một cửa điện tử"),
+            ("redirect_uris", "https://motcua.example.gov.vn/callback"),
+            ("scopes", "openid profile"),
+            ("grant_authorization_code", "on"),
+            ("signing_alg", "EdDSA"),
+            ("authentication", "none"),
+        ]).await;
+        assert_eq!(changed.status().as_u16(), 303);
+        let stored = egov_id::store::client(&app.test_db.db, "he-thong-mot-cua").await.expect("read").expect("stored");
+        assert_eq!((stored.name.as_str(), stored.signing_alg.as_str(), stored.grant_types.as_str()), ("Một cửa điện tử", "EdDSA", "authorization_code"));
+        assert!(stored.secret_hash.is_some(), "the authentication method cannot change from the form");
+
+        // Upstream providers.
+        let new_upstream = "/admin/sign-in/upstreams/new";
+        let mut upstream = vec![
+            ("id", "vneid"),
+            ("name", "VNeID"),
+            ("issuer", "https://vneid.example.gov.vn/?x=1"),
+            ("client_id", "tinh-bac-ninh"),
+            ("client_secret", "bi-mat-cua-vneid"),
+            ("scopes", ""),
+        ];
+        let bad = post_form(&app, &browser, new_upstream, "/admin/sign-in/upstreams", &upstream).await;
+        assert_eq!(bad.status().as_u16(), 422);
+        let html = bad.text().await.expect("page");
+        assert!(html.contains("không có phần truy vấn") && !html.contains("bi-mat-cua-vneid"), "the secret is never shown back");
+        upstream[2] = ("issuer", "https://vneid.example.gov.vn");
+        let added = post_form(&app, &browser, new_upstream, "/admin/sign-in/upstreams", &upstream).await;
+        assert_eq!(added.status().as_u16(), 303);
+        let edit = "/admin/sign-in/upstreams/vneid";
+        let changed = post_form(&app, &browser, edit, edit, &[
+            ("name", "VNeID (Bộ Công an)"),
+            ("issuer", "https://vneid.example.gov.vn"),
+            ("client_id", "tinh-bac-ninh"),
+            ("client_secret", ""),
+            ("scopes", "profile personal_id"),
+        ]).await;
+        assert_eq!(changed.status().as_u16(), 303);
+        let stored = egov_id::store::upstreams(&app.test_db.db).await.expect("read");
+        assert_eq!(stored.len(), 1);
+        assert_eq!((stored[0].name.as_str(), stored[0].enabled), ("VNeID (Bộ Công an)", false), "an unticked box turns it off");
+        assert_eq!(stored[0].client_secret, "bi-mat-cua-vneid", "an empty secret keeps the old one");
+        assert_eq!(stored[0].scopes, "openid profile personal_id");
+        let overview = browser.get(app.server.url("/admin/sign-in?done=upstream")).send().await.expect("page").text().await.expect("page");
+        assert!(overview.contains("VNeID (Bộ Công an)") && overview.contains("đã tắt"));
+    }
+}
