@@ -68,6 +68,33 @@ impl Provider {
         store::upsert_builtin_client(self.db(), &client, self.now().timestamp_millis()).await?;
         Ok(())
     }
+
+    /// Registers (or follows) the instance's own portal, a confidential
+    /// first-party client: `base` is its public URL (its redirect URI is
+    /// `{base}/portal/callback`), `secret` its client secret, of which only
+    /// the hash is kept. Run at every start, so a changed secret or URL
+    /// takes effect.
+    pub async fn ensure_portal_client(&self, client_id: &str, base: &str, secret: &str) -> Result<(), IdError> {
+        let list = |uri: String| serde_json::to_string(&[uri]).unwrap_or_default();
+        let client = ClientRow {
+            client_id: client_id.to_owned(),
+            name: "Cổng dịch vụ công".to_owned(),
+            secret_hash: Some(domain::token_hash(secret)),
+            redirect_uris: list(format!("{base}/portal/callback")),
+            post_logout_redirect_uris: list(format!("{base}/portal")),
+            scopes: "openid profile email phone personal_id agency".to_owned(),
+            grant_types: "authorization_code".to_owned(),
+            signing_alg: "ES256".to_owned(),
+            first_party: true,
+            subject_type: "public".to_owned(),
+            sector_identifier: None,
+            jwks: None,
+            backchannel_logout_uri: Some(format!("{base}/portal/backchannel-logout")),
+        };
+        store::upsert_builtin_client(self.db(), &client, self.now().timestamp_millis()).await?;
+        self.forget_client(client_id);
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------- helpers

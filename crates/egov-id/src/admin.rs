@@ -323,25 +323,8 @@ pub struct NewUser {
     pub roles: Vec<Role>,
 }
 
-/// Creates an account with a password that passes the policy.
-pub async fn add_user(
-    db: &Db,
-    hasher: &PasswordHasher,
-    user: &NewUser,
-    password: &str,
-    actor: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Uuid, AdminError> {
-    let personal_id = PersonalId::parse(&user.personal_id)
-        .map_err(|error| invalid("personal_id", "số định danh cá nhân không hợp lệ", error.to_string()))?;
-    let full_name = user.full_name.trim();
-    if full_name.is_empty() || full_name.chars().count() > 200 {
-        return Err(invalid(
-            "name",
-            "bắt buộc (tối đa 200 ký tự)",
-            "is required (at most 200 characters)",
-        ));
-    }
+/// Checks an account's e-mail, birth date and kind; the e-mail as kept.
+fn check_user_details(user: &NewUser) -> Result<Option<String>, AdminError> {
     let email = user
         .email
         .as_deref()
@@ -382,6 +365,29 @@ pub async fn add_user(
         }
         _ => {}
     }
+    Ok(email)
+}
+
+/// Creates an account with a password that passes the policy.
+pub async fn add_user(
+    db: &Db,
+    hasher: &PasswordHasher,
+    user: &NewUser,
+    password: &str,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Uuid, AdminError> {
+    let personal_id = PersonalId::parse(&user.personal_id)
+        .map_err(|error| invalid("personal_id", "số định danh cá nhân không hợp lệ", error.to_string()))?;
+    let full_name = user.full_name.trim();
+    if full_name.is_empty() || full_name.chars().count() > 200 {
+        return Err(invalid(
+            "name",
+            "bắt buộc (tối đa 200 ký tự)",
+            "is required (at most 200 characters)",
+        ));
+    }
+    let email = check_user_details(user)?;
     let mut personal_words: Vec<&str> = full_name.split_whitespace().collect();
     personal_words.push(personal_id.as_str());
     if let Some(local) = email.as_deref().and_then(|email| email.split('@').next()) {

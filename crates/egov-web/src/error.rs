@@ -116,6 +116,13 @@ impl AppError {
         )
     }
 
+    /// The same error with a cause for the log (never shown to the user).
+    #[must_use]
+    pub fn with_cause(mut self, cause: impl std::fmt::Display) -> AppError {
+        self.cause = Some(cause.to_string().into());
+        self
+    }
+
     /// An unexpected failure: the cause is logged, the user sees a generic
     /// message.
     pub fn internal(cause: impl std::fmt::Display) -> AppError {

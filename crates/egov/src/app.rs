@@ -11,6 +11,7 @@ use egov_db::Db;
 use egov_id::password::PasswordHasher;
 use egov_id::{IdConfig, Provider};
 use egov_onestop::Catalogue;
+use egov_portal::{Portal, PortalConfig, Transport};
 use egov_web::{Metrics, ShellConfig, ShellState};
 use utoipa::OpenApi as _;
 
@@ -78,13 +79,33 @@ pub async fn prepare(db: &Db, config: &AppConfig) -> Result<(), egov_id::provide
     let provider = provider(db, config);
     provider.ensure_keys().await?;
     egov_id::store::backfill_search_names(db).await?;
-    provider.ensure_builtin_clients().await
+    provider.ensure_builtin_clients().await?;
+    let portal = portal_config(config);
+    provider
+        .ensure_portal_client(&portal.client_id, &portal.public_url, &portal.client_secret)
+        .await
+}
+
+/// The portal of this instance, an OIDC client of its sign-in service.
+fn portal_config(config: &AppConfig) -> PortalConfig {
+    PortalConfig::same_instance(&config.public_url, &config.secret_key, config.https)
 }
 
 /// The whole HTTP surface of one node.
 pub fn router(db: Db, config: &AppConfig) -> Router {
     let catalogue = Catalogue::new(db.clone(), Arc::clone(&config.clock), Arc::clone(&config.calendar));
-    let mut app = egov_onestop::router(catalogue).merge(egov_id::router(provider(&db, config)));
+    let sign_in = egov_id::router(provider(&db, config));
+    // The portal reaches the sign-in service by handing its requests to the
+    // sign-in service's router: the same OpenID Connect, without a network.
+    let portal_settings = portal_config(config);
+    let transport = Transport::InProcess {
+        issuer: portal_settings.issuer.clone(),
+        router: sign_in.clone(),
+    };
+    let portal = Portal::new(db.clone(), Arc::clone(&config.clock), portal_settings, transport);
+    let mut app = egov_onestop::router(catalogue)
+        .merge(sign_in)
+        .merge(egov_portal::router(portal));
     if let Some(sink) = &config.mailbox {
         app = app.merge(crate::demo_mailbox::router(sink.clone()));
     }
@@ -100,6 +121,8 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
             "/oauth/introspect",
             "/oauth/userinfo",
             "/api/v1/id/",
+            // Posted by the sign-in service, authenticated by its signed token.
+            "/portal/backchannel-logout",
         ],
     };
     let state = ShellState {

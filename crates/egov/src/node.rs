@@ -191,7 +191,7 @@ fn print_banner(banner: &str, demo_accounts: Option<&str>, config: &AppConfig, s
         );
     }
     println!(
-        "  My account (passkeys, authenticator app, sessions): {url}/account\n  Administration: {url}/admin/users, {url}/admin/sign-in",
+        "  Portal sign-in: {url}/portal\n  My account (passkeys, authenticator app, sessions): {url}/account\n  Administration: {url}/admin/users, {url}/admin/sign-in",
         url = config.public_url
     );
     println!("Ready in {} ms. Press Ctrl-C to stop.", started.elapsed().as_millis());

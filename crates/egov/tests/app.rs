@@ -8,6 +8,7 @@ mod app {
     mod cli;
     mod client_options;
     mod id;
+    mod portal;
     mod shell;
     mod support;
     mod upstream;

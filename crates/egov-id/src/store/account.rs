@@ -254,11 +254,12 @@ pub async fn upsert_builtin_client(db: &Db, client: &super::ClientRow, now_ms: i
     with_pool!(db, pool => {
         sqlx::query(
             "INSERT INTO id_clients (client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
-                 grant_types, signing_alg, first_party, subject_type, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 grant_types, signing_alg, first_party, subject_type, backchannel_logout_uri, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, redirect_uris = excluded.redirect_uris, \
                  post_logout_redirect_uris = excluded.post_logout_redirect_uris, scopes = excluded.scopes, \
-                 grant_types = excluded.grant_types, first_party = excluded.first_party",
+                 grant_types = excluded.grant_types, first_party = excluded.first_party, \
+                 secret_hash = excluded.secret_hash, backchannel_logout_uri = excluded.backchannel_logout_uri",
         )
         .bind(&client.client_id)
         .bind(&client.name)
@@ -270,6 +271,7 @@ pub async fn upsert_builtin_client(db: &Db, client: &super::ClientRow, now_ms: i
         .bind(&client.signing_alg)
         .bind(client.first_party)
         .bind(&client.subject_type)
+        .bind(client.backchannel_logout_uri.as_deref())
         .bind(now_ms)
         .execute(pool)
         .await?;
