@@ -96,3 +96,32 @@ test("a citizen signs in through the provider, returns with a code, and signs ou
   assert.deepEqual(violations, []);
   await context.close();
 });
+
+test("a citizen signs in to the portal through the central sign-in and signs out of both", async () => {
+  const context = await browser.newContext({ locale: "vi-VN" });
+  const page = await context.newPage();
+  const violations = [];
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+  });
+  await page.goto(`${demo.base}/portal`);
+  await expectAccessible(page, "portal, signed out");
+  await page.getByRole("link", { name: "Đăng nhập", exact: true }).click();
+  await page.waitForLoadState("load");
+  assert.equal(await page.locator("h1").textContent(), "Đăng nhập");
+  await page.getByLabel("Số định danh cá nhân hoặc thư điện tử").fill("001090012345");
+  await page.getByLabel("Mật khẩu").fill("Hoa-sen-no-2026");
+  await page.getByRole("button", { name: "Đăng nhập", exact: true }).click();
+  // The portal is a first-party client: no consent, straight back.
+  await page.waitForURL(`${demo.base}/portal`);
+  assert.match(await page.locator("#portal-user").textContent(), /Nguyễn Văn An/);
+  await expectAccessible(page, "portal, signed in");
+
+  await page.getByRole("button", { name: "Đăng xuất" }).click();
+  await page.waitForURL(`${demo.base}/portal`);
+  assert.equal(await page.locator("#portal-user").count(), 0, "signed out of the portal");
+  await page.goto(`${demo.base}/account`);
+  assert.equal(await page.locator("h1").textContent(), "Đăng nhập", "and out of the sign-in service");
+  assert.deepEqual(violations, []);
+  await context.close();
+});
