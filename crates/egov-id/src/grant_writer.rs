@@ -51,14 +51,6 @@ pub(crate) enum GrantWrite {
 }
 
 /// What became of a grant's writes, once committed.
-impl GrantWrite {
-    fn issued(&self) -> &Issued {
-        match self {
-            GrantWrite::Issue(issued) | GrantWrite::Rotate { issued, .. } => issued,
-        }
-    }
-}
-
 #[derive(Debug)]
 pub(crate) enum Written {
     Recorded,
@@ -135,17 +127,6 @@ async fn apply(db: &Db, writes: &[GrantWrite]) -> Result<Vec<Written>, DbError> 
     // tokens would not exist, and a rotated refresh token would be refused,
     // sending the user to sign in again.
     tx.defer_flush().await?;
-    let spent_hashes: Vec<&str> = writes
-        .iter()
-        .filter_map(|write| match write {
-            GrantWrite::Rotate { spent_hash, .. } => Some(spent_hash.as_str()),
-            GrantWrite::Issue(_) => None,
-        })
-        .collect();
-    let spent_at = writes.iter().map(|write| write.issued().at).max().unwrap_or_default();
-    let mut uses = store::use_refreshes(&mut tx, &spent_hashes, spent_at.timestamp_millis())
-        .await?
-        .into_iter();
     let mut outcomes = Vec::with_capacity(writes.len());
     let mut issued = Vec::with_capacity(writes.len());
     let mut replays = Vec::new();
@@ -155,16 +136,19 @@ async fn apply(db: &Db, writes: &[GrantWrite]) -> Result<Vec<Written>, DbError> 
                 issued.push(tokens);
                 Written::Recorded
             }
-            GrantWrite::Rotate { issued: tokens, .. } => match uses.next() {
-                Some(RefreshUse::Rotated(_)) => {
+            GrantWrite::Rotate {
+                spent_hash,
+                issued: tokens,
+            } => match store::use_refresh(&mut tx, spent_hash, tokens.at.timestamp_millis()).await? {
+                RefreshUse::Rotated(_) => {
                     issued.push(tokens);
                     Written::Recorded
                 }
-                Some(RefreshUse::Replayed(row)) => {
+                RefreshUse::Replayed(row) => {
                     replays.push((row, tokens.at));
                     Written::Replayed
                 }
-                Some(RefreshUse::Unknown) | None => Written::Unknown,
+                RefreshUse::Unknown => Written::Unknown,
             },
         };
         outcomes.push(outcome);

@@ -9,8 +9,6 @@ mod consent;
 mod passkey;
 mod upstream;
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use egov_db::{Db, DbError, Tx, with_pool, with_tx};
 use uuid::Uuid;
@@ -446,56 +444,23 @@ pub enum RefreshUse {
     Unknown,
 }
 
-/// Spends many refresh tokens in one statement (the grant writer's batch),
-/// answering for each in order. A hash given twice is rotated by its first
-/// occurrence; the later ones are replays, so racing uses have one winner.
-pub async fn use_refreshes(tx: &mut Tx, token_hashes: &[&str], now_ms: i64) -> Result<Vec<RefreshUse>, DbError> {
-    const COLUMNS: &str =
+pub async fn use_refresh(tx: &mut Tx, token_hash: &str, now_ms: i64) -> Result<RefreshUse, DbError> {
+    let columns =
         "token_hash, family_id, client_id, user_id, session_id, scope, code_hash, family_expires_at, used_at, revoked";
-    if token_hashes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut spent: HashMap<String, RefreshRow> = HashMap::with_capacity(token_hashes.len());
-    let mut earlier: HashMap<String, RefreshRow> = HashMap::new();
+    let update = sqlx::AssertSqlSafe(format!(
+        "UPDATE id_refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked = FALSE \
+         RETURNING {columns}"
+    ));
+    let select = sqlx::AssertSqlSafe(format!("SELECT {columns} FROM id_refresh_tokens WHERE token_hash = $1"));
     with_tx!(tx, conn => {
-        let mut update = sqlx::QueryBuilder::new("UPDATE id_refresh_tokens SET used_at = ");
-        update.push_bind(now_ms).push(" WHERE used_at IS NULL AND revoked = FALSE AND token_hash IN (");
-        let mut list = update.separated(", ");
-        for hash in token_hashes {
-            list.push_bind(*hash);
+        if let Some(row) = sqlx::query_as::<_, RefreshRow>(update).bind(now_ms).bind(token_hash).fetch_optional(&mut *conn).await? {
+            return Ok(RefreshUse::Rotated(row));
         }
-        update.push(") RETURNING ").push(COLUMNS);
-        for row in update.build_query_as::<RefreshRow>().fetch_all(&mut *conn).await? {
-            spent.insert(row.token_hash.clone(), row);
-        }
-        let others: Vec<&str> = token_hashes.iter().copied().filter(|hash| !spent.contains_key(*hash)).collect();
-        if !others.is_empty() {
-            let mut select = sqlx::QueryBuilder::new("SELECT ");
-            select.push(COLUMNS).push(" FROM id_refresh_tokens WHERE token_hash IN (");
-            let mut list = select.separated(", ");
-            for hash in &others {
-                list.push_bind(*hash);
-            }
-            select.push(")");
-            for row in select.build_query_as::<RefreshRow>().fetch_all(&mut *conn).await? {
-                earlier.insert(row.token_hash.clone(), row);
-            }
-        }
-    });
-    Ok(token_hashes
-        .iter()
-        .map(|hash| {
-            if let Some(row) = spent.remove(*hash) {
-                // Later occurrences of this hash in the batch see it spent.
-                earlier.insert((*hash).to_owned(), row.clone());
-                RefreshUse::Rotated(row)
-            } else if let Some(row) = earlier.get(*hash) {
-                RefreshUse::Replayed(row.clone())
-            } else {
-                RefreshUse::Unknown
-            }
+        Ok(match sqlx::query_as::<_, RefreshRow>(select).bind(token_hash).fetch_optional(&mut *conn).await? {
+            Some(row) => RefreshUse::Replayed(row),
+            None => RefreshUse::Unknown,
         })
-        .collect())
+    })
 }
 
 /// Revokes a whole refresh-token family and its access tokens.
