@@ -6,6 +6,7 @@
 
 pub mod catalogue;
 pub mod directory;
+pub mod dossier;
 pub mod seed;
 
 pub use catalogue::Catalogue;

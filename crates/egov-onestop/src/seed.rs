@@ -163,6 +163,8 @@ pub struct SeedReport {
     pub fields: usize,
     pub agencies: usize,
     pub procedures: ImportReport,
+    /// Procedure versions published for procedures that had none.
+    pub versions: usize,
 }
 
 /// Loads the reference data every instance needs: provinces and fields.
@@ -195,5 +197,30 @@ pub async fn load_demo(db: &Db, now: DateTime<Utc>) -> Result<SeedReport, SeedEr
     tx.commit().await?;
     let rows = import::parse_file(ImportFormat::Json, DEMO_CATALOGUE_JSON)?;
     report.procedures = import::import(db, rows, ImportMode::InsertMissing, "system:seed", now, &|_| {}).await?;
+    report.versions = first_versions(db, now).await?;
     Ok(report)
+}
+
+/// Gives every catalogue procedure without a version a first one, in force
+/// from now, built from its catalogue entry
+/// ([`crate::dossier::versions::default_version`]); returns how many.
+pub async fn first_versions(db: &Db, now: DateTime<Utc>) -> Result<usize, SeedError> {
+    let (_, procedures) = store::load_all(db).await?;
+    let mut published = 0;
+    let mut tx = db.begin().await?;
+    for (procedure, _) in &procedures {
+        let code = procedure.code.as_str();
+        if crate::dossier::store::last_version_number(&mut tx, code).await? > 0 {
+            continue;
+        }
+        let version = crate::dossier::versions::default_version(procedure, now);
+        crate::dossier::store::insert_version(
+            &mut tx,
+            &crate::dossier::versions::version_row(code, 1, &version, now, "system:seed")?,
+        )
+        .await?;
+        published += 1;
+    }
+    tx.commit().await?;
+    Ok(published)
 }

@@ -122,6 +122,12 @@ pub struct PortalUser {
     /// The level reached at sign-in: `1` or `2`.
     pub acr: String,
     pub expires_at: i64,
+    /// The 12-digit personal ID number (scope `personal_id`).
+    pub personal_id: Option<String>,
+    pub email: Option<String>,
+    /// An official's agency code and one-stop roles (scope `agency`).
+    pub agency: Option<String>,
+    pub roles: Vec<String>,
 }
 
 /// A sign-in being started: where to send the browser and what the flow
@@ -234,6 +240,9 @@ impl Portal {
                 Nonce::new_random,
             )
             .add_scope(Scope::new("profile".to_owned()))
+            .add_scope(Scope::new("email".to_owned()))
+            .add_scope(Scope::new("personal_id".to_owned()))
+            .add_scope(Scope::new("agency".to_owned()))
             .set_pkce_challenge(challenge)
             .url();
         let next = URL_SAFE_NO_PAD.encode(local_path(next));
@@ -278,6 +287,19 @@ impl Portal {
         // not model, read from the same verified payload.
         let sid = verified_claim(&id_token.to_string(), "sid")
             .ok_or_else(|| PortalError::Refused("the ID token has no sid".to_owned()))?;
+        let payload = verified_payload(&id_token.to_string()).unwrap_or_default();
+        let text = |name: &str| payload.get(name).and_then(serde_json::Value::as_str).map(str::to_owned);
+        let roles = payload
+            .get("roles")
+            .and_then(serde_json::Value::as_array)
+            .map(|roles| {
+                roles
+                    .iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
         let cookie = new_token();
         let now_ms = self.now_ms();
         store::insert_session(
@@ -293,6 +315,10 @@ impl Portal {
                 id_token: id_token.to_string(),
                 created_at: now_ms,
                 expires_at: now_ms + i64::try_from(SESSION_TTL.as_millis()).unwrap_or(i64::MAX),
+                personal_id: text("personal_id"),
+                email: text("email"),
+                agency: text("agency"),
+                roles,
             },
         )
         .await?;
@@ -312,6 +338,10 @@ impl Portal {
             name: session.name,
             acr: session.acr,
             expires_at: session.expires_at,
+            personal_id: session.personal_id,
+            email: session.email,
+            agency: session.agency,
+            roles: session.roles.split_whitespace().map(str::to_owned).collect(),
         }))
     }
 
@@ -339,9 +369,13 @@ impl Portal {
 
 /// A string claim of a JWT whose signature was already verified.
 fn verified_claim(jwt: &str, name: &str) -> Option<String> {
+    verified_payload(jwt)?.get(name)?.as_str().map(str::to_owned)
+}
+
+/// The claims of a JWT whose signature was already verified.
+fn verified_payload(jwt: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     let payload = URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1)?).ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&payload).ok()?;
-    claims.get(name)?.as_str().map(str::to_owned)
+    serde_json::from_slice(&payload).ok()
 }
 
 /// `next` when it is a path on this site, else the portal's home: a

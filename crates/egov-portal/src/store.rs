@@ -14,13 +14,21 @@ pub struct SessionRow {
     pub id_token: String,
     pub created_at: i64,
     pub expires_at: i64,
+    pub personal_id: Option<String>,
+    pub email: Option<String>,
+    pub agency: Option<String>,
+    /// Space-separated one-stop roles of an official.
+    pub roles: String,
 }
+
+const COLUMNS: &str =
+    "id, subject, name, acr, sid, id_token, created_at, expires_at, personal_id, email, agency, roles";
 
 pub async fn insert_session(db: &Db, row: &SessionRow) -> Result<(), DbError> {
     with_pool!(db, pool => {
         sqlx::query(
-            "INSERT INTO portal_sessions (id, subject, name, acr, sid, id_token, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO portal_sessions (id, subject, name, acr, sid, id_token, created_at, expires_at, \
+             personal_id, email, agency, roles) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&row.id)
         .bind(&row.subject)
@@ -30,6 +38,10 @@ pub async fn insert_session(db: &Db, row: &SessionRow) -> Result<(), DbError> {
         .bind(&row.id_token)
         .bind(row.created_at)
         .bind(row.expires_at)
+        .bind(row.personal_id.as_deref())
+        .bind(row.email.as_deref())
+        .bind(row.agency.as_deref())
+        .bind(&row.roles)
         .execute(pool)
         .await?;
     });
@@ -39,10 +51,9 @@ pub async fn insert_session(db: &Db, row: &SessionRow) -> Result<(), DbError> {
 /// The live session with this id.
 pub async fn session(db: &Db, id: &str, now_ms: i64) -> Result<Option<SessionRow>, DbError> {
     Ok(with_pool!(db, pool => {
-        sqlx::query_as::<_, SessionRow>(
-            "SELECT id, subject, name, acr, sid, id_token, created_at, expires_at FROM portal_sessions \
-             WHERE id = $1 AND expires_at > $2",
-        )
+        sqlx::query_as::<_, SessionRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM portal_sessions WHERE id = $1 AND expires_at > $2"
+        )))
         .bind(id)
         .bind(now_ms)
         .fetch_optional(pool)
@@ -53,10 +64,9 @@ pub async fn session(db: &Db, id: &str, now_ms: i64) -> Result<Option<SessionRow
 /// Ends one session; returns it when it was there.
 pub async fn delete_session(db: &Db, id: &str) -> Result<Option<SessionRow>, DbError> {
     Ok(with_pool!(db, pool => {
-        sqlx::query_as::<_, SessionRow>(
-            "DELETE FROM portal_sessions WHERE id = $1 \
-             RETURNING id, subject, name, acr, sid, id_token, created_at, expires_at",
-        )
+        sqlx::query_as::<_, SessionRow>(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM portal_sessions WHERE id = $1 RETURNING {COLUMNS}"
+        )))
         .bind(id)
         .fetch_optional(pool)
         .await?

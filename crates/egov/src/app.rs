@@ -52,6 +52,7 @@ impl AppConfig {
 /// The OpenAPI description of every JSON API of the instance.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut openapi = egov_onestop::CatalogueApi::openapi();
+    openapi.merge(egov_onestop::dossier::api::DossierApi::openapi());
     openapi.merge(egov_id::manage_http::AdminApi::openapi());
     "egov".clone_into(&mut openapi.info.title);
     env!("CARGO_PKG_VERSION").clone_into(&mut openapi.info.version);
@@ -103,7 +104,20 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
         router: sign_in.clone(),
     };
     let portal = Portal::new(db.clone(), Arc::clone(&config.clock), portal_settings, transport);
+    let dossiers = egov_onestop::dossier::Dossiers::new(
+        db.clone(),
+        Arc::clone(&config.clock),
+        Arc::clone(&config.calendar),
+        catalogue.clone(),
+    );
+    let identify = Arc::new(crate::identify::PlatformIdentify {
+        provider: provider(&db, config),
+        portal: portal.clone(),
+    });
     let mut app = egov_onestop::router(catalogue)
+        .merge(egov_onestop::dossier::api::router(
+            egov_onestop::dossier::api::DossierState { dossiers, identify },
+        ))
         .merge(sign_in)
         .merge(egov_portal::router(portal));
     if let Some(sink) = &config.mailbox {
@@ -121,6 +135,9 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
             "/oauth/introspect",
             "/oauth/userinfo",
             "/api/v1/id/",
+            "/api/v1/dossiers",
+            "/api/v1/counter-dossiers",
+            "/api/v1/procedures/",
             // Posted by the sign-in service, authenticated by its signed token.
             "/portal/backchannel-logout",
         ],

@@ -8,5 +8,6 @@ pub mod config;
 pub mod demo;
 pub mod demo_mailbox;
 pub mod id_commands;
+pub mod identify;
 pub mod node;
 pub mod workers;

@@ -87,6 +87,17 @@ pub fn parse_provinces(text: &str) -> Result<Vec<Province>, ProvinceFileError> {
     Ok(provinces)
 }
 
+/// Whether `code` is the code of one of the 34 provincial units in force
+/// (the embedded list, the same the directory is seeded from).
+pub fn is_province_code(code: &str) -> bool {
+    static CODES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        parse_provinces(crate::seed::PROVINCES_CSV)
+            .map(|provinces| provinces.into_iter().map(|province| province.code).collect())
+            .unwrap_or_default()
+    });
+    CODES.iter().any(|known| known == code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

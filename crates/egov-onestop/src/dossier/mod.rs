@@ -1,0 +1,155 @@
+//! Dossiers (hồ sơ): submitted online by citizens or registered at the
+//! counter, moved through the procedure's workflow by officials, and
+//! returned with a result.
+//!
+//! [`Dossiers`] is the service the pages and the JSON API call: `submit`
+//! ([`submit`]), `act` ([`transition`]), and the reads in [`read`]. Every
+//! change writes its step-log line, an audit record and the applicant's
+//! notice in one transaction; a change races others through the row's
+//! `revision`, so of two concurrent actions one wins and the other gets
+//! [`DossierError::Conflict`].
+
+pub mod api;
+pub mod domain;
+pub mod eform;
+pub mod identity;
+pub mod read;
+pub mod store;
+pub mod submit;
+pub mod transition;
+pub mod upload;
+pub mod versions;
+
+use std::sync::Arc;
+
+use egov_core::calendar::HolidayCalendar;
+use egov_core::clock::Clock;
+use egov_db::{Db, DbError};
+
+use crate::catalogue::Catalogue;
+pub use domain::{Action, DossierCode, Role, State};
+
+/// The one-stop dossier service of a node.
+#[derive(Debug, Clone)]
+pub struct Dossiers {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    calendar: Arc<HolidayCalendar>,
+    catalogue: Catalogue,
+}
+
+impl Dossiers {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, calendar: Arc<HolidayCalendar>, catalogue: Catalogue) -> Dossiers {
+        Dossiers {
+            db,
+            clock,
+            calendar,
+            catalogue,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}
+
+/// A citizen (or business) acting on their own dossiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applicant {
+    /// The sign-in service's `sub` for this portal.
+    pub subject: String,
+    pub name: String,
+    pub personal_id: Option<String>,
+    pub email: Option<String>,
+}
+
+/// An official of an agency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Official {
+    pub subject: String,
+    pub name: String,
+    pub agency_code: String,
+    pub roles: Vec<Role>,
+}
+
+impl Official {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// Who is acting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Applicant(Applicant),
+    Official(Official),
+}
+
+impl Actor {
+    pub fn subject(&self) -> &str {
+        match self {
+            Actor::Applicant(applicant) => &applicant.subject,
+            Actor::Official(official) => &official.subject,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Actor::Applicant(applicant) => &applicant.name,
+            Actor::Official(official) => &official.name,
+        }
+    }
+
+    fn agency(&self) -> Option<&str> {
+        match self {
+            Actor::Applicant(_) => None,
+            Actor::Official(official) => Some(&official.agency_code),
+        }
+    }
+}
+
+/// Why a dossier operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum DossierError {
+    /// No such dossier, or not one this actor may see (the two are not told
+    /// apart, so codes cannot be probed).
+    #[error("no such dossier")]
+    NotFound,
+    /// Seen, but this actor may not do that.
+    #[error("not permitted: {0}")]
+    Forbidden(&'static str),
+    #[error("no such procedure, or not offered by that agency")]
+    UnknownProcedure,
+    #[error("the procedure has no version in force")]
+    NoVersion,
+    /// Form values or documents are wrong; each problem names its field.
+    #[error("the dossier has {} problem(s)", .0.len())]
+    Invalid(Vec<eform::Problem>),
+    #[error(transparent)]
+    NotAllowed(#[from] domain::NotAllowed),
+    /// Another action changed the dossier first.
+    #[error("the dossier was changed by someone else")]
+    Conflict,
+    #[error("{0}")]
+    BadRequest(&'static str),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl DossierError {
+    fn invalid(path: &str, vi: impl Into<String>, en: impl Into<String>) -> DossierError {
+        DossierError::Invalid(vec![eform::Problem {
+            path: path.to_owned(),
+            vi: vi.into(),
+            en: en.into(),
+        }])
+    }
+}

@@ -1,0 +1,430 @@
+//! What the pages and the API show of dossiers: the full view for the
+//! applicant and the agency, the back office's queue, the applicant's list,
+//! the public lookup, and document downloads. An official's every read of a
+//! dossier is audited.
+
+use chrono::{DateTime, Utc};
+use egov_db::audit;
+use serde::Serialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::domain::{Action, DossierCode, State, Timeliness};
+use super::store::{self, DocumentRow, DossierRow, QueueFilter};
+use super::transition::{may_see, situation};
+use super::{Actor, DossierError, Dossiers, Official};
+
+/// A dossier as its applicant or an official sees it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DossierView {
+    pub code: String,
+    pub procedure_code: String,
+    pub procedure_name: String,
+    pub procedure_version: i32,
+    pub agency_code: String,
+    pub agency_name: String,
+    /// The agency that holds the dossier now (another one while transferred).
+    pub holder_agency: String,
+    pub channel: String,
+    pub applicant_name: String,
+    pub state: State,
+    pub state_label: String,
+    /// The workflow step the dossier is at.
+    pub step: String,
+    pub fee_vnd: i64,
+    pub submitted_at: DateTime<Utc>,
+    pub received_at: Option<DateTime<Utc>>,
+    /// The appointment (or, before reception, the desk's deadline).
+    pub due_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub timeliness: Option<Timeliness>,
+    /// Bumped by every change; send it back with an action.
+    pub revision: i32,
+    /// What this viewer may do now.
+    pub allowed_actions: Vec<Action>,
+    #[schema(value_type = Object)]
+    pub values: Value,
+    pub documents: Vec<DocumentView>,
+    pub events: Vec<EventView>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DocumentView {
+    pub id: Uuid,
+    pub slot: String,
+    pub file_name: String,
+    pub media_type: String,
+    pub size: i64,
+    pub internal: bool,
+    pub added_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EventView {
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub actor_name: String,
+    pub agency_code: Option<String>,
+    pub note: String,
+}
+
+/// A line of a queue or of the applicant's list.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DossierSummary {
+    pub code: String,
+    pub procedure_code: String,
+    pub procedure_name: String,
+    pub applicant_name: String,
+    pub channel: String,
+    pub state: State,
+    pub state_label: String,
+    pub submitted_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub timeliness: Option<Timeliness>,
+}
+
+/// What anyone may learn with a dossier code and the applicant's personal
+/// ID: progress only.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PublicProgress {
+    pub code: String,
+    pub procedure_name: String,
+    pub state: State,
+    pub state_label: String,
+    pub submitted_at: DateTime<Utc>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub steps: Vec<(DateTime<Utc>, String)>,
+}
+
+fn instant(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+fn timeliness(row: &DossierRow, now_ms: i64) -> Option<Timeliness> {
+    let state = State::parse(&row.state)?;
+    if state.is_final() {
+        return row
+            .late
+            .map(|late| if late { Timeliness::Late } else { Timeliness::OnTime });
+    }
+    if state.clock_paused() {
+        return None;
+    }
+    row.due_at.map(|due| Timeliness::of(due, now_ms))
+}
+
+/// Which filters a queue offers: the dossiers waiting for this office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueKind {
+    /// Online dossiers waiting for the desk.
+    New,
+    /// Received or in processing.
+    Processing,
+    /// Waiting for the applicant.
+    Waiting,
+    /// Approved or signed, to return.
+    ToReturn,
+    /// Finished.
+    Done,
+    All,
+}
+
+impl QueueKind {
+    pub fn parse(value: &str) -> Option<QueueKind> {
+        serde_json::from_value(Value::String(value.to_owned())).ok()
+    }
+
+    pub fn states(self) -> Vec<State> {
+        match self {
+            QueueKind::New => vec![State::Submitted],
+            QueueKind::Processing => vec![State::Received, State::Processing, State::Transferred],
+            QueueKind::Waiting => vec![State::Supplement, State::Paused],
+            QueueKind::ToReturn => vec![State::Approved, State::ResultReady],
+            QueueKind::Done => vec![State::Returned, State::Refused, State::Withdrawn, State::Stopped],
+            QueueKind::All => Vec::new(),
+        }
+    }
+}
+
+/// A queue search.
+#[derive(Debug, Clone)]
+pub struct QueueQuery {
+    pub kind: QueueKind,
+    /// Words of a code, a name or a procedure (diacritics fold).
+    pub text: String,
+    pub procedure_code: Option<String>,
+    pub submitted_from: Option<DateTime<Utc>>,
+    pub submitted_to: Option<DateTime<Utc>>,
+    pub page: u32,
+}
+
+/// Lines per queue page.
+pub const QUEUE_PAGE: i64 = 50;
+
+impl Dossiers {
+    async fn procedure_name(&self, code: &str) -> String {
+        match self.catalogue.snapshot().await {
+            Ok(snapshot) => snapshot
+                .index
+                .get(code)
+                .map_or_else(|| code.to_owned(), |procedure| procedure.name_vi.clone()),
+            Err(_) => code.to_owned(),
+        }
+    }
+
+    fn summary(row: &DossierRow, procedure_name: String, now_ms: i64) -> DossierSummary {
+        let state = State::parse(&row.state).unwrap_or(State::Submitted);
+        DossierSummary {
+            code: row.code.clone(),
+            procedure_code: row.procedure_code.clone(),
+            procedure_name,
+            applicant_name: row.applicant_name.clone(),
+            channel: row.channel.clone(),
+            state,
+            state_label: state.label_vi().to_owned(),
+            submitted_at: instant(row.submitted_at),
+            due_at: row.due_at.map(instant),
+            timeliness: timeliness(row, now_ms),
+        }
+    }
+
+    /// The dossier as `actor` may see it. Officials' reads are audited.
+    pub async fn view(&self, actor: &Actor, code: &str) -> Result<DossierView, DossierError> {
+        let row = self.visible(actor, code).await?;
+        if let Actor::Official(official) = actor {
+            let mut tx = self.db.begin().await?;
+            audit::record(
+                &mut tx,
+                &audit::AuditEntry {
+                    actor: &official.subject,
+                    action: "onestop.dossier_read",
+                    subject: &format!("dossier:{}", row.code),
+                    detail: json!({ "agency": official.agency_code }),
+                    ip: None,
+                },
+                self.now(),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        self.build_view(actor, row).await
+    }
+
+    /// The dossier as it stands right after `actor` acted on it, even if the
+    /// action handed it out of their reach (a transfer handed back): they
+    /// learn only the outcome of what they just did.
+    pub async fn view_after_act(&self, actor: &Actor, code: &str) -> Result<DossierView, DossierError> {
+        let row = store::by_code(&self.db, code).await?.ok_or(DossierError::NotFound)?;
+        if may_see(actor, &row) {
+            return self.view(actor, code).await;
+        }
+        let mut view = self.build_view(actor, row).await?;
+        view.values = Value::Null;
+        view.documents.clear();
+        view.events.clear();
+        Ok(view)
+    }
+
+    #[allow(clippy::too_many_lines)] // One view, assembled field by field.
+    async fn build_view(&self, actor: &Actor, row: DossierRow) -> Result<DossierView, DossierError> {
+        let now = self.now();
+        let version = self
+            .version(&row.procedure_code, row.procedure_version)
+            .await?
+            .ok_or(DossierError::NoVersion)?;
+        let current = situation(&row);
+        let allowed = current
+            .allowed(&version.steps)
+            .into_iter()
+            .filter(|action| match actor {
+                Actor::Applicant(_) => action.by_applicant(),
+                Actor::Official(official) => {
+                    !action.by_applicant()
+                        && official.agency_code == row.holder_agency
+                        && current
+                            .role_for(*action, &version.steps)
+                            .is_none_or(|role| official.has(role))
+                }
+            })
+            .collect();
+        let applicant = matches!(actor, Actor::Applicant(_));
+        let documents = store::documents(&self.db, row.id)
+            .await?
+            .into_iter()
+            .filter(|document| !(applicant && document.internal))
+            .map(|document| DocumentView {
+                id: document.id,
+                slot: document.slot,
+                file_name: document.file_name,
+                media_type: document.media_type,
+                size: document.size,
+                internal: document.internal,
+                added_at: instant(document.added_at),
+            })
+            .collect();
+        let events = store::events(&self.db, row.id)
+            .await?
+            .into_iter()
+            .filter(|event| !(applicant && event.action == "note"))
+            .map(|event| EventView {
+                at: instant(event.at),
+                action: event.action,
+                from_state: event.from_state,
+                to_state: event.to_state,
+                actor_name: event.actor_name,
+                agency_code: event.agency_code,
+                note: event.note,
+            })
+            .collect();
+        let snapshot = self.catalogue.snapshot().await?;
+        let agency_name = snapshot
+            .agency(&row.agency_code)
+            .map_or_else(|| row.agency_code.clone(), |agency| agency.name_vi.clone());
+        Ok(DossierView {
+            procedure_name: self.procedure_name(&row.procedure_code).await,
+            agency_name,
+            state: current.state,
+            state_label: current.state.label_vi().to_owned(),
+            step: version
+                .steps
+                .kind(current.step)
+                .map_or("", super::domain::StepKind::as_str)
+                .to_owned(),
+            submitted_at: instant(row.submitted_at),
+            received_at: row.received_at.map(instant),
+            due_at: row.due_at.map(instant),
+            finished_at: row.finished_at.map(instant),
+            timeliness: timeliness(&row, now.timestamp_millis()),
+            allowed_actions: allowed,
+            values: serde_json::from_str(&row.form_data).unwrap_or(Value::Null),
+            documents,
+            events,
+            code: row.code,
+            procedure_code: row.procedure_code,
+            procedure_version: row.procedure_version,
+            agency_code: row.agency_code,
+            holder_agency: row.holder_agency,
+            channel: row.channel,
+            applicant_name: row.applicant_name,
+            fee_vnd: row.fee_vnd,
+            revision: row.revision,
+        })
+    }
+
+    /// The back office's queue of the official's agency.
+    pub async fn queue(&self, official: &Official, query: &QueueQuery) -> Result<Vec<DossierSummary>, DossierError> {
+        let filter = QueueFilter {
+            states: query
+                .kind
+                .states()
+                .into_iter()
+                .map(|state| state.as_str().to_owned())
+                .collect(),
+            words: egov_core::text::fold(&query.text)
+                .split_whitespace()
+                .take(8)
+                .map(str::to_owned)
+                .collect(),
+            procedure_code: query.procedure_code.clone(),
+            submitted_from: query.submitted_from.map(|at| at.timestamp_millis()),
+            submitted_to: query.submitted_to.map(|at| at.timestamp_millis()),
+            limit: QUEUE_PAGE,
+            offset: i64::from(query.page.saturating_sub(1)) * QUEUE_PAGE,
+        };
+        let rows = store::queue(&self.db, &official.agency_code, &filter).await?;
+        let snapshot = self.catalogue.snapshot().await?;
+        let now_ms = self.now().timestamp_millis();
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let name = snapshot
+                    .index
+                    .get(&row.procedure_code)
+                    .map_or_else(|| row.procedure_code.clone(), |procedure| procedure.name_vi.clone());
+                Dossiers::summary(row, name, now_ms)
+            })
+            .collect())
+    }
+
+    /// An applicant's own dossiers, newest first.
+    pub async fn mine(&self, subject: &str) -> Result<Vec<DossierSummary>, DossierError> {
+        let rows = store::for_applicant(&self.db, subject, 200).await?;
+        let snapshot = self.catalogue.snapshot().await?;
+        let now_ms = self.now().timestamp_millis();
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let name = snapshot
+                    .index
+                    .get(&row.procedure_code)
+                    .map_or_else(|| row.procedure_code.clone(), |procedure| procedure.name_vi.clone());
+                Dossiers::summary(row, name, now_ms)
+            })
+            .collect())
+    }
+
+    /// Progress of a dossier for anyone who knows its code and the
+    /// applicant's personal ID; `None` if they do not match.
+    pub async fn lookup(&self, code: &str, personal_id: &str) -> Result<Option<PublicProgress>, DossierError> {
+        let Some(code) = DossierCode::parse(code) else {
+            return Ok(None);
+        };
+        let Some(row) = store::by_code(&self.db, code.as_str()).await? else {
+            return Ok(None);
+        };
+        let matches = row.applicant_personal_id.as_deref().is_some_and(|known| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                known.as_bytes(),
+                personal_id.trim().as_bytes(),
+            ))
+        });
+        if !matches {
+            return Ok(None);
+        }
+        let state = State::parse(&row.state).unwrap_or(State::Submitted);
+        let steps = store::events(&self.db, row.id)
+            .await?
+            .into_iter()
+            .filter(|event| event.from_state.as_deref() != Some(event.to_state.as_str()) || event.action == "submit")
+            .filter_map(|event| {
+                State::parse(&event.to_state).map(|state| (instant(event.at), state.label_vi().to_owned()))
+            })
+            .collect();
+        Ok(Some(PublicProgress {
+            code: row.code.clone(),
+            procedure_name: self.procedure_name(&row.procedure_code).await,
+            state,
+            state_label: state.label_vi().to_owned(),
+            submitted_at: instant(row.submitted_at),
+            received_at: row.received_at.map(instant),
+            due_at: row.due_at.map(instant),
+            finished_at: row.finished_at.map(instant),
+            steps,
+        }))
+    }
+
+    /// A document of a dossier and its content, for someone who may see it.
+    pub async fn document(
+        &self,
+        actor: &Actor,
+        code: &str,
+        document_id: Uuid,
+    ) -> Result<(DocumentRow, Vec<u8>), DossierError> {
+        let row = self.visible(actor, code).await?;
+        let document = store::documents(&self.db, row.id)
+            .await?
+            .into_iter()
+            .find(|document| document.id == document_id)
+            .filter(|document| !(matches!(actor, Actor::Applicant(_)) && document.internal))
+            .ok_or(DossierError::NotFound)?;
+        let content = store::file_content(&self.db, &document.sha256)
+            .await?
+            .ok_or(DossierError::NotFound)?;
+        Ok((document, content))
+    }
+}

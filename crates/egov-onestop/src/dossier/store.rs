@@ -1,0 +1,472 @@
+//! SQL of dossiers: `procedure_versions`, `dossiers`, `dossier_events`,
+//! `dossier_counters`, `stored_files` and `dossier_documents`.
+
+use std::fmt::Write as _;
+
+use egov_db::{Db, DbError, Tx, with_pool, with_tx};
+use uuid::Uuid;
+
+/// A procedure version as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VersionRow {
+    pub procedure_code: String,
+    pub version: i32,
+    pub effective_from: i64,
+    pub form_schema: String,
+    pub fee_vnd: i64,
+    pub online_fee_vnd: i64,
+    pub processing_days: i32,
+    pub workflow: String,
+    pub published_at: i64,
+    pub published_by: String,
+}
+
+const VERSION_COLUMNS: &str = "procedure_code, version, effective_from, form_schema, fee_vnd, online_fee_vnd, \
+                               processing_days, workflow, published_at, published_by";
+
+#[tracing::instrument(skip_all, fields(procedure = %row.procedure_code, version = row.version))]
+pub async fn insert_version(tx: &mut Tx, row: &VersionRow) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO procedure_versions ({VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        )))
+        .bind(&row.procedure_code)
+        .bind(row.version)
+        .bind(row.effective_from)
+        .bind(&row.form_schema)
+        .bind(row.fee_vnd)
+        .bind(row.online_fee_vnd)
+        .bind(row.processing_days)
+        .bind(&row.workflow)
+        .bind(row.published_at)
+        .bind(&row.published_by)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn last_version_number(tx: &mut Tx, procedure_code: &str) -> Result<i32, DbError> {
+    let last: Option<i32> = with_tx!(tx, conn => {
+        sqlx::query_scalar("SELECT MAX(version) FROM procedure_versions WHERE procedure_code = $1")
+            .bind(procedure_code)
+            .fetch_one(&mut *conn)
+            .await?
+    });
+    Ok(last.unwrap_or(0))
+}
+
+/// The version in force at `at_ms`: the latest published of those that took
+/// effect by then (a version scheduled for later waits its turn).
+pub async fn version_in_force(db: &Db, procedure_code: &str, at_ms: i64) -> Result<Option<VersionRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {VERSION_COLUMNS} FROM procedure_versions WHERE procedure_code = $1 AND effective_from <= $2 \
+             ORDER BY version DESC LIMIT 1"
+        )))
+        .bind(procedure_code)
+        .bind(at_ms)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+pub async fn version(db: &Db, procedure_code: &str, version: i32) -> Result<Option<VersionRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {VERSION_COLUMNS} FROM procedure_versions WHERE procedure_code = $1 AND version = $2"
+        )))
+        .bind(procedure_code)
+        .bind(version)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+pub async fn versions(db: &Db, procedure_code: &str) -> Result<Vec<VersionRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {VERSION_COLUMNS} FROM procedure_versions WHERE procedure_code = $1 ORDER BY version"
+        )))
+        .bind(procedure_code)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// A dossier as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DossierRow {
+    pub id: Uuid,
+    pub code: String,
+    pub procedure_code: String,
+    pub procedure_version: i32,
+    pub agency_code: String,
+    pub holder_agency: String,
+    pub channel: String,
+    pub applicant_subject: String,
+    pub applicant_name: String,
+    pub applicant_personal_id: Option<String>,
+    pub applicant_email: Option<String>,
+    pub idempotency_key: String,
+    pub form_data: String,
+    pub state: String,
+    pub step: i32,
+    pub resume_state: Option<String>,
+    pub assignee: Option<String>,
+    pub fee_vnd: i64,
+    pub submitted_at: i64,
+    pub received_at: Option<i64>,
+    pub due_at: Option<i64>,
+    pub paused_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub late: Option<bool>,
+    pub revision: i32,
+    pub search_text: String,
+}
+
+const DOSSIER_COLUMNS: &str = "id, code, procedure_code, procedure_version, agency_code, holder_agency, channel, \
+     applicant_subject, applicant_name, applicant_personal_id, applicant_email, idempotency_key, form_data, state, \
+     step, resume_state, assignee, fee_vnd, submitted_at, received_at, due_at, paused_at, finished_at, late, \
+     revision, search_text";
+
+#[tracing::instrument(skip_all, fields(dossier = %row.code))]
+pub async fn insert_dossier(tx: &mut Tx, row: &DossierRow) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO dossiers ({DOSSIER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
+        )))
+        .bind(row.id)
+        .bind(&row.code)
+        .bind(&row.procedure_code)
+        .bind(row.procedure_version)
+        .bind(&row.agency_code)
+        .bind(&row.holder_agency)
+        .bind(&row.channel)
+        .bind(&row.applicant_subject)
+        .bind(&row.applicant_name)
+        .bind(row.applicant_personal_id.as_deref())
+        .bind(row.applicant_email.as_deref())
+        .bind(&row.idempotency_key)
+        .bind(&row.form_data)
+        .bind(&row.state)
+        .bind(row.step)
+        .bind(row.resume_state.as_deref())
+        .bind(row.assignee.as_deref())
+        .bind(row.fee_vnd)
+        .bind(row.submitted_at)
+        .bind(row.received_at)
+        .bind(row.due_at)
+        .bind(row.paused_at)
+        .bind(row.finished_at)
+        .bind(row.late)
+        .bind(row.revision)
+        .bind(&row.search_text)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+/// The dossier an applicant already submitted with this idempotency key.
+pub async fn by_idempotency_key(tx: &mut Tx, subject: &str, key: &str) -> Result<Option<String>, DbError> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query_scalar("SELECT code FROM dossiers WHERE applicant_subject = $1 AND idempotency_key = $2")
+            .bind(subject)
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?
+    }))
+}
+
+/// Takes the next sequence number of the day for an agency's codes.
+pub async fn next_sequence(tx: &mut Tx, agency_code: &str, day: &str) -> Result<i64, DbError> {
+    let last: i64 = with_tx!(tx, conn => {
+        sqlx::query_scalar(
+            "INSERT INTO dossier_counters (agency_code, day, last_sequence) VALUES ($1, $2, 1) \
+             ON CONFLICT (agency_code, day) DO UPDATE SET last_sequence = dossier_counters.last_sequence + 1 \
+             RETURNING CAST(last_sequence AS BIGINT)",
+        )
+        .bind(agency_code)
+        .bind(day)
+        .fetch_one(&mut *conn)
+        .await?
+    });
+    Ok(last)
+}
+
+pub async fn by_code(db: &Db, code: &str) -> Result<Option<DossierRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {DOSSIER_COLUMNS} FROM dossiers WHERE code = $1")))
+            .bind(code)
+            .fetch_optional(pool)
+            .await?
+    }))
+}
+
+/// What a transition writes.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    pub state: &'a str,
+    pub step: i32,
+    pub resume_state: Option<&'a str>,
+    pub holder_agency: &'a str,
+    pub assignee: Option<&'a str>,
+    pub received_at: Option<i64>,
+    pub due_at: Option<i64>,
+    pub paused_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub late: Option<bool>,
+}
+
+/// Writes a transition if the dossier is still at `revision`; returns
+/// whether it was (otherwise another action won the race).
+#[tracing::instrument(skip_all, fields(dossier = %id, revision))]
+pub async fn update_situation(tx: &mut Tx, id: Uuid, revision: i32, change: &Change<'_>) -> Result<bool, DbError> {
+    let updated = with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE dossiers SET state = $1, step = $2, resume_state = $3, holder_agency = $4, assignee = $5, \
+             received_at = $6, due_at = $7, paused_at = $8, finished_at = $9, late = $10, revision = revision + 1 \
+             WHERE id = $11 AND revision = $12",
+        )
+        .bind(change.state)
+        .bind(change.step)
+        .bind(change.resume_state)
+        .bind(change.holder_agency)
+        .bind(change.assignee)
+        .bind(change.received_at)
+        .bind(change.due_at)
+        .bind(change.paused_at)
+        .bind(change.finished_at)
+        .bind(change.late)
+        .bind(id)
+        .bind(revision)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    });
+    Ok(updated == 1)
+}
+
+/// Bumps the revision without a state change (a note, an assignment), so
+/// that it too conflicts with a racing action.
+pub async fn touch(tx: &mut Tx, id: Uuid, revision: i32, assignee: Option<&str>) -> Result<bool, DbError> {
+    let updated = with_tx!(tx, conn => {
+        sqlx::query("UPDATE dossiers SET assignee = $1, revision = revision + 1 WHERE id = $2 AND revision = $3")
+            .bind(assignee)
+            .bind(id)
+            .bind(revision)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+    });
+    Ok(updated == 1)
+}
+
+/// One line of the step log.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub dossier_id: Uuid,
+    pub at: i64,
+    pub actor: String,
+    pub actor_name: String,
+    pub agency_code: Option<String>,
+    pub action: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub step: i32,
+    pub note: String,
+}
+
+pub async fn insert_event(tx: &mut Tx, row: &EventRow) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO dossier_events (id, dossier_id, at, actor, actor_name, agency_code, action, from_state, \
+             to_state, step, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(row.id)
+        .bind(row.dossier_id)
+        .bind(row.at)
+        .bind(&row.actor)
+        .bind(&row.actor_name)
+        .bind(row.agency_code.as_deref())
+        .bind(&row.action)
+        .bind(row.from_state.as_deref())
+        .bind(&row.to_state)
+        .bind(row.step)
+        .bind(&row.note)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn events(db: &Db, dossier_id: Uuid) -> Result<Vec<EventRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT id, dossier_id, at, actor, actor_name, agency_code, action, from_state, to_state, step, note \
+             FROM dossier_events WHERE dossier_id = $1 ORDER BY at, id",
+        )
+        .bind(dossier_id)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// Keeps a file's content once, whoever uploads it again.
+pub async fn insert_file(
+    tx: &mut Tx,
+    sha256: &str,
+    media_type: &str,
+    content: &[u8],
+    now_ms: i64,
+) -> Result<(), DbError> {
+    let size = i64::try_from(content.len()).unwrap_or(i64::MAX);
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO stored_files (sha256, media_type, size, content, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256)
+        .bind(media_type)
+        .bind(size)
+        .bind(content)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn file_content(db: &Db, sha256: &str) -> Result<Option<Vec<u8>>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_scalar("SELECT content FROM stored_files WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(pool)
+            .await?
+    }))
+}
+
+/// A document attached to a dossier.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DocumentRow {
+    pub id: Uuid,
+    pub dossier_id: Uuid,
+    pub slot: String,
+    pub sha256: String,
+    pub file_name: String,
+    pub media_type: String,
+    pub size: i64,
+    /// Kept by officials for themselves, not shown to the applicant.
+    pub internal: bool,
+    pub added_by: String,
+    pub added_at: i64,
+}
+
+pub async fn insert_document(tx: &mut Tx, row: &DocumentRow) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO dossier_documents (id, dossier_id, slot, sha256, file_name, media_type, size, internal, \
+             added_by, added_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(row.id)
+        .bind(row.dossier_id)
+        .bind(&row.slot)
+        .bind(&row.sha256)
+        .bind(&row.file_name)
+        .bind(&row.media_type)
+        .bind(row.size)
+        .bind(row.internal)
+        .bind(&row.added_by)
+        .bind(row.added_at)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn documents(db: &Db, dossier_id: Uuid) -> Result<Vec<DocumentRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT id, dossier_id, slot, sha256, file_name, media_type, size, internal, added_by, added_at \
+             FROM dossier_documents WHERE dossier_id = $1 ORDER BY added_at, id",
+        )
+        .bind(dossier_id)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// What a back-office queue shows.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub states: Vec<String>,
+    /// Folded words that must all appear in the search text.
+    pub words: Vec<String>,
+    pub procedure_code: Option<String>,
+    pub submitted_from: Option<i64>,
+    pub submitted_to: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The dossiers an agency holds, soonest due first.
+pub async fn queue(db: &Db, agency_code: &str, filter: &QueueFilter) -> Result<Vec<DossierRow>, DbError> {
+    let mut sql = format!("SELECT {DOSSIER_COLUMNS} FROM dossiers WHERE holder_agency = $1");
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    if !filter.states.is_empty() {
+        let placeholders: Vec<String> = filter.states.iter().map(|_| next()).collect();
+        let _ = write!(sql, " AND state IN ({})", placeholders.join(", "));
+    }
+    for _ in &filter.words {
+        let _ = write!(sql, " AND search_text LIKE {}", next());
+    }
+    if filter.procedure_code.is_some() {
+        let _ = write!(sql, " AND procedure_code = {}", next());
+    }
+    if filter.submitted_from.is_some() {
+        let _ = write!(sql, " AND submitted_at >= {}", next());
+    }
+    if filter.submitted_to.is_some() {
+        let _ = write!(sql, " AND submitted_at < {}", next());
+    }
+    let _ = write!(sql, " ORDER BY due_at, code LIMIT {} OFFSET {}", next(), next());
+    Ok(with_pool!(db, pool => {
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(agency_code);
+        for state in &filter.states {
+            query = query.bind(state);
+        }
+        for word in &filter.words {
+            query = query.bind(format!("%{word}%"));
+        }
+        if let Some(code) = &filter.procedure_code {
+            query = query.bind(code);
+        }
+        if let Some(from) = filter.submitted_from {
+            query = query.bind(from);
+        }
+        if let Some(to) = filter.submitted_to {
+            query = query.bind(to);
+        }
+        query.bind(filter.limit).bind(filter.offset).fetch_all(pool).await?
+    }))
+}
+
+/// An applicant's own dossiers, newest first.
+pub async fn for_applicant(db: &Db, subject: &str, limit: i64) -> Result<Vec<DossierRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {DOSSIER_COLUMNS} FROM dossiers WHERE applicant_subject = $1 ORDER BY submitted_at DESC LIMIT $2"
+        )))
+        .bind(subject)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+    }))
+}

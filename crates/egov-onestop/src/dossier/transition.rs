@@ -1,0 +1,400 @@
+//! Moving a dossier: who may take which action, what each action changes
+//! beside the state (the appointment, the clock, the holder), and the
+//! comments officials and applicants add without moving it.
+
+use chrono::{DateTime, Utc};
+use egov_db::{DbError, Tx, audit};
+use serde_json::json;
+
+use super::domain::{Action, Delivery, DossierCode, Situation, State};
+use super::store::{self, Change, DossierRow, EventRow};
+use super::submit::{self, NewDocument, from_vn, to_vn};
+use super::{Actor, DossierError, Dossiers};
+
+/// Longest note or message, in characters.
+pub const MAX_NOTE_CHARS: usize = 4_000;
+
+/// One action on a dossier.
+#[derive(Debug, Clone)]
+pub struct Act {
+    pub action: Action,
+    /// The revision the actor saw. An action taken on a stale view is a
+    /// conflict; `None` acts on whatever is current.
+    pub revision: Option<i32>,
+    /// The reason or note (required for a supplement request, a refusal and
+    /// a stop: it is what the applicant reads on the form).
+    pub note: String,
+    /// For a transfer: the agency that processes its part.
+    pub transfer_to: Option<String>,
+    /// Documents added with the action: the applicant's supplement, or an
+    /// official's internal attachments.
+    pub documents: Vec<NewDocument>,
+    /// For a return: how the result reached the applicant.
+    pub delivery: Option<Delivery>,
+}
+
+impl Act {
+    pub fn new(action: Action) -> Act {
+        Act {
+            action,
+            revision: None,
+            note: String::new(),
+            transfer_to: None,
+            documents: Vec::new(),
+            delivery: None,
+        }
+    }
+}
+
+/// The situation a stored row describes.
+pub(crate) fn situation(row: &DossierRow) -> Situation {
+    Situation {
+        state: State::parse(&row.state).unwrap_or(State::Submitted),
+        step: usize::try_from(row.step).unwrap_or(0),
+        resume: row.resume_state.as_deref().and_then(State::parse),
+    }
+}
+
+/// Whether `actor` may see the dossier at all.
+pub(crate) fn may_see(actor: &Actor, row: &DossierRow) -> bool {
+    match actor {
+        Actor::Applicant(applicant) => applicant.subject == row.applicant_subject,
+        Actor::Official(official) => {
+            official.agency_code == row.holder_agency || official.agency_code == row.agency_code
+        }
+    }
+}
+
+impl Dossiers {
+    /// Loads a dossier `actor` may see; anything else is `NotFound`.
+    pub(crate) async fn visible(&self, actor: &Actor, code: &str) -> Result<DossierRow, DossierError> {
+        let code = DossierCode::parse(code).ok_or(DossierError::NotFound)?;
+        let row = store::by_code(&self.db, code.as_str())
+            .await?
+            .ok_or(DossierError::NotFound)?;
+        if may_see(actor, &row) {
+            Ok(row)
+        } else {
+            Err(DossierError::NotFound)
+        }
+    }
+
+    /// Takes `act` on the dossier `code`; returns its new revision.
+    #[allow(clippy::too_many_lines)] // Each action's side effects, in one place.
+    pub async fn act(&self, actor: &Actor, code: &str, act: Act) -> Result<i32, DossierError> {
+        let row = self.visible(actor, code).await?;
+        // The actor decided on a view that is already out of date.
+        if act.revision.is_some_and(|seen| seen != row.revision) {
+            return Err(DossierError::Conflict);
+        }
+        let version = self
+            .version(&row.procedure_code, row.procedure_version)
+            .await?
+            .ok_or(DossierError::NoVersion)?;
+        let current = situation(&row);
+        match actor {
+            Actor::Applicant(_) if !act.action.by_applicant() => {
+                return Err(DossierError::Forbidden("only officials take this action"));
+            }
+            Actor::Official(_) if act.action.by_applicant() => {
+                return Err(DossierError::Forbidden("only the applicant takes this action"));
+            }
+            Actor::Official(official) => {
+                if official.agency_code != row.holder_agency {
+                    return Err(DossierError::Forbidden("the dossier is held by another agency"));
+                }
+                let needed = current.role_for(act.action, &version.steps);
+                if needed.is_some_and(|role| !official.has(role)) {
+                    return Err(DossierError::Forbidden("this action needs another role"));
+                }
+            }
+            Actor::Applicant(_) => {}
+        }
+        let next = current.apply(act.action, &version.steps)?;
+        let note = act.note.trim().to_owned();
+        if note.chars().count() > MAX_NOTE_CHARS {
+            return Err(DossierError::invalid(
+                "note",
+                format!("Dài quá {MAX_NOTE_CHARS} ký tự."),
+                format!("Longer than {MAX_NOTE_CHARS} characters."),
+            ));
+        }
+        if matches!(act.action, Action::RequestSupplement | Action::Refuse | Action::Stop) && note.is_empty() {
+            return Err(DossierError::invalid(
+                "note",
+                "Nêu rõ lý do (nội dung này được gửi cho người nộp).",
+                "Give the reason (the applicant reads it).",
+            ));
+        }
+        let documents = submit::check_documents(&version, act.documents, false).map_err(DossierError::Invalid)?;
+        if act.action == Action::Supplement && documents.is_empty() && note.is_empty() {
+            return Err(DossierError::invalid(
+                "documents",
+                "Tải lên giấy tờ được yêu cầu bổ sung hoặc ghi nội dung trả lời.",
+                "Upload what was asked for or write an answer.",
+            ));
+        }
+
+        let now = self.now();
+        let now_ms = now.timestamp_millis();
+        let snapshot = self.catalogue.snapshot().await?;
+        let office = snapshot
+            .agency(&row.agency_code)
+            .map(|agency| agency.office_hours)
+            .unwrap_or_default();
+        let mut holder = row.holder_agency.clone();
+        let mut received_at = row.received_at;
+        let mut due_at = row.due_at;
+        let mut paused_at = row.paused_at;
+        let mut finished_at = row.finished_at;
+        let mut late = row.late;
+        match act.action {
+            Action::Accept => {
+                let due = self.calendar.add_working_minutes(
+                    to_vn(now),
+                    version.processing_days * office.minutes_per_day(),
+                    &office,
+                );
+                received_at = Some(now_ms);
+                due_at = Some(from_vn(due).timestamp_millis());
+            }
+            Action::RequestSupplement | Action::Pause => paused_at = Some(now_ms),
+            Action::Supplement | Action::Resume => {
+                if next.state == State::Submitted {
+                    // The desk's 8 working hours start again with the
+                    // supplemented dossier.
+                    let due = self
+                        .calendar
+                        .add_working_hours(to_vn(now), submit::RECEPTION_HOURS, &office);
+                    due_at = Some(from_vn(due).timestamp_millis());
+                } else if let (Some(paused), Some(due)) = (paused_at, due_at) {
+                    due_at = Some(self.extend_by_pause(paused, now, due, &office));
+                }
+                paused_at = None;
+            }
+            Action::Transfer => {
+                let target = act
+                    .transfer_to
+                    .as_deref()
+                    .filter(|target| *target != row.agency_code)
+                    .filter(|target| snapshot.agency(target).is_some())
+                    .ok_or_else(|| {
+                        DossierError::invalid(
+                            "transfer_to",
+                            "Chọn một cơ quan khác của hệ thống.",
+                            "Choose another agency of this instance.",
+                        )
+                    })?;
+                target.clone_into(&mut holder);
+            }
+            Action::ReturnTransfer => holder.clone_from(&row.agency_code),
+            Action::Return => {
+                finished_at = Some(now_ms);
+                late = Some(due_at.is_some_and(|due| now_ms > due));
+            }
+            Action::Refuse | Action::Withdraw | Action::Stop => finished_at = Some(now_ms),
+            Action::Forward | Action::SendBack | Action::Approve | Action::Sign => {}
+        }
+        let change = Change {
+            state: next.state.as_str(),
+            step: i32::try_from(next.step).unwrap_or(0),
+            resume_state: next.resume.map(State::as_str),
+            holder_agency: &holder,
+            assignee: row.assignee.as_deref(),
+            received_at,
+            due_at,
+            paused_at,
+            finished_at,
+            late,
+        };
+        let expected = act.revision.unwrap_or(row.revision);
+        let mut tx = self.db.begin().await?;
+        if !store::update_situation(&mut tx, row.id, expected, &change).await? {
+            tx.rollback().await?;
+            return Err(DossierError::Conflict);
+        }
+        let internal = matches!(actor, Actor::Official(_));
+        submit::store_documents(&mut tx, row.id, &documents, actor.subject(), internal, now_ms).await?;
+        let note_line = match act.delivery {
+            Some(delivery) => format!("[{}] {note}", delivery.as_str()).trim_end().to_owned(),
+            None => note,
+        };
+        self.log(
+            &mut tx,
+            actor,
+            &row,
+            act.action.as_str(),
+            Some(current.state),
+            &next,
+            &note_line,
+            now,
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            &audit::AuditEntry {
+                actor: actor.subject(),
+                action: "onestop.dossier_action",
+                subject: &format!("dossier:{}", row.code),
+                detail: json!({
+                    "action": act.action.as_str(),
+                    "from": current.state.as_str(),
+                    "to": next.state.as_str(),
+                    "holder": holder,
+                    "documents": documents.len(),
+                }),
+                ip: None,
+            },
+            now,
+        )
+        .await?;
+        if let Some(code) = DossierCode::parse(&row.code) {
+            self.notify(&mut tx, &row, &code, next.state, now).await?;
+        }
+        tx.commit().await?;
+        Ok(expected + 1)
+    }
+
+    /// Adds a comment without moving the dossier: an official's internal
+    /// note (`internal`), or a message between the agency and the applicant.
+    pub async fn comment(
+        &self,
+        actor: &Actor,
+        code: &str,
+        text: &str,
+        internal: bool,
+        documents: Vec<NewDocument>,
+    ) -> Result<(), DossierError> {
+        let row = self.visible(actor, code).await?;
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > MAX_NOTE_CHARS {
+            return Err(DossierError::invalid(
+                "note",
+                format!("Nhập nội dung, tối đa {MAX_NOTE_CHARS} ký tự."),
+                format!("Write something, at most {MAX_NOTE_CHARS} characters."),
+            ));
+        }
+        let internal = internal && matches!(actor, Actor::Official(_));
+        if let Actor::Official(official) = actor
+            && official.agency_code != row.holder_agency
+        {
+            return Err(DossierError::Forbidden("the dossier is held by another agency"));
+        }
+        let version = self
+            .version(&row.procedure_code, row.procedure_version)
+            .await?
+            .ok_or(DossierError::NoVersion)?;
+        let documents = submit::check_documents(&version, documents, false).map_err(DossierError::Invalid)?;
+        let now = self.now();
+        let current = situation(&row);
+        let mut tx = self.db.begin().await?;
+        submit::store_documents(
+            &mut tx,
+            row.id,
+            &documents,
+            actor.subject(),
+            internal,
+            now.timestamp_millis(),
+        )
+        .await?;
+        let action = if internal { "note" } else { "message" };
+        self.log(&mut tx, actor, &row, action, Some(current.state), &current, text, now)
+            .await?;
+        audit::record(
+            &mut tx,
+            &audit::AuditEntry {
+                actor: actor.subject(),
+                action: "onestop.dossier_comment",
+                subject: &format!("dossier:{}", row.code),
+                detail: json!({ "internal": internal, "documents": documents.len() }),
+                ip: None,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends a step-log line.
+    #[allow(clippy::too_many_arguments)] // Every column of the line.
+    async fn log(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        row: &DossierRow,
+        action: &str,
+        from: Option<State>,
+        to: &Situation,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        store::insert_event(
+            tx,
+            &EventRow {
+                id: egov_core::id::new_id(),
+                dossier_id: row.id,
+                at: now.timestamp_millis(),
+                actor: actor.subject().to_owned(),
+                actor_name: actor.name().to_owned(),
+                agency_code: actor.agency().map(str::to_owned),
+                action: action.to_owned(),
+                from_state: from.map(|state| state.as_str().to_owned()),
+                to_state: to.state.as_str().to_owned(),
+                step: i32::try_from(to.step).unwrap_or(0),
+                note: note.to_owned(),
+            },
+        )
+        .await
+    }
+
+    /// The appointment moved on by the working time the dossier spent
+    /// waiting (for a supplement or a pause).
+    fn extend_by_pause(
+        &self,
+        paused_ms: i64,
+        now: DateTime<Utc>,
+        due_ms: i64,
+        office: &egov_core::calendar::OfficeHours,
+    ) -> i64 {
+        let paused = DateTime::from_timestamp_millis(paused_ms).unwrap_or(now);
+        let days = self
+            .calendar
+            .working_days_between(to_vn(paused).date(), to_vn(now).date())
+            .max(0);
+        let due = DateTime::from_timestamp_millis(due_ms).unwrap_or(now);
+        let minutes = u32::try_from(days).unwrap_or(0) * office.minutes_per_day();
+        from_vn(self.calendar.add_working_minutes(to_vn(due), minutes, office)).timestamp_millis()
+    }
+
+    /// Tells the applicant, by e-mail, where their dossier now stands (the
+    /// portal shows the same from the step log).
+    pub(crate) async fn notify(
+        &self,
+        tx: &mut Tx,
+        row: &DossierRow,
+        code: &DossierCode,
+        state: State,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        let Some(email) = row.applicant_email.as_deref().filter(|email| !email.is_empty()) else {
+            return Ok(());
+        };
+        let mail = egov_mail::OutgoingMail {
+            to: email.to_owned(),
+            subject: format!("Hồ sơ {code}: {}", state.label_vi()),
+            text: format!(
+                "Kính gửi {},\n\nHồ sơ {code} của Ông/Bà hiện ở trạng thái: {} ({}).\n\
+                 Xem chi tiết tại trang Hồ sơ của tôi trên Cổng dịch vụ công: /portal/dossiers/{code}\n\n\
+                 Dear {},\nYour application {code} is now: {}.\n",
+                row.applicant_name,
+                state.label_vi(),
+                state.label_en(),
+                row.applicant_name,
+                state.label_en(),
+            ),
+        };
+        egov_mail::enqueue(tx, &mail, None, now).await?;
+        Ok(())
+    }
+}

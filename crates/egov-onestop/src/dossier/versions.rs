@@ -1,0 +1,259 @@
+//! Procedure versions: the e-form, fees, time limit and workflow of a
+//! procedure from a date on. Publishing adds a version; nothing edits one,
+//! so a dossier always finds the version it was received under.
+
+use chrono::{DateTime, Utc};
+use egov_core::money::Vnd;
+use egov_db::{DbError, audit};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::domain::{StepKind, Steps};
+use super::eform::{DocumentSlot, Field, FieldKind, FormSchema};
+use super::store::{self, VersionRow};
+use super::{DossierError, Dossiers};
+use crate::catalogue::domain::Procedure;
+
+/// Largest document accepted by the default slots: 10 MB.
+pub const DEFAULT_MAX_BYTES: u64 = 10_000_000;
+
+/// A procedure version, parsed.
+#[derive(Debug, Clone)]
+pub struct ProcedureVersion {
+    pub procedure_code: String,
+    pub version: i32,
+    pub effective_from: DateTime<Utc>,
+    pub form: FormSchema,
+    pub fee: Vnd,
+    /// The fee when submitted online (often reduced or waived).
+    pub online_fee: Vnd,
+    pub processing_days: u32,
+    pub steps: Steps,
+}
+
+/// What an agency admin publishes.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NewVersion {
+    pub effective_from: DateTime<Utc>,
+    pub form: FormSchema,
+    pub fee_vnd: i64,
+    pub online_fee_vnd: i64,
+    pub processing_days: u32,
+    #[schema(value_type = Vec<String>)]
+    pub steps: Vec<StepKind>,
+}
+
+impl ProcedureVersion {
+    pub(crate) fn from_row(row: &VersionRow) -> Result<ProcedureVersion, DbError> {
+        let kinds: Vec<StepKind> = serde_json::from_str(&row.workflow)?;
+        let steps = Steps::new(kinds).ok_or_else(|| DbError::Unavailable("stored workflow is malformed".to_owned()))?;
+        Ok(ProcedureVersion {
+            procedure_code: row.procedure_code.clone(),
+            version: row.version,
+            effective_from: DateTime::from_timestamp_millis(row.effective_from).unwrap_or_default(),
+            form: serde_json::from_str(&row.form_schema)?,
+            fee: Vnd::new(row.fee_vnd),
+            online_fee: Vnd::new(row.online_fee_vnd),
+            processing_days: u32::try_from(row.processing_days).unwrap_or(0),
+            steps,
+        })
+    }
+}
+
+impl Dossiers {
+    /// The version of `procedure_code` in force now.
+    pub async fn version_in_force(&self, procedure_code: &str) -> Result<Option<ProcedureVersion>, DossierError> {
+        let row = store::version_in_force(&self.db, procedure_code, self.now().timestamp_millis()).await?;
+        Ok(row.as_ref().map(ProcedureVersion::from_row).transpose()?)
+    }
+
+    pub async fn version(&self, procedure_code: &str, version: i32) -> Result<Option<ProcedureVersion>, DossierError> {
+        let row = store::version(&self.db, procedure_code, version).await?;
+        Ok(row.as_ref().map(ProcedureVersion::from_row).transpose()?)
+    }
+
+    /// Publishes a new version; returns its number.
+    pub async fn publish_version(
+        &self,
+        procedure_code: &str,
+        new: &NewVersion,
+        actor: &str,
+    ) -> Result<i32, DossierError> {
+        new.form
+            .check()
+            .map_err(|error| DossierError::invalid("form", error.to_string(), error.to_string()))?;
+        let steps = Steps::new(new.steps.clone()).ok_or_else(|| {
+            DossierError::invalid(
+                "steps",
+                "Quy trình phải gồm: tiếp nhận, một hoặc nhiều bước thẩm định, phê duyệt, ký, trả kết quả.",
+                "A workflow is: receive, one or more reviews, approve, sign, return.",
+            )
+        })?;
+        if new.fee_vnd < 0 || new.online_fee_vnd < 0 || new.online_fee_vnd > new.fee_vnd {
+            return Err(DossierError::invalid(
+                "fee_vnd",
+                "Phí không âm; phí nộp trực tuyến không cao hơn phí thường.",
+                "Fees are not negative, and the online fee is not above the usual one.",
+            ));
+        }
+        if !(1..=365).contains(&new.processing_days) {
+            return Err(DossierError::invalid(
+                "processing_days",
+                "Thời hạn giải quyết từ 1 đến 365 ngày làm việc.",
+                "The time limit is 1 to 365 working days.",
+            ));
+        }
+        let snapshot = self.catalogue.snapshot().await?;
+        if snapshot.index.get(procedure_code).is_none() {
+            return Err(DossierError::UnknownProcedure);
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let version = store::last_version_number(&mut tx, procedure_code).await? + 1;
+        let row = version_row(
+            procedure_code,
+            version,
+            &NewVersion {
+                steps: steps.kinds().to_vec(),
+                ..new.clone()
+            },
+            now,
+            actor,
+        )?;
+        store::insert_version(&mut tx, &row).await?;
+        audit::record(
+            &mut tx,
+            &audit::AuditEntry {
+                actor,
+                action: "onestop.version_published",
+                subject: &format!("procedure:{procedure_code}"),
+                detail: json!({ "version": version, "effective_from": new.effective_from }),
+                ip: None,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+}
+
+/// The row that stores `new` as version `version` of a procedure.
+pub fn version_row(
+    procedure_code: &str,
+    version: i32,
+    new: &NewVersion,
+    now: DateTime<Utc>,
+    actor: &str,
+) -> Result<VersionRow, DbError> {
+    Ok(VersionRow {
+        procedure_code: procedure_code.to_owned(),
+        version,
+        effective_from: new.effective_from.timestamp_millis(),
+        form_schema: serde_json::to_string(&new.form)?,
+        fee_vnd: new.fee_vnd,
+        online_fee_vnd: new.online_fee_vnd,
+        processing_days: i32::try_from(new.processing_days).unwrap_or(i32::MAX),
+        workflow: serde_json::to_string(&new.steps)?,
+        published_at: now.timestamp_millis(),
+        published_by: actor.to_owned(),
+    })
+}
+
+fn text_field(name: &str, vi: &str, en: &str, required: bool) -> Field {
+    Field {
+        name: name.to_owned(),
+        label_vi: vi.to_owned(),
+        label_en: en.to_owned(),
+        kind: FieldKind::Text {
+            max_chars: Some(200),
+            pattern: None,
+            multiline: false,
+        },
+        required,
+        hint_vi: None,
+        hint_en: None,
+    }
+}
+
+/// A first version of a catalogue procedure: the applicant's particulars, a
+/// free-text request, and one slot per required document (optional where
+/// the catalogue says "nếu có"); the catalogue's fee and time limit; the
+/// standard workflow.
+pub fn default_version(procedure: &Procedure, effective_from: DateTime<Utc>) -> NewVersion {
+    let mut fields = vec![
+        text_field("applicant_name", "Họ và tên người nộp", "Applicant's full name", true),
+        Field {
+            kind: FieldKind::PersonalId,
+            ..text_field(
+                "applicant_personal_id",
+                "Số định danh cá nhân",
+                "Personal ID number",
+                true,
+            )
+        },
+        Field {
+            kind: FieldKind::Address,
+            ..text_field("residence", "Nơi cư trú", "Residence", true)
+        },
+        Field {
+            kind: FieldKind::Text {
+                max_chars: Some(15),
+                pattern: Some("0[0-9]{9}".to_owned()),
+                multiline: false,
+            },
+            hint_vi: Some("10 chữ số, bắt đầu bằng 0".to_owned()),
+            hint_en: Some("10 digits starting with 0".to_owned()),
+            ..text_field("phone", "Số điện thoại", "Phone number", false)
+        },
+        Field {
+            kind: FieldKind::Text {
+                max_chars: Some(2_000),
+                pattern: None,
+                multiline: true,
+            },
+            ..text_field("request", "Nội dung yêu cầu", "What you ask for", true)
+        },
+    ];
+    fields.push(Field {
+        kind: FieldKind::Checkbox,
+        ..text_field(
+            "declaration",
+            "Tôi cam đoan nội dung khai trên là đúng sự thật",
+            "I declare that the above is true",
+            true,
+        )
+    });
+    let documents = procedure
+        .required_documents
+        .iter()
+        .enumerate()
+        .map(|(index, name)| DocumentSlot {
+            slot: format!("document_{}", index + 1),
+            label_vi: name.clone(),
+            label_en: format!("Document {}: {name}", index + 1),
+            required: !egov_core::text::fold(name).contains("neu co"),
+            max_bytes: DEFAULT_MAX_BYTES,
+            types: vec![
+                "application/pdf".to_owned(),
+                "image/jpeg".to_owned(),
+                "image/png".to_owned(),
+            ],
+        })
+        .collect();
+    let fee = procedure.fee.map_or(0, Vnd::amount);
+    NewVersion {
+        effective_from,
+        form: FormSchema {
+            fields,
+            documents,
+            rules: Vec::new(),
+        },
+        fee_vnd: fee,
+        // Reductions for online submission are set per province and
+        // period; an admin publishes them as a new version.
+        online_fee_vnd: fee,
+        processing_days: procedure.processing_days.max(1),
+        steps: Steps::standard().kinds().to_vec(),
+    }
+}

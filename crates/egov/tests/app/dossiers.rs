@@ -1,0 +1,528 @@
+//! Dossiers through the JSON API, with access tokens from the central
+//! sign-in: a citizen submits, the agency's desk, specialist and leader move
+//! the dossier to its result; bad input, other people's dossiers, refused
+//! transitions and races each get their clear answer.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use egov_testkit::engine_test;
+use serde_json::{Value, json};
+
+use super::id::{CITIZEN, OFFICIAL, PASSWORD, browser, now_unix, query_of, second_factor, sign_in};
+use super::support::{App, spawn_demo};
+
+const SPECIALIST: &str = "024088007654";
+const LEADER: &str = "024179001122";
+const AGENCY_ADMIN: &str = "024080003344";
+/// A second citizen, created by the tests.
+const OTHER_CITIZEN: &str = "001190000123";
+/// An official of another agency (the second commune), with every role.
+const OUTSIDER: &str = "024090009999";
+
+const CLIENT: &str = "onestop-test";
+const REDIRECT: &str = "https://app.example.gov.vn/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// Birth registration, offered by both demo communes.
+const PROCEDURE: &str = "1.001193";
+const AGENCY: &str = "000.00.01.H24";
+const OTHER_AGENCY: &str = "000.00.02.H24";
+
+/// Registers the test client and the extra accounts; returns the secret.
+async fn prepare(app: &App) -> String {
+    let mut client = egov_id::admin::NewClient::web(CLIENT, "Ứng dụng một cửa", REDIRECT);
+    client.first_party = true;
+    client
+        .scopes
+        .extend(["email", "personal_id", "agency"].map(str::to_owned));
+    let secret = egov_id::admin::add_client(&app.test_db.db, &client, "test", chrono::Utc::now())
+        .await
+        .expect("client")
+        .expect("a confidential client has a secret");
+    let accounts = [
+        (
+            OTHER_CITIZEN,
+            "Lý Thị Hoa",
+            egov_id::domain::UserKind::Citizen,
+            None,
+            vec![],
+        ),
+        (
+            OUTSIDER,
+            "Đỗ Văn Khoa",
+            egov_id::domain::UserKind::Official,
+            Some(OTHER_AGENCY),
+            vec![
+                egov_id::domain::Role::Receiver,
+                egov_id::domain::Role::Specialist,
+                egov_id::domain::Role::Leader,
+            ],
+        ),
+    ];
+    for (personal_id, name, kind, agency, roles) in accounts {
+        let user = egov_id::admin::NewUser {
+            kind,
+            personal_id: personal_id.to_owned(),
+            full_name: name.to_owned(),
+            email: Some(format!("{personal_id}@example.vn")),
+            phone_number: None,
+            birthdate: None,
+            gender: None,
+            agency_code: agency.map(str::to_owned),
+            roles,
+        };
+        egov_id::admin::add_user(
+            &app.test_db.db,
+            &app.config.hasher,
+            &user,
+            PASSWORD,
+            "test",
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("account");
+    }
+    secret
+}
+
+/// Signs `login` in through the authorization code flow (enrolling an
+/// authenticator app for officials) and returns an access token.
+async fn token(app: &App, secret: &str, login: &str) -> String {
+    let mut url = url::Url::parse(&app.server.url("/oauth/authorize")).expect("url");
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", CLIENT)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", "openid profile email personal_id agency")
+        .append_pair("state", "s")
+        .append_pair("nonce", "n")
+        .append_pair("code_challenge", CHALLENGE)
+        .append_pair("code_challenge_method", "S256");
+    let browser = browser();
+    let mut response = sign_in(app, &browser, url.as_str(), login, PASSWORD).await;
+    if response.status().as_u16() == 200 {
+        let html = response.text().await.expect("page");
+        let marker = "id=\"totp-secret\">";
+        let start = html.find(marker).expect("authenticator enrolment") + marker.len();
+        let end = start + html[start..].find('<').expect("end");
+        let totp = egov_id::totp::TotpSecret::from_base32(&html[start..end]).expect("secret");
+        let code = egov_id::totp::code_at(&totp, now_unix());
+        assert_eq!(second_factor(app, &browser, &html, &code).await.status().as_u16(), 200);
+        response = browser.get(url.as_str()).send().await.expect("continue");
+    }
+    assert_eq!(response.status().as_u16(), 303, "signed in");
+    let location = response.headers()["location"].to_str().expect("ASCII").to_owned();
+    let code = query_of(&location)["code"].clone();
+    let tokens: Value = app
+        .server
+        .client
+        .post(app.server.url("/oauth/token"))
+        .basic_auth(CLIENT, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("JSON");
+    tokens["access_token"].as_str().expect("access token").to_owned()
+}
+
+/// The people of the tests, signed in.
+struct People {
+    citizen: String,
+    other_citizen: String,
+    receiver: String,
+    specialist: String,
+    leader: String,
+    agency_admin: String,
+    outsider: String,
+}
+
+async fn people(app: &App) -> People {
+    let secret = prepare(app).await;
+    People {
+        citizen: token(app, &secret, CITIZEN).await,
+        other_citizen: token(app, &secret, OTHER_CITIZEN).await,
+        receiver: token(app, &secret, OFFICIAL).await,
+        specialist: token(app, &secret, SPECIALIST).await,
+        leader: token(app, &secret, LEADER).await,
+        agency_admin: token(app, &secret, AGENCY_ADMIN).await,
+        outsider: token(app, &secret, OUTSIDER).await,
+    }
+}
+
+async fn call(
+    app: &App,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    key: Option<&str>,
+) -> (u16, Value) {
+    let url = app.server.url(path);
+    let mut request = match method {
+        "POST" => app.server.client.post(url),
+        _ => app.server.client.get(url),
+    }
+    .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.expect("API call");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn pdf(text: &str) -> String {
+    STANDARD.encode(format!("%PDF-1.7\n% {text}\n%%EOF\n"))
+}
+
+fn good_dossier() -> Value {
+    json!({
+        "procedure_code": PROCEDURE,
+        "agency_code": AGENCY,
+        "values": {
+            "applicant_name": "Nguyễn Văn An",
+            "applicant_personal_id": CITIZEN,
+            "residence": {"province": "24", "commune": "Phường Kinh Bắc", "street": "12 Nguyễn Trãi"},
+            "phone": "0912345678",
+            "request": "Đăng ký khai sinh cho con",
+            "declaration": true
+        },
+        "documents": [
+            {"slot": "document_1", "file_name": "to-khai.pdf", "content_base64": pdf("to khai")},
+            {"slot": "document_2", "file_name": "Giấy chứng sinh.pdf", "content_base64": pdf("giay chung sinh")},
+            {"slot": "document_3", "file_name": "cccd.pdf", "content_base64": pdf("cccd")}
+        ]
+    })
+}
+
+async fn submit(app: &App, token: &str, key: &str) -> String {
+    let (status, body) = call(app, token, "POST", "/api/v1/dossiers", Some(good_dossier()), Some(key)).await;
+    assert_eq!(status, 201, "{body}");
+    body["code"].as_str().expect("code").to_owned()
+}
+
+async fn act(app: &App, token: &str, code: &str, body: Value) -> (u16, Value) {
+    call(
+        app,
+        token,
+        "POST",
+        &format!("/api/v1/dossiers/{code}/actions"),
+        Some(body),
+        None,
+    )
+    .await
+}
+
+async fn count(app: &App, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    egov_db::with_pool!(&app.test_db.db, pool => {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await.expect("count")
+    })
+}
+
+engine_test! {
+    async fn a_dossier_goes_from_online_submission_to_its_returned_result(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let people = people(&app).await;
+
+        let (status, form) = call(&app, &people.citizen, "GET", &format!("/api/v1/procedures/{PROCEDURE}/form"), None, None).await;
+        assert_eq!(status, 200, "{form}");
+        assert_eq!(form["version"], 1);
+        assert_eq!(form["steps"], json!(["receive", "review", "approve", "sign", "return"]));
+
+        let code = submit(&app, &people.citizen, "first-submission-0001").await;
+        assert!(egov_onestop::dossier::DossierCode::parse(&code).is_some(), "{code}");
+        assert!(code.starts_with(&format!("{AGENCY}-")), "{code}");
+        assert!(code.ends_with("-0001"), "the day's first dossier: {code}");
+        // A double submit makes one dossier.
+        let (status, again) = call(&app, &people.citizen, "POST", "/api/v1/dossiers", Some(good_dossier()), Some("first-submission-0001")).await;
+        assert_eq!((status, again["code"].as_str(), again["created"].as_bool()), (200, Some(code.as_str()), Some(false)));
+        assert_eq!(count(&app, "dossiers").await, 1);
+        // The same three files are stored once each, however often sent.
+        assert_eq!(count(&app, "stored_files").await, 3);
+
+        let (_, mine) = call(&app, &people.citizen, "GET", "/api/v1/dossiers", None, None).await;
+        assert_eq!(mine[0]["code"], code.as_str());
+        assert_eq!(mine[0]["state"], "submitted");
+
+        let (status, queue) = call(&app, &people.receiver, "GET", "/api/v1/dossiers?queue=new&q=nguyen van an", None, None).await;
+        assert_eq!(status, 200, "{queue}");
+        assert_eq!(queue.as_array().map(Vec::len), Some(1), "found by the applicant's name without diacritics");
+        let (_, view) = call(&app, &people.receiver, "GET", &format!("/api/v1/dossiers/{code}"), None, None).await;
+        assert_eq!(view["allowed_actions"], json!(["accept", "request_supplement", "refuse"]), "{view}");
+
+        let path: [(&String, Value, &str); 5] = [
+            (&people.receiver, json!({"action": "accept"}), "received"),
+            (&people.specialist, json!({"action": "forward", "note": "Hồ sơ đầy đủ"}), "processing"),
+            (&people.leader, json!({"action": "approve"}), "approved"),
+            (&people.leader, json!({"action": "sign"}), "result_ready"),
+            (&people.receiver, json!({"action": "return", "delivery": "online"}), "returned"),
+        ];
+        for (who, body, state) in path {
+            let (status, view) = act(&app, who, &code, body.clone()).await;
+            assert_eq!(status, 200, "{body}: {view}");
+            assert_eq!(view["state"], state);
+        }
+
+        let (_, view) = call(&app, &people.citizen, "GET", &format!("/api/v1/dossiers/{code}"), None, None).await;
+        assert_eq!(view["state"], "returned");
+        assert_eq!(view["timeliness"], "on_time");
+        assert!(view["received_at"].is_string() && view["due_at"].is_string());
+        let actions: Vec<&str> = view["events"].as_array().expect("events").iter().map(|event| event["action"].as_str().expect("action")).collect();
+        assert_eq!(actions, ["submit", "accept", "forward", "approve", "sign", "return"]);
+        assert_eq!(view["documents"].as_array().map(Vec::len), Some(3));
+
+        // A document comes back as an attachment that browsers do not sniff.
+        let id = view["documents"][1]["id"].as_str().expect("id");
+        let response = app.server.client.get(app.server.url(&format!("/api/v1/dossiers/{code}/documents/{id}")))
+            .bearer_auth(&people.citizen).send().await.expect("download");
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers()["content-type"], "application/pdf");
+        assert!(response.headers()["content-disposition"].to_str().expect("ASCII").starts_with("attachment;"));
+        assert!(response.bytes().await.expect("file").starts_with(b"%PDF-"));
+
+        // The applicant heard of every step by e-mail.
+        let mail = app.mail_to("an.nguyen@example.vn").await;
+        assert_eq!(mail.len(), 6, "one notice per change");
+        let audited = egov_db::with_pool!(&app.test_db.db, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_log WHERE subject = $1")
+                .bind(format!("dossier:{code}")).fetch_one(pool).await.expect("count")
+        });
+        assert!(audited >= 7, "the submission, five actions and the officials' reads: {audited}");
+    }
+}
+
+engine_test! {
+    async fn bad_values_and_uploads_are_each_named_and_nothing_is_kept(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let people = people(&app).await;
+        let mut dossier = good_dossier();
+        dossier["values"]["applicant_personal_id"] = json!("12345");
+        dossier["values"]["request"] = json!("");
+        dossier["values"]["phone"] = json!("12ab");
+        dossier["values"]["residence"]["province"] = json!("99");
+        dossier["documents"] = json!([
+            {"slot": "document_1", "file_name": "to-khai.pdf", "content_base64": STANDARD.encode("<html><script>alert(1)</script>")},
+            {"slot": "document_2", "file_name": "../../etc/passwd", "content_base64": pdf("x")},
+            {"slot": "document_9", "file_name": "x.pdf", "content_base64": pdf("x")},
+            {"slot": "document_3", "file_name": "bomb.zip", "content_base64": STANDARD.encode(b"PK\x03\x04\x14\x00\x00\x00\x08\x00")}
+        ]);
+        let (status, body) = call(&app, &people.citizen, "POST", "/api/v1/dossiers?lang=en", Some(dossier), Some("bad-submission-0001")).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["code"], "invalid_dossier");
+        let paths: Vec<&str> = body["problems"].as_array().expect("problems").iter().map(|problem| problem["path"].as_str().expect("path")).collect();
+        assert_eq!(paths, [
+            "applicant_personal_id", "residence.province", "phone", "request",
+            "documents.document_1", "documents.document_2", "documents.document_9", "documents.document_3",
+        ]);
+        assert_eq!(body["problems"][4]["message"], "Only PDF, JPEG, PNG files are accepted.");
+
+        // An agency admin publishes a version whose first slot takes 1 KB;
+        // the next dossier is held to it, one submitted before keeps its own.
+        let earlier = submit(&app, &people.citizen, "bad-submission-0002").await;
+        let (_, form) = call(&app, &people.citizen, "GET", &format!("/api/v1/procedures/{PROCEDURE}/form"), None, None).await;
+        let mut version = json!({
+            "effective_from": (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339(),
+            "form": form["form"].clone(),
+            "fee_vnd": 0, "online_fee_vnd": 0, "processing_days": 2,
+            "steps": ["receive", "review", "review", "approve", "sign", "return"],
+        });
+        version["form"]["documents"][0]["max_bytes"] = json!(1_000);
+        let path = format!("/api/v1/procedures/{PROCEDURE}/versions");
+        assert_eq!(call(&app, &people.leader, "POST", &path, Some(version.clone()), None).await.0, 403, "a leader does not publish");
+        let (status, body) = call(&app, &people.agency_admin, "POST", &path, Some(version), None).await;
+        assert_eq!((status, body["version"].as_i64()), (201, Some(2)), "{body}");
+        let mut oversize = good_dossier();
+        oversize["documents"][0]["content_base64"] = json!(pdf(&"x".repeat(2_000)));
+        let (status, body) = call(&app, &people.citizen, "POST", "/api/v1/dossiers", Some(oversize), Some("bad-submission-0003")).await;
+        assert_eq!((status, body["problems"][0]["path"].as_str()), (422, Some("documents.document_1")), "{body}");
+        assert_eq!(body["problems"][0]["message"], "Tệp lớn hơn giới hạn 1 KB.");
+        let (_, view) = call(&app, &people.citizen, "GET", &format!("/api/v1/dossiers/{earlier}"), None, None).await;
+        assert_eq!(view["procedure_version"], 1);
+
+        let (status, _) = call(&app, &people.citizen, "POST", "/api/v1/dossiers", Some(good_dossier()), Some("short")).await;
+        assert_eq!(status, 400, "an idempotency key is at least 8 characters");
+        let (status, _) = call(&app, &people.citizen, "POST", "/api/v1/dossiers", Some(good_dossier()), None).await;
+        assert_eq!(status, 400, "an idempotency key is required");
+        let (status, _) = call(&app, "not-a-token", "POST", "/api/v1/dossiers", Some(good_dossier()), Some("bad-submission-0004")).await;
+        assert_eq!(status, 401);
+
+        // Only the one good dossier was kept, with its three documents.
+        for (table, expected) in [("dossiers", 1), ("stored_files", 3), ("dossier_documents", 3), ("dossier_events", 1)] {
+            assert_eq!(count(&app, table).await, expected, "{table}");
+        }
+    }
+}
+
+engine_test! {
+    async fn other_citizens_and_other_agencies_cannot_reach_a_dossier(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let people = people(&app).await;
+        let code = submit(&app, &people.citizen, "idor-submission-0001").await;
+        let (_, view) = call(&app, &people.citizen, "GET", &format!("/api/v1/dossiers/{code}"), None, None).await;
+        let document = view["documents"][0]["id"].as_str().expect("id").to_owned();
+
+        for stranger in [&people.other_citizen, &people.outsider] {
+            let (status, body) = call(&app, stranger, "GET", &format!("/api/v1/dossiers/{code}"), None, None).await;
+            assert_eq!((status, body["code"].as_str()), (404, Some("dossier_not_found")));
+            let (status, _) = call(&app, stranger, "GET", &format!("/api/v1/dossiers/{code}/documents/{document}"), None, None).await;
+            assert_eq!(status, 404);
+            let (status, _) = act(&app, stranger, &code, json!({"action": "accept"})).await;
+            assert_eq!(status, 404);
+            let (_, list) = call(&app, stranger, "GET", "/api/v1/dossiers", None, None).await;
+            assert_eq!(list, json!([]));
+        }
+        // Inside the agency, each role keeps to its actions.
+        let (status, body) = act(&app, &people.specialist, &code, json!({"action": "accept"})).await;
+        assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+        let (status, _) = act(&app, &people.citizen, &code, json!({"action": "accept"})).await;
+        assert_eq!(status, 403, "an applicant does not accept their own dossier");
+        let (status, _) = act(&app, &people.receiver, &code, json!({"action": "withdraw"})).await;
+        assert_eq!(status, 403, "an official does not withdraw for the applicant");
+        assert_eq!(count(&app, "dossier_events").await, 1, "nothing moved");
+    }
+}
+
+engine_test! {
+    async fn refused_transitions_name_the_allowed_ones_and_races_have_one_winner(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let people = people(&app).await;
+        let code = submit(&app, &people.citizen, "race-submission-0001").await;
+        let (status, body) = act(&app, &people.leader, &code, json!({"action": "approve"})).await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["code"], "transition_not_allowed");
+        assert_eq!(body["allowed"], json!(["accept", "request_supplement", "refuse", "withdraw"]));
+
+        let (_, view) = act(&app, &people.receiver, &code, json!({"action": "accept"})).await;
+        let revision = view["revision"].as_i64().expect("revision");
+        // Two actions on the same revision: a forward and a pause.
+        let (first, second) = tokio::join!(
+            act(&app, &people.specialist, &code, json!({"action": "forward", "revision": revision})),
+            act(&app, &people.leader, &code, json!({"action": "pause", "revision": revision, "note": "Chờ xác minh"})),
+        );
+        let mut statuses = [first.0, second.0];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 409], "{first:?} {second:?}");
+        let loser = if first.0 == 409 { first.1 } else { second.1 };
+        assert_eq!(loser["code"], "dossier_changed");
+        assert_eq!(count(&app, "dossier_events").await, 3, "submit, accept and the winner");
+
+        // Refusal needs a reason the applicant can read.
+        let other = submit(&app, &people.citizen, "race-submission-0002").await;
+        let (status, body) = act(&app, &people.receiver, &other, json!({"action": "refuse"})).await;
+        assert_eq!((status, body["problems"][0]["path"].as_str()), (422, Some("note")));
+        let (status, body) = act(&app, &people.receiver, &other, json!({"action": "refuse", "note": "Thủ tục không thuộc thẩm quyền"})).await;
+        assert_eq!((status, body["state"].as_str()), (200, Some("refused")));
+        let (status, body) = act(&app, &people.citizen, &other, json!({"action": "withdraw"})).await;
+        assert_eq!((status, body["allowed"].clone()), (409, json!([])), "nothing follows a refusal");
+    }
+}
+
+engine_test! {
+    async fn a_supplement_request_pauses_the_dossier_until_the_applicant_answers(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let people = people(&app).await;
+        let code = submit(&app, &people.citizen, "supplement-0001").await;
+        let (status, view) = act(&app, &people.receiver, &code, json!({"action": "request_supplement", "note": "Bổ sung bản sao giấy chứng sinh rõ nét"})).await;
+        assert_eq!((status, view["state"].as_str()), (200, Some("supplement")), "{view}");
+        let (_, view) = call(&app, &people.citizen, "GET", &format!("/api/v1/dossiers/{code}"), None, None).await;
+        assert_eq!(view["allowed_actions"], json!(["supplement", "withdraw"]));
+        assert!(view["timeliness"].is_null(), "the clock is paused");
+
+        let (status, body) = act(&app, &people.citizen, &code, json!({"action": "supplement"})).await;
+        assert_eq!(status, 422, "an empty answer: {body}");
+        let answer = json!({"action": "supplement", "note": "Đã bổ sung", "documents": [
+            {"slot": "document_2", "file_name": "giay-chung-sinh-ro.pdf", "content_base64": pdf("ro net")}
+        ]});
+        let (status, view) = act(&app, &people.citizen, &code, answer).await;
+        assert_eq!((status, view["state"].as_str()), (200, Some("submitted")), "{view}");
+        assert_eq!(view["documents"].as_array().map(Vec::len), Some(4));
+        let (status, view) = act(&app, &people.receiver, &code, json!({"action": "accept"})).await;
+        assert_eq!((status, view["state"].as_str()), (200, Some("received")));
+
+        // Internal notes stay inside the agency; messages reach the applicant.
+        let note = json!({"text": "Kiểm tra lại hộ khẩu", "internal": true});
+        assert_eq!(call(&app, &people.specialist, "POST", &format!("/api/v1/dossiers/{code}/comments"), Some(note), None).await.0, 204);
+        let message = json!({"text": "Xin hỏi khi nào có kết quả?", "internal": true});
+        assert_eq!(call(&app, &people.citizen, "POST", &format!("/api/v1/dossiers/{code}/comments"), Some(message), None).await.0, 204);
+        let (_, seen_by_citizen) = call(&app, &people.citizen, "GET", &format!("/api/v1/dossiers/{code}"), None, None).await;
+        let kinds: Vec<&str> = seen_by_citizen["events"].as_array().expect("events").iter().map(|event| event["action"].as_str().expect("action")).collect();
+        assert_eq!(kinds, ["submit", "request_supplement", "supplement", "accept", "message"]);
+        let (_, seen_by_agency) = call(&app, &people.receiver, "GET", &format!("/api/v1/dossiers/{code}"), None, None).await;
+        assert_eq!(seen_by_agency["events"].as_array().map(Vec::len), Some(6));
+    }
+}
+
+engine_test! {
+    async fn a_transferred_dossier_is_processed_by_the_other_agency_and_handed_back(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let people = people(&app).await;
+        let code = submit(&app, &people.citizen, "transfer-0001").await;
+        act(&app, &people.receiver, &code, json!({"action": "accept"})).await;
+        let (status, body) = act(&app, &people.specialist, &code, json!({"action": "transfer", "transfer_to": "000.00.99.H24"})).await;
+        assert_eq!((status, body["problems"][0]["path"].as_str()), (422, Some("transfer_to")));
+        let (status, view) = act(&app, &people.specialist, &code, json!({"action": "transfer", "transfer_to": OTHER_AGENCY, "note": "Xác minh nơi cư trú"})).await;
+        assert_eq!((status, view["state"].as_str(), view["holder_agency"].as_str()), (200, Some("transferred"), Some(OTHER_AGENCY)));
+
+        // The other agency now holds it: it sees it in its queue and acts.
+        let (_, queue) = call(&app, &people.outsider, "GET", "/api/v1/dossiers?queue=processing", None, None).await;
+        assert_eq!(queue[0]["code"], code.as_str());
+        let (status, _) = act(&app, &people.specialist, &code, json!({"action": "return_transfer"})).await;
+        assert_eq!(status, 403, "the sending agency waits while the other holds it");
+        let (status, view) = act(&app, &people.outsider, &code, json!({"action": "return_transfer", "note": "Đã xác minh"})).await;
+        assert_eq!((status, view["state"].as_str()), (200, Some("processing")), "{view}");
+        let (status, view) = act(&app, &people.specialist, &code, json!({"action": "forward"})).await;
+        assert_eq!((status, view["step"].as_str()), (200, Some("approve")));
+        // Once handed back, the other agency no longer sees it.
+        let (status, _) = call(&app, &people.outsider, "GET", &format!("/api/v1/dossiers/{code}"), None, None).await;
+        assert_eq!(status, 404);
+    }
+}
+
+engine_test! {
+    async fn anyone_with_the_code_and_personal_id_sees_progress_only(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let people = people(&app).await;
+        let code = submit(&app, &people.citizen, "lookup-0001").await;
+        act(&app, &people.receiver, &code, json!({"action": "accept"})).await;
+        let (status, progress) = app.get_json(&format!("/api/v1/dossier-lookup?code={code}&personal_id={CITIZEN}")).await;
+        assert_eq!(status, 200, "{progress}");
+        assert_eq!(progress["state"], "received");
+        assert!(progress.get("values").is_none() && progress.get("documents").is_none(), "progress only");
+        let (status, _) = app.get_json(&format!("/api/v1/dossier-lookup?code={code}&personal_id={OTHER_CITIZEN}")).await;
+        assert_eq!(status, 404);
+        let (status, _) = app.get_json(&format!("/api/v1/dossier-lookup?code=../../x&personal_id={CITIZEN}")).await;
+        assert_eq!(status, 404);
+    }
+}
+
+engine_test! {
+    async fn the_desk_registers_a_paper_dossier_as_received(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let people = people(&app).await;
+        let mut dossier = good_dossier();
+        dossier["applicant_name"] = json!("Trần Thị Bé");
+        dossier["applicant_personal_id"] = json!(OTHER_CITIZEN);
+        let (status, body) = call(&app, &people.receiver, "POST", "/api/v1/counter-dossiers", Some(dossier.clone()), Some("counter-0001")).await;
+        assert_eq!(status, 201, "{body}");
+        let code = body["code"].as_str().expect("code");
+        let (_, view) = call(&app, &people.receiver, "GET", &format!("/api/v1/dossiers/{code}"), None, None).await;
+        assert_eq!((view["state"].as_str(), view["channel"].as_str(), view["step"].as_str()), (Some("received"), Some("counter"), Some("review")));
+        let (status, _) = call(&app, &people.specialist, "POST", "/api/v1/counter-dossiers", Some(dossier), Some("counter-0002")).await;
+        assert_eq!(status, 403, "only the desk registers");
+    }
+}
