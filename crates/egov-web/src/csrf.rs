@@ -165,7 +165,23 @@ pub async fn csrf_layer(State(config): State<CsrfConfig>, request: Request, next
                 request = Request::from_parts(parts, Body::from(bytes));
                 token
             } else {
-                None
+                // A multipart body (a form with files) is not read here: its
+                // form carries the token in its action URL instead. The
+                // referrer policy keeps that URL on this site.
+                request
+                    .uri()
+                    .query()
+                    .and_then(|query| {
+                        form_urlencoded::parse(query.as_bytes())
+                            .find(|(key, _)| key == CSRF_FIELD)
+                            .map(|(_, value)| value.into_owned())
+                    })
+                    .filter(|_| {
+                        request
+                            .headers()
+                            .get(header::CONTENT_TYPE)
+                            .is_some_and(|value| value.as_bytes().starts_with(b"multipart/form-data"))
+                    })
             }
         };
         let matches = submitted.is_some_and(|token| bool::from(token.as_bytes().ct_eq(expected.as_bytes())));

@@ -115,7 +115,7 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
         portal: portal.clone(),
     });
     let mut app = egov_onestop::router(catalogue)
-        .merge(egov_onestop::dossier::api::router(
+        .merge(egov_onestop::dossier::router(
             egov_onestop::dossier::api::DossierState { dossiers, identify },
         ))
         .merge(sign_in)

@@ -24,7 +24,6 @@ pub fn router(catalogue: Catalogue) -> Router {
         .route("/", get(home))
         .route("/procedures", get(search_page))
         .route("/procedures/{code}", get(procedure_page))
-        .route("/procedures/{code}/submit", get(submit_page))
         .route("/api/v1/procedures", get(search_api))
         .route("/api/v1/procedures/{code}", get(procedure_api))
         .route("/api/v1/agencies", get(agencies_api))
@@ -313,34 +312,6 @@ async fn procedure_page(
         documents: procedure.required_documents.clone(),
         legal_basis: procedure.legal_basis.clone(),
         due_date: super::text::format_date(catalogue.due_if_received_today(&procedure), lang),
-    };
-    Ok(Html(view.render()?))
-}
-
-#[derive(Template)]
-#[template(path = "catalogue_submit.html")]
-struct SubmitPageView {
-    page: PageMeta,
-    shell: &'static ShellText,
-    t: &'static CatalogueText,
-    code: String,
-    name: String,
-}
-
-async fn submit_page(
-    State(catalogue): State<Catalogue>,
-    context: PageContext,
-    Path(code): Path<String>,
-) -> Result<Html<String>, AppError> {
-    let snapshot = catalogue.snapshot().await?;
-    let procedure = find(&snapshot, &code)?;
-    let t = text(context.lang);
-    let view = SubmitPageView {
-        page: context.meta(t.submit_title),
-        shell: context.shell(),
-        t,
-        code: procedure.code.to_string(),
-        name: context.lang.pick(&procedure.name_vi, &procedure.name_en).clone(),
     };
     Ok(Html(view.render()?))
 }

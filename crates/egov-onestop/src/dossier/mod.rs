@@ -10,12 +10,16 @@
 //! [`DossierError::Conflict`].
 
 pub mod api;
+pub mod back_office;
 pub mod domain;
 pub mod eform;
+pub mod form_view;
 pub mod identity;
+pub mod pages;
 pub mod read;
 pub mod store;
 pub mod submit;
+mod text;
 pub mod transition;
 pub mod upload;
 pub mod versions;
@@ -28,6 +32,13 @@ use egov_db::{Db, DbError};
 
 use crate::catalogue::Catalogue;
 pub use domain::{Action, DossierCode, Role, State};
+
+/// Every dossier route: the JSON API, the portal's pages and the back office.
+pub fn router(state: api::DossierState) -> axum::Router {
+    api::router(state.clone())
+        .merge(pages::router(state.clone()))
+        .merge(back_office::router(state))
+}
 
 /// The one-stop dossier service of a node.
 #[derive(Debug, Clone)]
@@ -56,7 +67,7 @@ impl Dossiers {
         &self.catalogue
     }
 
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
     }
 }

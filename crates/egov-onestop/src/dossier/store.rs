@@ -470,3 +470,53 @@ pub async fn for_applicant(db: &Db, subject: &str, limit: i64) -> Result<Vec<Dos
         .await?
     }))
 }
+
+/// Saves (or replaces) an applicant's draft of a procedure's form.
+pub async fn save_draft(
+    db: &Db,
+    subject: &str,
+    procedure_code: &str,
+    agency_code: &str,
+    form_data: &str,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    with_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO dossier_drafts (applicant_subject, procedure_code, agency_code, form_data, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (applicant_subject, procedure_code) \
+             DO UPDATE SET agency_code = excluded.agency_code, form_data = excluded.form_data, updated_at = excluded.updated_at",
+        )
+        .bind(subject)
+        .bind(procedure_code)
+        .bind(agency_code)
+        .bind(form_data)
+        .bind(now_ms)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+/// An applicant's draft: the agency chosen and the values typed.
+pub async fn draft(db: &Db, subject: &str, procedure_code: &str) -> Result<Option<(String, String)>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT agency_code, form_data FROM dossier_drafts WHERE applicant_subject = $1 AND procedure_code = $2",
+        )
+        .bind(subject)
+        .bind(procedure_code)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+pub async fn delete_draft(tx: &mut Tx, subject: &str, procedure_code: &str) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query("DELETE FROM dossier_drafts WHERE applicant_subject = $1 AND procedure_code = $2")
+            .bind(subject)
+            .bind(procedure_code)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}

@@ -88,12 +88,19 @@ pub(crate) fn check_documents(
     version: &ProcedureVersion,
     documents: Vec<NewDocument>,
     require_all: bool,
+    by_official: bool,
 ) -> Result<Vec<CheckedDocument>, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut checked = Vec::new();
+    let internal = upload::internal_slot();
     for document in documents {
         let path = format!("documents.{}", document.slot);
-        let Some(slot) = version.form.slot(&document.slot) else {
+        let slot = if by_official && document.slot == upload::INTERNAL_SLOT {
+            Some(&internal)
+        } else {
+            version.form.slot(&document.slot)
+        };
+        let Some(slot) = slot else {
             let error = upload::UploadError::UnknownSlot { slot: document.slot };
             problems.push(Problem {
                 path,
@@ -194,6 +201,50 @@ impl Dossiers {
         self.file(applicant, new, Some(official)).await
     }
 
+    /// Keeps what the applicant typed so far, to finish later. Drafts are
+    /// not validated (they are unfinished by nature) but are bounded.
+    pub async fn save_draft(
+        &self,
+        applicant: &Applicant,
+        procedure_code: &str,
+        agency_code: &str,
+        values: &Value,
+    ) -> Result<(), DossierError> {
+        let snapshot = self.catalogue.snapshot().await?;
+        if !snapshot
+            .index
+            .get(procedure_code)
+            .is_some_and(|procedure| procedure.agency_codes.iter().any(|code| code == agency_code))
+        {
+            return Err(DossierError::UnknownProcedure);
+        }
+        let text = values.to_string();
+        if text.len() > 64 * 1024 {
+            return Err(DossierError::BadRequest("a draft is at most 64 KB"));
+        }
+        store::save_draft(
+            &self.db,
+            &applicant.subject,
+            procedure_code,
+            agency_code,
+            &text,
+            self.now().timestamp_millis(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The applicant's draft of a procedure: the agency and the values.
+    pub async fn draft(
+        &self,
+        applicant: &Applicant,
+        procedure_code: &str,
+    ) -> Result<Option<(String, Value)>, DossierError> {
+        Ok(store::draft(&self.db, &applicant.subject, procedure_code)
+            .await?
+            .map(|(agency, values)| (agency, serde_json::from_str(&values).unwrap_or(Value::Null))))
+    }
+
     #[allow(clippy::too_many_lines)] // One transaction, read top to bottom.
     async fn file(
         &self,
@@ -222,7 +273,7 @@ impl Dossiers {
         let now = self.now();
         let now_vn = to_vn(now);
         let values = version.form.validate(&new.values, now_vn.date());
-        let documents = check_documents(&version, new.documents, true);
+        let documents = check_documents(&version, new.documents, true, counter.is_some());
         let (values, documents) = match (values, documents) {
             (Ok(values), Ok(documents)) => (values, documents),
             (values, documents) => {
@@ -321,6 +372,7 @@ impl Dossiers {
             return Err(error.into());
         }
         store_documents(&mut tx, id, &documents, actor, false, now_ms).await?;
+        store::delete_draft(&mut tx, &applicant.subject, &row.procedure_code).await?;
         store::insert_event(
             &mut tx,
             &EventRow {

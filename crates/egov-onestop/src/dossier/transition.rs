@@ -126,7 +126,9 @@ impl Dossiers {
                 "Give the reason (the applicant reads it).",
             ));
         }
-        let documents = submit::check_documents(&version, act.documents, false).map_err(DossierError::Invalid)?;
+        let by_official = matches!(actor, Actor::Official(_));
+        let documents =
+            submit::check_documents(&version, act.documents, false, by_official).map_err(DossierError::Invalid)?;
         if act.action == Action::Supplement && documents.is_empty() && note.is_empty() {
             return Err(DossierError::invalid(
                 "documents",
@@ -284,7 +286,9 @@ impl Dossiers {
             .version(&row.procedure_code, row.procedure_version)
             .await?
             .ok_or(DossierError::NoVersion)?;
-        let documents = submit::check_documents(&version, documents, false).map_err(DossierError::Invalid)?;
+        let by_official = matches!(actor, Actor::Official(_));
+        let documents =
+            submit::check_documents(&version, documents, false, by_official).map_err(DossierError::Invalid)?;
         let now = self.now();
         let current = situation(&row);
         let mut tx = self.db.begin().await?;

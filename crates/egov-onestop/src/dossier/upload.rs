@@ -11,6 +11,25 @@ use super::eform::DocumentSlot;
 /// Longest file name kept, in characters.
 pub const MAX_NAME_CHARS: usize = 150;
 
+/// The slot of officials' internal attachments: any accepted type, up to
+/// 20 MB.
+pub fn internal_slot() -> DocumentSlot {
+    DocumentSlot {
+        slot: INTERNAL_SLOT.to_owned(),
+        label_vi: "Tài liệu nội bộ".to_owned(),
+        label_en: "Internal document".to_owned(),
+        required: false,
+        max_bytes: 20_000_000,
+        types: super::eform::KNOWN_TYPES
+            .iter()
+            .map(|kind| (*kind).to_owned())
+            .collect(),
+    }
+}
+
+/// The name of that slot.
+pub const INTERNAL_SLOT: &str = "internal";
+
 /// The media type the content is, judged by its first bytes.
 pub fn sniff(content: &[u8]) -> Option<&'static str> {
     if content.starts_with(b"%PDF-") {

@@ -1,0 +1,381 @@
+//! The one-stop back office: an agency's queues with deadlines coloured,
+//! one dossier with the actions the official's roles allow, internal notes
+//! and attachments, Form 01 and Form 06. Officials sign in through the
+//! portal like everyone (the central sign-in requires their second factor);
+//! a signed-in user without a one-stop role gets 403.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use egov_web::i18n::ShellText;
+use egov_web::{AppError, Lang, PageContext, PageMeta};
+
+use super::api::{DossierState, attachment, error_response};
+use super::domain::{Action, Delivery};
+use super::eform::Problem;
+use super::form_view;
+use super::pages::{
+    DetailView, SummaryRow, detail, page_response, read_multipart, receipt, signed_in, summary_row, vn_time,
+};
+use super::read::{QueueKind, QueueQuery};
+use super::text::{DossierText, text};
+use super::transition::Act;
+use super::{Actor, DossierError, Official};
+
+pub fn router(state: DossierState) -> Router {
+    Router::new()
+        .route("/back-office", get(queue_page))
+        .route("/back-office/dossiers/{code}", get(dossier_page).post(dossier_post))
+        .route("/back-office/dossiers/{code}/documents/{id}", get(document))
+        .route("/back-office/dossiers/{code}/receipt", get(receipt_page))
+        .route("/back-office/dossiers/{code}/control-slip", get(control_slip))
+        .with_state(state)
+}
+
+#[derive(Template)]
+#[template(path = "back_office_denied.html")]
+struct DeniedPage {
+    page: PageMeta,
+    shell: &'static ShellText,
+    t: &'static DossierText,
+}
+
+/// The official signed in to this browser; a sign-in redirect or a 403 page
+/// otherwise.
+async fn official(state: &DossierState, headers: &HeaderMap, context: &PageContext) -> Result<Official, Response> {
+    let identity = signed_in(state, headers, &context.current).await?;
+    if let Some(official) = identity.official() {
+        return Ok(official);
+    }
+    let t = text(context.lang);
+    let page = DeniedPage {
+        page: context.meta(t.queue_title),
+        shell: context.shell(),
+        t,
+    };
+    Err(match page.render() {
+        Ok(html) => page_response(StatusCode::FORBIDDEN, html),
+        Err(error) => AppError::from(error).into_response(),
+    })
+}
+
+// ---------------------------------------------------------------- queue
+
+#[derive(Template)]
+#[template(path = "back_office_queue.html")]
+struct QueuePage {
+    page: PageMeta,
+    shell: &'static ShellText,
+    t: &'static DossierText,
+    agency: String,
+    tabs: Vec<(&'static str, &'static str, bool)>,
+    queue: &'static str,
+    q: String,
+    rows: Vec<SummaryRow>,
+    /// The next page's address and number, when this one is full.
+    next_page: Option<(String, u32)>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct QueueParams {
+    queue: Option<String>,
+    #[serde(default)]
+    q: String,
+    page: Option<u32>,
+}
+
+const TABS: [(&str, QueueKind); 6] = [
+    ("new", QueueKind::New),
+    ("processing", QueueKind::Processing),
+    ("waiting", QueueKind::Waiting),
+    ("to_return", QueueKind::ToReturn),
+    ("done", QueueKind::Done),
+    ("all", QueueKind::All),
+];
+
+fn tab_label(name: &str, t: &DossierText) -> &'static str {
+    match name {
+        "new" => t.queue_new,
+        "processing" => t.queue_processing,
+        "waiting" => t.queue_waiting,
+        "to_return" => t.queue_to_return,
+        "done" => t.queue_done,
+        _ => t.queue_all,
+    }
+}
+
+async fn queue_page(
+    State(state): State<DossierState>,
+    Query(params): Query<QueueParams>,
+    headers: HeaderMap,
+    context: PageContext,
+) -> Result<Response, AppError> {
+    let official = match official(&state, &headers, &context).await {
+        Ok(official) => official,
+        Err(response) => return Ok(response),
+    };
+    let t = text(context.lang);
+    let (queue, kind) = TABS
+        .iter()
+        .find(|(name, _)| Some(*name) == params.queue.as_deref())
+        .copied()
+        .unwrap_or(TABS[0]);
+    let page_number = params.page.unwrap_or(1).clamp(1, 10_000);
+    let query = QueueQuery {
+        kind,
+        text: params.q.chars().take(200).collect(),
+        procedure_code: None,
+        submitted_from: None,
+        submitted_to: None,
+        page: page_number,
+    };
+    let rows: Vec<SummaryRow> = match state.dossiers.queue(&official, &query).await {
+        Ok(list) => list
+            .into_iter()
+            .map(|summary| summary_row(summary, context.lang))
+            .collect(),
+        Err(error) => return Ok(error_response(error, context.lang)),
+    };
+    let snapshot = state.dossiers.catalogue().snapshot().await?;
+    let agency = snapshot.agency(&official.agency_code).map_or_else(
+        || official.agency_code.clone(),
+        |agency| context.lang.pick(&agency.name_vi, &agency.name_en).clone(),
+    );
+    let full = i64::try_from(rows.len()).unwrap_or(0) == super::read::QUEUE_PAGE;
+    let page = QueuePage {
+        page: context.meta(t.queue_title),
+        shell: context.shell(),
+        t,
+        agency,
+        tabs: TABS
+            .iter()
+            .map(|(name, _)| (*name, tab_label(name, t), *name == queue))
+            .collect(),
+        queue,
+        q: query.text.clone(),
+        rows,
+        next_page: full.then(|| {
+            let q: String = form_urlencoded::byte_serialize(query.text.as_bytes()).collect();
+            (
+                format!("/back-office?queue={queue}&q={q}&page={}", page_number + 1),
+                page_number + 1,
+            )
+        }),
+    };
+    Ok(page_response(StatusCode::OK, page.render()?))
+}
+
+// ---------------------------------------------------------------- one dossier
+
+#[derive(Template)]
+#[template(path = "back_office_dossier.html")]
+struct DossierPage {
+    page: PageMeta,
+    shell: &'static ShellText,
+    t: &'static DossierText,
+    d: DetailView,
+    transfer_targets: Vec<(String, String)>,
+    notice: String,
+    errors: Vec<(String, String)>,
+}
+
+async fn render_dossier(
+    state: &DossierState,
+    context: &PageContext,
+    official: Official,
+    code: &str,
+    notice: String,
+    problems: &[Problem],
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let lang = context.lang;
+    let view = match state.dossiers.view(&Actor::Official(official.clone()), code).await {
+        Ok(view) => view,
+        Err(error) => return Ok(error_response(error, lang)),
+    };
+    let snapshot = state.dossiers.catalogue().snapshot().await?;
+    let transfer_targets = if view.allowed_actions.contains(&Action::Transfer) {
+        snapshot
+            .agencies
+            .iter()
+            .filter(|agency| agency.code != official.agency_code)
+            .map(|agency| (agency.code.clone(), lang.pick(&agency.name_vi, &agency.name_en).clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let t = text(lang);
+    let page = DossierPage {
+        page: context.meta(&format!("{} {}", t.code, view.code)),
+        shell: context.shell(),
+        t,
+        d: detail(state, view, lang).await,
+        transfer_targets,
+        notice,
+        errors: form_view::summary(problems, lang == Lang::En),
+    };
+    Ok(page_response(status, page.render()?))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct DoneQuery {
+    done: Option<String>,
+}
+
+async fn dossier_page(
+    State(state): State<DossierState>,
+    Path(code): Path<String>,
+    Query(query): Query<DoneQuery>,
+    headers: HeaderMap,
+    context: PageContext,
+) -> Result<Response, AppError> {
+    let official = match official(&state, &headers, &context).await {
+        Ok(official) => official,
+        Err(response) => return Ok(response),
+    };
+    let notice = if query.done.is_some() {
+        text(context.lang).done_notice.to_owned()
+    } else {
+        String::new()
+    };
+    render_dossier(&state, &context, official, &code, notice, &[], StatusCode::OK).await
+}
+
+fn delivery(value: &str) -> Option<Delivery> {
+    match value {
+        "online" => Some(Delivery::Online),
+        "counter" => Some(Delivery::Counter),
+        "post" => Some(Delivery::Post),
+        _ => None,
+    }
+}
+
+async fn dossier_post(
+    State(state): State<DossierState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    context: PageContext,
+    multipart: Multipart,
+) -> Result<Response, AppError> {
+    let official = match official(&state, &headers, &context).await {
+        Ok(official) => official,
+        Err(response) => return Ok(response),
+    };
+    let posted = read_multipart(multipart).await?;
+    let actor = Actor::Official(official.clone());
+    let note = posted.get("note").to_owned();
+    let result = match posted.get("action") {
+        "note" | "message" => {
+            let internal = posted.get("action") == "note";
+            state
+                .dossiers
+                .comment(&actor, &code, &note, internal, posted.documents)
+                .await
+        }
+        other => {
+            let Some(action) = Action::parse(other).filter(|action| !action.by_applicant()) else {
+                return Ok(error_response(DossierError::BadRequest("unknown action"), context.lang));
+            };
+            let act = Act {
+                revision: posted.get("revision").parse().ok(),
+                note,
+                transfer_to: Some(posted.get("transfer_to").to_owned()).filter(|target| !target.is_empty()),
+                delivery: delivery(posted.get("delivery")),
+                documents: posted.documents,
+                ..Act::new(action)
+            };
+            state.dossiers.act(&actor, &code, act).await.map(|_| ())
+        }
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!("/back-office/dossiers/{code}?done=1")).into_response()),
+        Err(DossierError::Invalid(problems)) => {
+            render_dossier(
+                &state,
+                &context,
+                official,
+                &code,
+                String::new(),
+                &problems,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(DossierError::Conflict | DossierError::NotAllowed(_)) => {
+            let notice = text(context.lang).conflict.to_owned();
+            render_dossier(&state, &context, official, &code, notice, &[], StatusCode::CONFLICT).await
+        }
+        Err(error) => Ok(error_response(error, context.lang)),
+    }
+}
+
+async fn document(
+    State(state): State<DossierState>,
+    Path((code, id)): Path<(String, uuid::Uuid)>,
+    headers: HeaderMap,
+    context: PageContext,
+) -> Result<Response, AppError> {
+    let official = match official(&state, &headers, &context).await {
+        Ok(official) => official,
+        Err(response) => return Ok(response),
+    };
+    Ok(
+        match state.dossiers.document(&Actor::Official(official), &code, id).await {
+            Ok((found, bytes)) => attachment(&found.file_name, &found.media_type, bytes),
+            Err(error) => error_response(error, context.lang),
+        },
+    )
+}
+
+async fn receipt_page(
+    State(state): State<DossierState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    context: PageContext,
+) -> Result<Response, AppError> {
+    let official = match official(&state, &headers, &context).await {
+        Ok(official) => official,
+        Err(response) => return Ok(response),
+    };
+    let back = format!("/back-office/dossiers/{code}");
+    receipt(&state, &context, &Actor::Official(official), &code, back).await
+}
+
+#[derive(Template)]
+#[template(path = "back_office_control_slip.html")]
+struct ControlSlipPage {
+    page: PageMeta,
+    shell: &'static ShellText,
+    t: &'static DossierText,
+    d: DetailView,
+    printed: String,
+}
+
+/// Form 06, printed from the step log.
+async fn control_slip(
+    State(state): State<DossierState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    context: PageContext,
+) -> Result<Response, AppError> {
+    let official = match official(&state, &headers, &context).await {
+        Ok(official) => official,
+        Err(response) => return Ok(response),
+    };
+    let view = match state.dossiers.view(&Actor::Official(official), &code).await {
+        Ok(view) => view,
+        Err(error) => return Ok(error_response(error, context.lang)),
+    };
+    let t = text(context.lang);
+    let page = ControlSlipPage {
+        page: context.meta(t.control_slip_title),
+        shell: context.shell(),
+        t,
+        d: detail(&state, view, context.lang).await,
+        printed: vn_time(state.dossiers.now()),
+    };
+    Ok(page_response(StatusCode::OK, page.render()?))
+}
