@@ -43,6 +43,7 @@ pub fn router(state: DossierState) -> Router {
         .route("/api/v1/dossiers/{code}", get(view_api))
         .route("/api/v1/dossiers/{code}/actions", post(act_api))
         .route("/api/v1/dossiers/{code}/comments", post(comment_api))
+        .route("/api/v1/dossiers/{code}/rating", post(rating_api))
         .route("/api/v1/dossiers/{code}/documents/{id}", get(document_api))
         .route("/api/v1/counter-dossiers", post(counter_api))
         .route("/api/v1/dossier-lookup", get(lookup_api))
@@ -590,6 +591,47 @@ pub async fn comment_api(
     })
 }
 
+/// The applicant's rating of a finished dossier.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RatingRequest {
+    /// 1 (very dissatisfied) to 5 (very satisfied).
+    pub rating: i32,
+    #[serde(default)]
+    pub comment: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/dossiers/{code}/rating",
+    tag = "dossiers",
+    params(("code" = String, Path, description = "Dossier code")),
+    request_body = RatingRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 400, description = "The result was not returned yet", body = egov_web::error::ErrorBody),
+    )
+)]
+pub async fn rating_api(
+    State(state): State<DossierState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    lang: Lang,
+    Json(request): Json<RatingRequest>,
+) -> Result<Response, AppError> {
+    let identity = caller(&state, &headers).await?;
+    Ok(
+        match state
+            .dossiers
+            .rate(&identity.applicant(), &code, request.rating, &request.comment)
+            .await
+        {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(error) => error_response(error, lang),
+        },
+    )
+}
+
 /// A stored document as a download: never rendered in the browser.
 pub fn attachment(file_name: &str, media_type: &str, content: Vec<u8>) -> Response {
     let ascii: String = file_name
@@ -680,8 +722,10 @@ pub async fn lookup_api(State(state): State<DossierState>, Query(params): Query<
         view_api,
         act_api,
         comment_api,
+        rating_api,
         document_api,
-        lookup_api
+        lookup_api,
+        super::statistics::statistics_api
     ),
     components(schemas(
         FormView,
@@ -693,8 +737,12 @@ pub async fn lookup_api(State(state): State<DossierState>, Query(params): Query<
         DossierView,
         ActRequest,
         CommentRequest,
+        RatingRequest,
         DocumentUpload,
-        PublicProgress
+        PublicProgress,
+        super::statistics::Report,
+        super::statistics::ReportRow,
+        super::store::CountsRow
     ))
 )]
 #[derive(Debug)]

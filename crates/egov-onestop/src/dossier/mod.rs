@@ -17,6 +17,7 @@ pub mod form_view;
 pub mod identity;
 pub mod pages;
 pub mod read;
+pub mod statistics;
 pub mod store;
 pub mod submit;
 mod text;
@@ -37,7 +38,8 @@ pub use domain::{Action, DossierCode, Role, State};
 pub fn router(state: api::DossierState) -> axum::Router {
     api::router(state.clone())
         .merge(pages::router(state.clone()))
-        .merge(back_office::router(state))
+        .merge(back_office::router(state.clone()))
+        .merge(statistics::router(state))
 }
 
 /// The one-stop dossier service of a node.

@@ -534,6 +534,8 @@ pub(crate) struct DetailView {
     pub(crate) timeliness_class: &'static str,
     pub(crate) fee: String,
     pub(crate) revision: i32,
+    /// The result was returned: the applicant may rate the handling.
+    pub(crate) returned: bool,
     pub(crate) allowed: Vec<(String, String)>,
     pub(crate) values: Vec<(String, String)>,
     pub(crate) documents: Vec<DocumentRow>,
@@ -588,6 +590,7 @@ pub(crate) async fn detail(state: &DossierState, view: DossierView, lang: Lang) 
     DetailView {
         state: state_label(view.state, lang),
         final_state: view.state.is_final(),
+        returned: view.state == DossierStateKind::Returned,
         step,
         counter: view.channel == "counter",
         submitted: vn_time(view.submitted_at),
@@ -745,7 +748,14 @@ async fn dossier_post(
     };
     let posted = read_multipart(multipart).await?;
     let actor = Actor::Applicant(identity.applicant());
-    let result = if posted.get("action") == "message" {
+    let result = if posted.get("action") == "rate" {
+        let rating = posted.get("rating").parse().unwrap_or(0);
+        let comment = posted.get("note").to_owned();
+        state
+            .dossiers
+            .rate(&identity.applicant(), &code, rating, &comment)
+            .await
+    } else if posted.get("action") == "message" {
         let note = posted.get("note").to_owned();
         state
             .dossiers

@@ -218,6 +218,10 @@ pub struct Change<'a> {
     pub paused_at: Option<i64>,
     pub finished_at: Option<i64>,
     pub late: Option<bool>,
+    /// Added to the dossier's count of supplement requests.
+    pub supplement_requests: i32,
+    /// Added to its count of transfers to another agency.
+    pub transfers: i32,
 }
 
 /// Writes a transition if the dossier is still at `revision`; returns
@@ -227,8 +231,8 @@ pub async fn update_situation(tx: &mut Tx, id: Uuid, revision: i32, change: &Cha
     let updated = with_tx!(tx, conn => {
         sqlx::query(
             "UPDATE dossiers SET state = $1, step = $2, resume_state = $3, holder_agency = $4, assignee = $5, \
-             received_at = $6, due_at = $7, paused_at = $8, finished_at = $9, late = $10, revision = revision + 1 \
-             WHERE id = $11 AND revision = $12",
+             received_at = $6, due_at = $7, paused_at = $8, finished_at = $9, late = $10, revision = revision + 1, \
+             supplements = supplements + $13, transfers = transfers + $14 WHERE id = $11 AND revision = $12",
         )
         .bind(change.state)
         .bind(change.step)
@@ -242,9 +246,25 @@ pub async fn update_situation(tx: &mut Tx, id: Uuid, revision: i32, change: &Cha
         .bind(change.late)
         .bind(id)
         .bind(revision)
+        .bind(change.supplement_requests)
+        .bind(change.transfers)
         .execute(&mut *conn)
         .await?
         .rows_affected()
+    });
+    Ok(updated == 1)
+}
+
+/// Records the applicant's rating of a finished dossier.
+pub async fn rate(tx: &mut Tx, id: Uuid, rating: i32, comment: &str) -> Result<bool, DbError> {
+    let updated = with_tx!(tx, conn => {
+        sqlx::query("UPDATE dossiers SET rating = $1, rating_comment = $2, revision = revision + 1 WHERE id = $3")
+            .bind(rating)
+            .bind(comment)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
     });
     Ok(updated == 1)
 }
@@ -519,4 +539,93 @@ pub async fn delete_draft(tx: &mut Tx, subject: &str, procedure_code: &str) -> R
             .await?;
     });
     Ok(())
+}
+
+/// Counts of one agency's dossiers of one procedure, submitted in a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct CountsRow {
+    pub agency_code: String,
+    pub procedure_code: String,
+    pub received: i64,
+    pub online: i64,
+    pub done_on_time: i64,
+    pub done_late: i64,
+    pub pending: i64,
+    pub pending_late: i64,
+    /// Dossiers that were asked for a supplement at least once.
+    pub supplemented: i64,
+    pub refused: i64,
+    pub withdrawn: i64,
+    pub stopped: i64,
+    /// Dossiers exchanged with another agency (liên thông), all over the
+    /// network here.
+    pub transferred: i64,
+    pub fees_vnd: i64,
+    pub ratings: i64,
+    pub rating_sum: i64,
+}
+
+/// Counts per agency and procedure of the dossiers submitted in
+/// `[from_ms, to_ms)`, for one agency or all.
+pub async fn counts(
+    db: &Db,
+    agency_code: Option<&str>,
+    from_ms: i64,
+    to_ms: i64,
+    now_ms: i64,
+) -> Result<Vec<CountsRow>, DbError> {
+    const OPEN: &str = "state NOT IN ('returned', 'refused', 'withdrawn', 'stopped')";
+    let sql = format!(
+        "SELECT agency_code, procedure_code, COUNT(*) AS received, \
+         COALESCE(SUM(CASE WHEN channel = 'online' THEN 1 ELSE 0 END), 0) AS online, \
+         COALESCE(SUM(CASE WHEN state = 'returned' AND late = FALSE THEN 1 ELSE 0 END), 0) AS done_on_time, \
+         COALESCE(SUM(CASE WHEN state = 'returned' AND late = TRUE THEN 1 ELSE 0 END), 0) AS done_late, \
+         COALESCE(SUM(CASE WHEN {OPEN} THEN 1 ELSE 0 END), 0) AS pending, \
+         COALESCE(SUM(CASE WHEN {OPEN} AND paused_at IS NULL AND due_at < $3 THEN 1 ELSE 0 END), 0) AS pending_late, \
+         COALESCE(SUM(CASE WHEN supplements > 0 THEN 1 ELSE 0 END), 0) AS supplemented, \
+         COALESCE(SUM(CASE WHEN state = 'refused' THEN 1 ELSE 0 END), 0) AS refused, \
+         COALESCE(SUM(CASE WHEN state = 'withdrawn' THEN 1 ELSE 0 END), 0) AS withdrawn, \
+         COALESCE(SUM(CASE WHEN state = 'stopped' THEN 1 ELSE 0 END), 0) AS stopped, \
+         COALESCE(SUM(CASE WHEN transfers > 0 THEN 1 ELSE 0 END), 0) AS transferred, \
+         CAST(COALESCE(SUM(fee_paid_vnd), 0) AS BIGINT) AS fees_vnd, \
+         COUNT(rating) AS ratings, CAST(COALESCE(SUM(rating), 0) AS BIGINT) AS rating_sum \
+         FROM dossiers WHERE submitted_at >= $1 AND submitted_at < $2 {} \
+         GROUP BY agency_code, procedure_code ORDER BY agency_code, procedure_code",
+        if agency_code.is_some() {
+            "AND agency_code = $4"
+        } else {
+            ""
+        }
+    );
+    Ok(with_pool!(db, pool => {
+        let query = sqlx::query_as::<_, CountsRow>(sqlx::AssertSqlSafe(sql)).bind(from_ms).bind(to_ms).bind(now_ms);
+        let query = match agency_code {
+            Some(agency) => query.bind(agency),
+            None => query,
+        };
+        query.fetch_all(pool).await?
+    }))
+}
+
+/// The dossiers an agency received in a period, in order: the tracking
+/// book (Form 07).
+pub async fn received_between(
+    db: &Db,
+    agency_code: &str,
+    from_ms: i64,
+    to_ms: i64,
+    limit: i64,
+) -> Result<Vec<DossierRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {DOSSIER_COLUMNS} FROM dossiers WHERE agency_code = $1 AND submitted_at >= $2 AND submitted_at < $3 \
+             ORDER BY submitted_at, code LIMIT $4"
+        )))
+        .bind(agency_code)
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+    }))
 }

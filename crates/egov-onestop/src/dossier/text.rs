@@ -85,6 +85,11 @@ pub(crate) struct DossierText {
     pub(crate) at: &'static str,
     pub(crate) from_to: &'static str,
     pub(crate) conflict: &'static str,
+    pub(crate) rate_title: &'static str,
+    pub(crate) rate_question: &'static str,
+    pub(crate) rate_comment: &'static str,
+    pub(crate) rate_button: &'static str,
+    pub(crate) statistics: &'static str,
 }
 
 pub(crate) const VI: DossierText = DossierText {
@@ -170,6 +175,11 @@ pub(crate) const VI: DossierText = DossierText {
     at: "Thời điểm",
     from_to: "Chuyển trạng thái",
     conflict: "Hồ sơ vừa được người khác cập nhật; dưới đây là tình trạng mới nhất.",
+    rate_title: "Đánh giá mức độ hài lòng",
+    rate_question: "Ông/Bà hài lòng thế nào với việc giải quyết hồ sơ? (1: rất không hài lòng, 5: rất hài lòng)",
+    rate_comment: "Góp ý (không bắt buộc)",
+    rate_button: "Gửi đánh giá",
+    statistics: "Thống kê",
 };
 
 pub(crate) const EN: DossierText = DossierText {
@@ -255,6 +265,11 @@ pub(crate) const EN: DossierText = DossierText {
     at: "When",
     from_to: "Change",
     conflict: "Someone else changed the application just now; this is how it stands.",
+    rate_title: "Rate the service",
+    rate_question: "How satisfied are you with how your application was handled? (1: very dissatisfied, 5: very satisfied)",
+    rate_comment: "Comment (optional)",
+    rate_button: "Send rating",
+    statistics: "Statistics",
 };
 
 pub(crate) fn text(lang: egov_web::Lang) -> &'static DossierText {

@@ -208,6 +208,8 @@ impl Dossiers {
             paused_at,
             finished_at,
             late,
+            supplement_requests: i32::from(act.action == Action::RequestSupplement),
+            transfers: i32::from(act.action == Action::Transfer),
         };
         let expected = act.revision.unwrap_or(row.revision);
         let mut tx = self.db.begin().await?;
@@ -399,6 +401,70 @@ impl Dossiers {
             ),
         };
         egov_mail::enqueue(tx, &mail, None, now).await?;
+        Ok(())
+    }
+}
+
+impl Dossiers {
+    /// The applicant rates how their finished dossier was handled (1 to 5,
+    /// with an optional comment); a later rating replaces an earlier one.
+    pub async fn rate(
+        &self,
+        applicant: &super::Applicant,
+        code: &str,
+        rating: i32,
+        comment: &str,
+    ) -> Result<(), DossierError> {
+        let actor = Actor::Applicant(applicant.clone());
+        let row = self.visible(&actor, code).await?;
+        let current = situation(&row);
+        if current.state != State::Returned {
+            return Err(DossierError::BadRequest(
+                "only a dossier whose result was returned is rated",
+            ));
+        }
+        if !(1..=5).contains(&rating) {
+            return Err(DossierError::invalid(
+                "rating",
+                "Chọn mức từ 1 đến 5.",
+                "Choose a rating from 1 to 5.",
+            ));
+        }
+        let comment = comment.trim();
+        if comment.chars().count() > 1_000 {
+            return Err(DossierError::invalid(
+                "comment",
+                "Dài quá 1.000 ký tự.",
+                "Longer than 1,000 characters.",
+            ));
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        store::rate(&mut tx, row.id, rating, comment).await?;
+        self.log(
+            &mut tx,
+            &actor,
+            &row,
+            "rate",
+            Some(current.state),
+            &current,
+            format!("{rating}/5 {comment}").trim_end(),
+            now,
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            &audit::AuditEntry {
+                actor: actor.subject(),
+                action: "onestop.dossier_rated",
+                subject: &format!("dossier:{}", row.code),
+                detail: json!({ "rating": rating }),
+                ip: None,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -202,6 +202,16 @@ engine_test! {
         let (_, slip) = page(&app, &desk, &format!("/back-office/dossiers/{code}/control-slip")).await;
         assert!(slip.contains("Mẫu số 06") && slip.contains("Tiếp nhận") && slip.contains("Nộp hồ sơ"), "{slip}");
 
+        let (status, statistics) = page(&app, &desk, "/back-office/statistics").await;
+        assert_eq!(status, 200);
+        assert!(statistics.contains("Tỷ lệ hồ sơ trực tuyến") && statistics.contains("<svg class=\"chart\""), "{statistics}");
+        let book = desk.get(app.server.url("/back-office/tracking-book")).send().await.expect("book");
+        assert!(book.headers()["content-type"].to_str().expect("ASCII").starts_with("text/csv"));
+        let book = book.text().await.expect("CSV");
+        assert!(book.contains(&code) && book.contains("Nguyễn Văn An"), "{book}");
+        let (status, _) = page(&app, &desk, "/back-office/statistics?agency=000.00.02.H24").await;
+        assert_eq!(status, 403);
+
         let (status, lookup) = page(&app, &new_browser(), &format!("/lookup?code={code}&personal_id={CITIZEN}")).await;
         assert_eq!(status, 200);
         assert!(lookup.contains("Đã tiếp nhận") && !lookup.contains("12 Nguyễn Trãi"), "progress only");

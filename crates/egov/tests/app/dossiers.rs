@@ -526,3 +526,59 @@ engine_test! {
         assert_eq!(status, 403, "only the desk registers");
     }
 }
+
+engine_test! {
+    async fn statistics_count_each_outcome_and_stay_within_the_agency(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let people = people(&app).await;
+        let done = submit(&app, &people.citizen, "stats-0001").await;
+        for (who, body) in [
+            (&people.receiver, json!({"action": "accept"})),
+            (&people.specialist, json!({"action": "transfer", "transfer_to": OTHER_AGENCY})),
+            (&people.outsider, json!({"action": "return_transfer"})),
+            (&people.specialist, json!({"action": "forward"})),
+            (&people.leader, json!({"action": "approve"})),
+            (&people.leader, json!({"action": "sign"})),
+            (&people.receiver, json!({"action": "return", "delivery": "counter"})),
+        ] {
+            let (status, view) = act(&app, who, &done, body.clone()).await;
+            assert_eq!(status, 200, "{body}: {view}");
+        }
+        let refused = submit(&app, &people.citizen, "stats-0002").await;
+        act(&app, &people.receiver, &refused, json!({"action": "request_supplement", "note": "Thiếu giấy tờ"})).await;
+        act(&app, &people.citizen, &refused, json!({"action": "supplement", "note": "Đã bổ sung"})).await;
+        act(&app, &people.receiver, &refused, json!({"action": "refuse", "note": "Không thuộc thẩm quyền"})).await;
+        submit(&app, &people.citizen, "stats-0003").await;
+        let mut counter = good_dossier();
+        counter["applicant_name"] = json!("Trần Thị Bé");
+        counter["applicant_personal_id"] = json!(OTHER_CITIZEN);
+        assert_eq!(call(&app, &people.receiver, "POST", "/api/v1/counter-dossiers", Some(counter), Some("stats-0004")).await.0, 201);
+
+        // The applicant rates the finished dossier, and only that one.
+        let rating = |comment: &str| json!({"rating": 4, "comment": comment});
+        assert_eq!(call(&app, &people.citizen, "POST", &format!("/api/v1/dossiers/{refused}/rating"), Some(rating("x")), None).await.0, 400);
+        assert_eq!(call(&app, &people.citizen, "POST", &format!("/api/v1/dossiers/{done}/rating"), Some(rating("Nhanh gọn")), None).await.0, 204);
+        assert_eq!(call(&app, &people.other_citizen, "POST", &format!("/api/v1/dossiers/{done}/rating"), Some(rating("x")), None).await.0, 404);
+
+        let (status, report) = call(&app, &people.leader, "GET", "/api/v1/statistics", None, None).await;
+        assert_eq!(status, 200, "{report}");
+        let totals = &report["totals"];
+        assert_eq!(report["agency_code"], AGENCY);
+        assert_eq!(
+            [&totals["received"], &totals["online"], &totals["done_on_time"], &totals["done_late"], &totals["pending"],
+             &totals["supplemented"], &totals["refused"], &totals["transferred"], &totals["ratings"], &totals["rating_sum"]],
+            [&json!(4), &json!(3), &json!(1), &json!(0), &json!(2), &json!(1), &json!(1), &json!(1), &json!(1), &json!(4)],
+            "{report}"
+        );
+        assert_eq!(report["online_share"], 75.0);
+        assert_eq!(report["average_rating"], 4.0);
+        assert_eq!(report["rows"][0]["procedure_code"], PROCEDURE);
+
+        let (status, _) = call(&app, &people.outsider, "GET", &format!("/api/v1/statistics?agency={AGENCY}"), None, None).await;
+        assert_eq!(status, 403, "another agency's figures");
+        let (_, theirs) = call(&app, &people.outsider, "GET", "/api/v1/statistics", None, None).await;
+        assert_eq!(theirs["totals"]["received"], 0);
+        let (status, _) = call(&app, &people.leader, "GET", "/api/v1/statistics?from=2026-13-01", None, None).await;
+        assert_eq!(status, 400);
+    }
+}
