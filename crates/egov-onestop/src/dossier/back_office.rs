@@ -18,7 +18,7 @@ use super::domain::{Action, Delivery};
 use super::eform::Problem;
 use super::form_view;
 use super::pages::{
-    DetailView, SummaryRow, detail, page_response, read_multipart, receipt, signed_in, summary_row, vn_time,
+    DetailView, SummaryRow, detail, notice, page_response, read_multipart, receipt, signed_in, summary_row, vn_time,
 };
 use super::read::{QueueKind, QueueQuery};
 use super::text::{DossierText, text};
@@ -31,6 +31,7 @@ pub fn router(state: DossierState) -> Router {
         .route("/back-office/dossiers/{code}", get(dossier_page).post(dossier_post))
         .route("/back-office/dossiers/{code}/documents/{id}", get(document))
         .route("/back-office/dossiers/{code}/receipt", get(receipt_page))
+        .route("/back-office/dossiers/{code}/notices/{id}", get(notice_page))
         .route("/back-office/dossiers/{code}/control-slip", get(control_slip))
         .with_state(state)
 }
@@ -268,6 +269,17 @@ async fn dossier_post(
     let actor = Actor::Official(official.clone());
     let note = posted.get("note").to_owned();
     let result = match posted.get("action") {
+        "reschedule" => match chrono::NaiveDate::parse_from_str(posted.get("due_date"), "%Y-%m-%d") {
+            Ok(date) => {
+                let revision = posted.get("revision").parse().ok();
+                state.dossiers.reschedule(&official, &code, revision, date, &note).await
+            }
+            Err(_) => Err(DossierError::Invalid(vec![Problem {
+                path: "due_date".to_owned(),
+                vi: "Chọn ngày hẹn mới.".to_owned(),
+                en: "Choose the new date.".to_owned(),
+            }])),
+        },
         "note" | "message" => {
             let internal = posted.get("action") == "note";
             state
@@ -342,6 +354,20 @@ async fn receipt_page(
     };
     let back = format!("/back-office/dossiers/{code}");
     receipt(&state, &context, &Actor::Official(official), &code, back).await
+}
+
+async fn notice_page(
+    State(state): State<DossierState>,
+    Path((code, id)): Path<(String, uuid::Uuid)>,
+    headers: HeaderMap,
+    context: PageContext,
+) -> Result<Response, AppError> {
+    let official = match official(&state, &headers, &context).await {
+        Ok(official) => official,
+        Err(response) => return Ok(response),
+    };
+    let back = format!("/back-office/dossiers/{code}");
+    notice(&state, &context, &Actor::Official(official), &code, id, back).await
 }
 
 #[derive(Template)]

@@ -32,6 +32,7 @@ pub fn router(state: DossierState) -> Router {
         .route("/portal/dossiers", get(my_dossiers))
         .route("/portal/dossiers/{code}", get(dossier_page).post(dossier_post))
         .route("/portal/dossiers/{code}/receipt", get(receipt_page))
+        .route("/portal/dossiers/{code}/notices/{id}", get(notice_page))
         .route("/portal/dossiers/{code}/documents/{id}", get(document))
         .route("/lookup", get(lookup_page))
         .with_state(state)
@@ -77,6 +78,29 @@ pub(crate) fn action_label(action: &str, lang: Lang) -> String {
             "note" => lang.pick("Ghi chú nội bộ", "Internal note").to_owned(),
             other => other.to_owned(),
         },
+    }
+}
+
+/// The form a step of the log issues to the applicant (Circular 03/2025).
+pub(crate) fn notice_title(action: &str, lang: Lang) -> &'static str {
+    match action {
+        "request_supplement" => lang.pick(
+            "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ (Mẫu số 02)",
+            "Request to supplement the application (Form 02)",
+        ),
+        "refuse" => lang.pick(
+            "Phiếu từ chối tiếp nhận giải quyết hồ sơ (Mẫu số 03)",
+            "Refusal to accept the application (Form 03)",
+        ),
+        "reschedule" => lang.pick(
+            "Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu số 04)",
+            "Apology and new appointment (Form 04)",
+        ),
+        "stop" => lang.pick(
+            "Phiếu đề nghị dừng giải quyết hồ sơ (Mẫu số 05)",
+            "Notice that processing stops (Form 05)",
+        ),
+        _ => "",
     }
 }
 
@@ -550,6 +574,9 @@ pub(crate) struct DocumentRow {
 }
 
 pub(crate) struct EventRow {
+    pub(crate) id: String,
+    /// The title of the form this step issued (02 to 05), if any.
+    pub(crate) notice: &'static str,
     pub(crate) at: String,
     pub(crate) action: String,
     pub(crate) change: String,
@@ -641,6 +668,8 @@ pub(crate) async fn detail(state: &DossierState, view: DossierView, lang: Lang) 
                     None => label(&event.to_state),
                 };
                 EventRow {
+                    id: event.id.to_string(),
+                    notice: notice_title(&event.action, lang),
                     at: vn_time(event.at),
                     action: action_label(&event.action, lang),
                     change,
@@ -876,6 +905,80 @@ async fn receipt_page(
     };
     let back = format!("/portal/dossiers/{code}");
     receipt(&state, &context, &Actor::Applicant(identity.applicant()), &code, back).await
+}
+
+// ---------------------------------------------------------------- Forms 02 to 05
+
+#[derive(Template)]
+#[template(path = "dossier_notice.html")]
+pub(crate) struct NoticePage {
+    pub(crate) page: PageMeta,
+    pub(crate) shell: &'static ShellText,
+    pub(crate) t: &'static DossierText,
+    pub(crate) d: DetailView,
+    pub(crate) title: &'static str,
+    pub(crate) at: String,
+    pub(crate) author: String,
+    pub(crate) reason: String,
+    pub(crate) back: String,
+}
+
+/// The printable form a step issued, for someone who may see the dossier.
+pub(crate) async fn notice(
+    state: &DossierState,
+    context: &PageContext,
+    actor: &Actor,
+    code: &str,
+    event_id: uuid::Uuid,
+    back: String,
+) -> Result<Response, AppError> {
+    let lang = context.lang;
+    let view = match state.dossiers.view(actor, code).await {
+        Ok(view) => view,
+        Err(error) => return Ok(error_response(error, lang)),
+    };
+    let Some(event) = view.events.iter().find(|event| event.id == event_id).cloned() else {
+        return Ok(error_response(DossierError::NotFound, lang));
+    };
+    let title = notice_title(&event.action, lang);
+    if title.is_empty() {
+        return Ok(error_response(DossierError::NotFound, lang));
+    }
+    let t = text(lang);
+    let page = NoticePage {
+        page: context.meta(title),
+        shell: context.shell(),
+        t,
+        d: detail(state, view, lang).await,
+        title,
+        at: vn_time(event.at),
+        author: event.actor_name,
+        reason: event.note,
+        back,
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+async fn notice_page(
+    State(state): State<DossierState>,
+    Path((code, id)): Path<(String, uuid::Uuid)>,
+    headers: HeaderMap,
+    context: PageContext,
+) -> Result<Response, AppError> {
+    let identity = match signed_in(&state, &headers, &context.current).await {
+        Ok(identity) => identity,
+        Err(response) => return Ok(response),
+    };
+    let back = format!("/portal/dossiers/{code}");
+    notice(
+        &state,
+        &context,
+        &Actor::Applicant(identity.applicant()),
+        &code,
+        id,
+        back,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- lookup

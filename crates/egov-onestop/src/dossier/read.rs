@@ -61,6 +61,7 @@ pub struct DocumentView {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventView {
+    pub id: Uuid,
     pub at: DateTime<Utc>,
     pub action: String,
     pub from_state: Option<String>,
@@ -272,6 +273,7 @@ impl Dossiers {
             .into_iter()
             .filter(|event| !(applicant && event.action == "note"))
             .map(|event| EventView {
+                id: event.id,
                 at: instant(event.at),
                 action: event.action,
                 from_state: event.from_state,

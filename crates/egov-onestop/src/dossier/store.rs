@@ -269,6 +269,20 @@ pub async fn rate(tx: &mut Tx, id: Uuid, rating: i32, comment: &str) -> Result<b
     Ok(updated == 1)
 }
 
+/// Moves the appointment (Form 04) if the dossier is still at `revision`.
+pub async fn set_due(tx: &mut Tx, id: Uuid, revision: i32, due_at: i64) -> Result<bool, DbError> {
+    let updated = with_tx!(tx, conn => {
+        sqlx::query("UPDATE dossiers SET due_at = $1, revision = revision + 1 WHERE id = $2 AND revision = $3")
+            .bind(due_at)
+            .bind(id)
+            .bind(revision)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+    });
+    Ok(updated == 1)
+}
+
 /// Bumps the revision without a state change (a note, an assignment), so
 /// that it too conflicts with a racing action.
 pub async fn touch(tx: &mut Tx, id: Uuid, revision: i32, assignee: Option<&str>) -> Result<bool, DbError> {

@@ -90,6 +90,8 @@ pub(crate) struct DossierText {
     pub(crate) rate_comment: &'static str,
     pub(crate) rate_button: &'static str,
     pub(crate) statistics: &'static str,
+    pub(crate) reschedule_title: &'static str,
+    pub(crate) new_due_date: &'static str,
 }
 
 pub(crate) const VI: DossierText = DossierText {
@@ -180,6 +182,8 @@ pub(crate) const VI: DossierText = DossierText {
     rate_comment: "Góp ý (không bắt buộc)",
     rate_button: "Gửi đánh giá",
     statistics: "Thống kê",
+    reschedule_title: "Xin lỗi và hẹn lại ngày trả kết quả",
+    new_due_date: "Ngày hẹn trả mới",
 };
 
 pub(crate) const EN: DossierText = DossierText {
@@ -270,6 +274,8 @@ pub(crate) const EN: DossierText = DossierText {
     rate_comment: "Comment (optional)",
     rate_button: "Send rating",
     statistics: "Statistics",
+    reschedule_title: "Apologise and set a new appointment",
+    new_due_date: "New appointment date",
 };
 
 pub(crate) fn text(lang: egov_web::Lang) -> &'static DossierText {

@@ -468,3 +468,97 @@ impl Dossiers {
         Ok(())
     }
 }
+
+impl Dossiers {
+    /// Form 04: the agency apologises for a dossier that is late (or due
+    /// within a day) and sets a new appointment, at the end of office hours
+    /// of `new_date`, a working day after the current appointment.
+    pub async fn reschedule(
+        &self,
+        official: &super::Official,
+        code: &str,
+        revision: Option<i32>,
+        new_date: chrono::NaiveDate,
+        reason: &str,
+    ) -> Result<(), DossierError> {
+        let actor = Actor::Official(official.clone());
+        let row = self.visible(&actor, code).await?;
+        if revision.is_some_and(|seen| seen != row.revision) {
+            return Err(DossierError::Conflict);
+        }
+        if official.agency_code != row.holder_agency {
+            return Err(DossierError::Forbidden("the dossier is held by another agency"));
+        }
+        if !(official.has(super::Role::Leader) || official.has(super::Role::Receiver)) {
+            return Err(DossierError::Forbidden("a leader or the desk sets a new appointment"));
+        }
+        let current = situation(&row);
+        let now = self.now();
+        let late_or_close = row.due_at.is_some_and(|due| {
+            super::domain::Timeliness::of(due, now.timestamp_millis()) != super::domain::Timeliness::OnTime
+        });
+        if current.state.is_final() || current.state.clock_paused() || !late_or_close {
+            return Err(DossierError::BadRequest(
+                "only a late or nearly late dossier is rescheduled",
+            ));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_NOTE_CHARS {
+            return Err(DossierError::invalid(
+                "note",
+                "Nêu lý do chậm trễ (người nộp sẽ đọc nội dung này).",
+                "Give the reason for the delay (the applicant reads it).",
+            ));
+        }
+        let snapshot = self.catalogue.snapshot().await?;
+        let office = snapshot
+            .agency(&row.agency_code)
+            .map(|agency| agency.office_hours)
+            .unwrap_or_default();
+        let due = from_vn(new_date.and_time(office.afternoon.1)).timestamp_millis();
+        if !self.calendar.is_working_day(new_date)
+            || row.due_at.is_some_and(|old| due <= old)
+            || due <= now.timestamp_millis()
+        {
+            return Err(DossierError::invalid(
+                "due_date",
+                "Ngày hẹn mới phải là ngày làm việc, sau ngày hẹn cũ và sau hôm nay.",
+                "The new date must be a working day after the old appointment and after today.",
+            ));
+        }
+        let mut tx = self.db.begin().await?;
+        if !store::set_due(&mut tx, row.id, row.revision, due).await? {
+            tx.rollback().await?;
+            return Err(DossierError::Conflict);
+        }
+        let note = format!("{}: {reason}", new_date.format("%d/%m/%Y"));
+        self.log(
+            &mut tx,
+            &actor,
+            &row,
+            "reschedule",
+            Some(current.state),
+            &current,
+            &note,
+            now,
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            &audit::AuditEntry {
+                actor: actor.subject(),
+                action: "onestop.dossier_rescheduled",
+                subject: &format!("dossier:{}", row.code),
+                detail: json!({ "old_due_at": row.due_at, "new_due_at": due }),
+                ip: None,
+            },
+            now,
+        )
+        .await?;
+        if let Some(code) = DossierCode::parse(&row.code) {
+            self.notify(&mut tx, &row, &code, current.state, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
