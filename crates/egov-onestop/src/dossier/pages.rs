@@ -584,6 +584,18 @@ pub(crate) struct EventRow {
     pub(crate) note: String,
 }
 
+/// A workflow step as people name it.
+fn step_label(step: &str, lang: Lang) -> &'static str {
+    match step {
+        "receive" => lang.pick("Tiếp nhận", "Reception"),
+        "review" => lang.pick("Thẩm định", "Review"),
+        "approve" => lang.pick("Phê duyệt", "Approval"),
+        "sign" => lang.pick("Ký kết quả", "Signature"),
+        "return" => lang.pick("Trả kết quả", "Return"),
+        _ => "",
+    }
+}
+
 pub(crate) async fn detail(state: &DossierState, view: DossierView, lang: Lang) -> DetailView {
     let (timeliness, timeliness_class) = timeliness_label(view.timeliness, text(lang));
     let schema = state
@@ -593,26 +605,7 @@ pub(crate) async fn detail(state: &DossierState, view: DossierView, lang: Lang) 
         .ok()
         .flatten()
         .map(|version| version.form);
-    let step = lang
-        .pick(
-            match view.step.as_str() {
-                "receive" => "Tiếp nhận",
-                "review" => "Thẩm định",
-                "approve" => "Phê duyệt",
-                "sign" => "Ký kết quả",
-                "return" => "Trả kết quả",
-                _ => "",
-            },
-            match view.step.as_str() {
-                "receive" => "Reception",
-                "review" => "Review",
-                "approve" => "Approval",
-                "sign" => "Signature",
-                "return" => "Return",
-                _ => "",
-            },
-        )
-        .to_owned();
+    let step = step_label(&view.step, lang).to_owned();
     let fee = egov_core::money::Vnd::new(view.fee_vnd);
     DetailView {
         state: state_label(view.state, lang),
