@@ -76,6 +76,10 @@ pub(crate) fn action_label(action: &str, lang: Lang) -> String {
             "counter_intake" => lang.pick("Tiếp nhận trực tiếp", "Received at the counter").to_owned(),
             "message" => lang.pick("Trao đổi", "Message").to_owned(),
             "note" => lang.pick("Ghi chú nội bộ", "Internal note").to_owned(),
+            "rate" => lang.pick("Đánh giá mức độ hài lòng", "Rated the service").to_owned(),
+            "reschedule" => lang
+                .pick("Xin lỗi và hẹn lại", "Apology and new appointment")
+                .to_owned(),
             other => other.to_owned(),
         },
     }

@@ -90,6 +90,7 @@ pub(crate) struct DossierText {
     pub(crate) rate_comment: &'static str,
     pub(crate) rate_button: &'static str,
     pub(crate) statistics: &'static str,
+    pub(crate) comment_label: &'static str,
     pub(crate) reschedule_title: &'static str,
     pub(crate) new_due_date: &'static str,
 }
@@ -182,6 +183,7 @@ pub(crate) const VI: DossierText = DossierText {
     rate_comment: "Góp ý (không bắt buộc)",
     rate_button: "Gửi đánh giá",
     statistics: "Thống kê",
+    comment_label: "Nội dung trao đổi với người nộp hoặc ghi chú nội bộ",
     reschedule_title: "Xin lỗi và hẹn lại ngày trả kết quả",
     new_due_date: "Ngày hẹn trả mới",
 };
@@ -274,6 +276,7 @@ pub(crate) const EN: DossierText = DossierText {
     rate_comment: "Comment (optional)",
     rate_button: "Send rating",
     statistics: "Statistics",
+    comment_label: "Message to the applicant or internal note",
     reschedule_title: "Apologise and set a new appointment",
     new_due_date: "New appointment date",
 };

@@ -1,0 +1,151 @@
+// The one-stop journeys in a real browser, without JavaScript on our side:
+// a citizen signs in through the central sign-in, fills the e-form with its
+// documents and submits; the one-stop desk (an official, second factor
+// enrolled on the way) receives it in the back office, a specialist
+// forwards it, the leader approves and signs, the desk returns the result;
+// the citizen sees the result and rates the service. Every page is checked
+// with axe-core and for CSP violations.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { startDemo, launchBrowser, expectAccessible } from "./support.mjs";
+
+let demo, browser;
+const password = "Hoa-sen-no-2026";
+
+before(async () => {
+  demo = await startDemo();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  demo?.stop();
+});
+
+// RFC 6238 TOTP (SHA-1, 30 s, 6 digits), as an authenticator app computes it.
+function totp(base32) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(value).padStart(6, "0");
+}
+
+async function newPage() {
+  const context = await browser.newContext({ locale: "vi-VN" });
+  const page = await context.newPage();
+  const violations = [];
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+  });
+  return { page, violations };
+}
+
+async function signIn(page, login) {
+  await page.getByLabel("Số định danh cá nhân hoặc thư điện tử").fill(login);
+  await page.getByLabel("Mật khẩu").fill(password);
+  await page.getByRole("button", { name: "Đăng nhập", exact: true }).click();
+  await page.waitForLoadState("load");
+  const secret = page.locator("#totp-secret");
+  if (await secret.count()) {
+    // Officials must use two factors: enrol an authenticator app.
+    await page.getByLabel("Mã xác thực").fill(totp((await secret.textContent()).trim()));
+    await page.getByRole("button", { name: "Xác nhận" }).click();
+    await page.waitForLoadState("load");
+    await page.getByRole("link", { name: "Tiếp tục" }).click();
+    await page.waitForLoadState("load");
+  }
+}
+
+const pdf = (name) => ({ name, mimeType: "application/pdf", buffer: Buffer.from(`%PDF-1.7\n% ${name}\n%%EOF\n`) });
+
+async function act(page, button, note) {
+  if (note) await page.getByLabel("Nội dung, lý do").fill(note);
+  await page.getByRole("button", { name: button, exact: true }).click();
+  await page.waitForLoadState("load");
+  assert.match(await page.getByRole("status").textContent(), /Đã cập nhật hồ sơ/);
+}
+
+test("a citizen applies online and the agency takes the dossier to its result", async () => {
+  const citizen = await newPage();
+  let page = citizen.page;
+  await page.goto(`${demo.base}/procedures/1.001193`);
+  await page.getByRole("link", { name: "Nộp hồ sơ trực tuyến" }).click();
+  assert.equal(await page.locator("h1").textContent(), "Đăng nhập để nộp hồ sơ");
+  await expectAccessible(page, "sign in to apply");
+  await page.getByRole("link", { name: "Đăng nhập" }).click();
+  await signIn(page, "001090012345");
+  assert.equal(await page.locator("h1").textContent(), "Nộp hồ sơ trực tuyến");
+  await expectAccessible(page, "e-form");
+
+  // A first try without the documents comes back with the problems listed
+  // and what was typed kept.
+  await page.getByLabel("Cơ quan giải quyết").selectOption("000.00.01.H24");
+  await page.getByLabel("Tỉnh, thành phố").selectOption("24");
+  await page.getByLabel("Xã, phường, đặc khu").fill("Phường Kinh Bắc");
+  await page.getByLabel("Số nhà, đường, thôn, tổ").fill("12 Nguyễn Trãi");
+  await page.getByLabel("Nội dung yêu cầu").fill("Đăng ký khai sinh cho con");
+  await page.getByLabel(/Tôi cam đoan/).check();
+  await page.getByRole("button", { name: "Nộp hồ sơ" }).click();
+  await page.waitForLoadState("load");
+  assert.match(await page.getByRole("alert").textContent(), /Thiếu thành phần hồ sơ bắt buộc/);
+  assert.equal(await page.getByLabel("Số nhà, đường, thôn, tổ").inputValue(), "12 Nguyễn Trãi");
+  await expectAccessible(page, "e-form with problems");
+
+  await page.getByLabel(/Tờ khai đăng ký khai sinh/).setInputFiles(pdf("to-khai.pdf"));
+  await page.getByLabel(/Giấy chứng sinh/).setInputFiles(pdf("giay-chung-sinh.pdf"));
+  await page.getByLabel(/Giấy tờ tùy thân/).setInputFiles(pdf("cccd.pdf"));
+  await page.getByRole("button", { name: "Nộp hồ sơ" }).click();
+  await page.waitForLoadState("load");
+  const notice = await page.getByRole("status").textContent();
+  const code = notice.match(/(\S+-\d{6}-\d{4,})/)[1];
+  assert.match(await page.locator("dl.facts").first().textContent(), /Chờ tiếp nhận/);
+  await expectAccessible(page, "the submitted dossier");
+
+  // The desk receives it.
+  const desk = await newPage();
+  await desk.page.goto(`${demo.base}/back-office`);
+  await signIn(desk.page, "024185004321");
+  assert.equal(await desk.page.locator("h1").textContent(), "Hồ sơ của cơ quan");
+  await expectAccessible(desk.page, "back-office queue");
+  await desk.page.getByRole("link", { name: code }).click();
+  await expectAccessible(desk.page, "back-office dossier");
+  await act(desk.page, "Tiếp nhận");
+  await desk.page.getByRole("link", { name: "Phiếu tiếp nhận và hẹn trả kết quả" }).click();
+  assert.match(await desk.page.locator("h1").textContent(), /Mẫu số 01/);
+  await expectAccessible(desk.page, "Form 01");
+
+  // A specialist reviews and forwards; the leader approves and signs.
+  const specialist = await newPage();
+  await specialist.page.goto(`${demo.base}/back-office/dossiers/${code}`);
+  await signIn(specialist.page, "024088007654");
+  await act(specialist.page, "Chuyển bước tiếp", "Hồ sơ đầy đủ, đề nghị phê duyệt");
+  const leader = await newPage();
+  await leader.page.goto(`${demo.base}/back-office/dossiers/${code}`);
+  await signIn(leader.page, "024179001122");
+  await act(leader.page, "Phê duyệt");
+  await act(leader.page, "Ký kết quả");
+  await desk.page.goto(`${demo.base}/back-office/dossiers/${code}`);
+  await act(desk.page, "Trả kết quả");
+  await desk.page.getByRole("link", { name: "Phiếu kiểm soát quá trình giải quyết" }).click();
+  assert.match(await desk.page.locator("table").textContent(), /Phê duyệt/);
+  await expectAccessible(desk.page, "Form 06");
+
+  // The citizen sees the result returned and rates the service.
+  await page.goto(`${demo.base}/portal/dossiers/${code}`);
+  assert.match(await page.locator("dl.facts").first().textContent(), /Đã trả kết quả/);
+  await expectAccessible(page, "the returned dossier");
+  await page.getByLabel("5", { exact: true }).check();
+  await page.getByRole("button", { name: "Gửi đánh giá" }).click();
+  await page.waitForLoadState("load");
+  assert.match(await page.locator(".timeline").textContent(), /5\/5/);
+
+  for (const who of [citizen, desk, specialist, leader]) assert.deepEqual(who.violations, []);
+});
