@@ -92,8 +92,14 @@ impl PortalConfig {
 
 /// HMAC-SHA256 of a fixed label under the instance's secret key.
 pub fn derived_secret(secret_key: &[u8]) -> String {
+    derived_secret_for(secret_key, b"egov-portal client secret")
+}
+
+/// HMAC-SHA256 of `label` under the instance's secret key: a secret for one
+/// purpose that neither side needs to store.
+pub fn derived_secret_for(secret_key: &[u8], label: &[u8]) -> String {
     let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret_key).expect("HMAC takes keys of any length");
-    mac.update(b"egov-portal client secret");
+    mac.update(label);
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 

@@ -11,6 +11,8 @@ use egov_db::Db;
 use egov_id::password::PasswordHasher;
 use egov_id::{IdConfig, Provider};
 use egov_onestop::Catalogue;
+use egov_onestop::dossier::payment::{BankAccount, PaymentSettings};
+use egov_payments::gateway::{GatewayConfig, HashSecret};
 use egov_portal::{Portal, PortalConfig, Transport};
 use egov_web::{Metrics, ShellConfig, ShellState};
 use utoipa::OpenApi as _;
@@ -29,6 +31,34 @@ pub struct AppConfig {
     pub hasher: PasswordHasher,
     /// The demo's own mailbox, shown at `/demo/mailbox`.
     pub mailbox: Option<egov_mail::MailSink>,
+    pub payments: PaymentSetup,
+}
+
+/// How fees are paid on this instance.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentSetup {
+    /// Serve the payment-gateway simulator at `/vnpay/` and pay through it.
+    pub simulator: bool,
+    /// A real gateway: terminal code, hash secret, payment page.
+    pub gateway: Option<(String, String, String)>,
+    pub bank: Option<BankAccount>,
+    pub bank_notification_secret: Option<Vec<u8>>,
+}
+
+impl PaymentSetup {
+    /// The demo's: the simulator, and a made-up account of the demo commune.
+    pub fn demo(bank_notification_secret: Vec<u8>) -> PaymentSetup {
+        PaymentSetup {
+            simulator: true,
+            gateway: None,
+            bank: Some(BankAccount {
+                bin: "970415".to_owned(),
+                account_number: "113000012345".to_owned(),
+                account_name: "UBND PHUONG KINH BAC".to_owned(),
+            }),
+            bank_notification_secret: Some(bank_notification_secret),
+        }
+    }
 }
 
 impl AppConfig {
@@ -45,6 +75,7 @@ impl AppConfig {
             // Cheap parameters keep tests fast; production uses the OWASP ones.
             hasher: PasswordHasher::with_params(1024, 1, 1, 2),
             mailbox: None,
+            payments: PaymentSetup::demo(b"test-bank-notification-secret".to_vec()),
         }
     }
 }
@@ -92,6 +123,59 @@ fn portal_config(config: &AppConfig) -> PortalConfig {
     PortalConfig::same_instance(&config.public_url, &config.secret_key, config.https)
 }
 
+/// The terminal code the simulated gateway knows this instance by.
+const SIMULATED_TERMINAL: &str = "EGOVDEMO";
+
+/// The payment settings of the dossier service, and the simulator's routes
+/// when the instance plays the gateway itself.
+fn payments(config: &AppConfig) -> (PaymentSettings, Option<Router>) {
+    let setup = &config.payments;
+    let return_url = format!("{}/portal/payments/return", config.public_url);
+    let mut simulator = None;
+    let gateway = if setup.simulator {
+        let secret = egov_portal::derived_secret_for(&config.secret_key, b"egov payment simulator");
+        let ipn_url = format!("{}/api/v1/payments/vnpay/ipn", config.public_url);
+        let client = reqwest::Client::new();
+        let ipn_caller: egov_payments::simulator::IpnCaller = Arc::new(move |url: String| {
+            let client = client.clone();
+            Box::pin(async move {
+                let response = client.get(url).send().await.map_err(|error| error.to_string())?;
+                response.text().await.map_err(|error| error.to_string())
+            })
+        });
+        simulator = Some(egov_payments::simulator::router(
+            egov_payments::simulator::SimulatorConfig {
+                terminal_code: SIMULATED_TERMINAL.to_owned(),
+                hash_secret: HashSecret::new(secret.clone()),
+                ipn_url,
+                ipn_caller,
+            },
+        ));
+        Some(GatewayConfig {
+            terminal_code: SIMULATED_TERMINAL.to_owned(),
+            hash_secret: HashSecret::new(secret),
+            payment_endpoint: format!("{}/vnpay/pay", config.public_url),
+            return_url,
+        })
+    } else {
+        setup
+            .gateway
+            .as_ref()
+            .map(|(terminal_code, secret, endpoint)| GatewayConfig {
+                terminal_code: terminal_code.clone(),
+                hash_secret: HashSecret::new(secret.clone()),
+                payment_endpoint: endpoint.clone(),
+                return_url,
+            })
+    };
+    let settings = PaymentSettings {
+        gateway,
+        bank: setup.bank.clone(),
+        bank_notification_secret: setup.bank_notification_secret.clone(),
+    };
+    (settings, simulator)
+}
+
 /// The whole HTTP surface of one node.
 pub fn router(db: Db, config: &AppConfig) -> Router {
     let catalogue = Catalogue::new(db.clone(), Arc::clone(&config.clock), Arc::clone(&config.calendar));
@@ -104,12 +188,14 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
         router: sign_in.clone(),
     };
     let portal = Portal::new(db.clone(), Arc::clone(&config.clock), portal_settings, transport);
+    let (payments, simulator) = payments(config);
     let dossiers = egov_onestop::dossier::Dossiers::new(
         db.clone(),
         Arc::clone(&config.clock),
         Arc::clone(&config.calendar),
         catalogue.clone(),
-    );
+    )
+    .with_payments(payments);
     let identify = Arc::new(crate::identify::PlatformIdentify {
         provider: provider(&db, config),
         portal: portal.clone(),
@@ -120,6 +206,9 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
         ))
         .merge(sign_in)
         .merge(egov_portal::router(portal));
+    if let Some(simulator) = simulator {
+        app = app.merge(simulator);
+    }
     if let Some(sink) = &config.mailbox {
         app = app.merge(crate::demo_mailbox::router(sink.clone()));
     }
@@ -138,6 +227,9 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
             "/api/v1/dossiers",
             "/api/v1/counter-dossiers",
             "/api/v1/procedures/",
+            // Called by the bank and the payment gateway, authenticated by their signatures.
+            "/api/v1/payments/",
+            "/vnpay/",
             // Posted by the sign-in service, authenticated by its signed token.
             "/portal/backchannel-logout",
         ],

@@ -44,6 +44,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub jobs: JobSettings,
     pub mail: MailSettings,
+    pub payments: PaymentSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -110,6 +111,30 @@ pub struct MailSettings {
     pub from: String,
 }
 
+/// How fees are paid. Without a gateway and a bank account, dossiers show
+/// their fee but cannot be paid online.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentSettings {
+    /// Serve a local simulator of the payment gateway at `/vnpay/` and pay
+    /// through it (the demo does; never in production).
+    pub simulator: bool,
+    /// The gateway's payment page (VNPAY 2.1.0 protocol), e.g.
+    /// `https://sandbox.vnpayment.vn/paymentv2/vpcpay.html`.
+    pub gateway_endpoint: String,
+    /// The merchant's terminal code at the gateway (`vnp_TmnCode`).
+    pub gateway_terminal_code: String,
+    /// The merchant's hash secret for HMAC-SHA512 signatures.
+    pub gateway_hash_secret: Secret,
+    /// The agency account VietQR transfers go to: the bank's 6-digit BIN,
+    /// the account number and the account holder's name.
+    pub bank_bin: String,
+    pub bank_account_number: String,
+    pub bank_account_name: String,
+    /// The secret the bank signs transfer notifications with (HMAC-SHA256).
+    pub bank_notification_secret: Secret,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -139,6 +164,7 @@ impl Default for Settings {
                 smtp_url: Secret::default(),
                 from: "Cổng dịch vụ công <no-reply@localhost>".to_owned(),
             },
+            payments: PaymentSettings::default(),
         }
     }
 }

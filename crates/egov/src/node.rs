@@ -76,6 +76,41 @@ fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
         .with_context(|| format!("Failed to write {}", path.display()))
 }
 
+/// How fees are paid: as configured, or, for the demo, through the
+/// gateway simulator and a made-up bank account.
+fn payment_setup(settings: &Settings, secret_key: &[u8], demo: bool) -> crate::app::PaymentSetup {
+    let payments = &settings.payments;
+    let notification_secret = if payments.bank_notification_secret.expose().is_empty() {
+        None
+    } else {
+        Some(payments.bank_notification_secret.expose().as_bytes().to_vec())
+    };
+    if demo || payments.simulator {
+        let secret = notification_secret.unwrap_or_else(|| {
+            egov_portal::derived_secret_for(secret_key, b"egov demo bank notifications").into_bytes()
+        });
+        return crate::app::PaymentSetup::demo(secret);
+    }
+    let gateway = (!payments.gateway_endpoint.is_empty()).then(|| {
+        (
+            payments.gateway_terminal_code.clone(),
+            payments.gateway_hash_secret.expose().to_owned(),
+            payments.gateway_endpoint.clone(),
+        )
+    });
+    let bank = (!payments.bank_bin.is_empty()).then(|| egov_onestop::dossier::payment::BankAccount {
+        bin: payments.bank_bin.clone(),
+        account_number: payments.bank_account_number.clone(),
+        account_name: payments.bank_account_name.clone(),
+    });
+    crate::app::PaymentSetup {
+        simulator: false,
+        gateway,
+        bank,
+        bank_notification_secret: notification_secret,
+    }
+}
+
 /// What `run` does besides serving.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -115,6 +150,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
     }
 
     let (mailer, mailbox) = mail(&settings, options.demo_data).await?;
+    let payments = payment_setup(&settings, &secret_key, options.demo_data);
     let config = AppConfig {
         secret_key,
         https: settings.https(),
@@ -125,6 +161,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         public_url: settings.server.public_url.trim_end_matches('/').to_owned(),
         hasher: password_hasher(),
         mailbox,
+        payments,
     };
     app::prepare(&db, &config)
         .await

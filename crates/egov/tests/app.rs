@@ -9,6 +9,7 @@ mod app {
     mod client_options;
     mod dossier_deadlines;
     mod dossier_pages;
+    mod dossier_payments;
     mod dossiers;
     mod id;
     mod portal;

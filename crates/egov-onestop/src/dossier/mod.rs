@@ -16,6 +16,8 @@ pub mod eform;
 pub mod form_view;
 pub mod identity;
 pub mod pages;
+pub mod payment;
+pub mod payment_http;
 pub mod read;
 pub mod statistics;
 pub mod store;
@@ -39,7 +41,8 @@ pub fn router(state: api::DossierState) -> axum::Router {
     api::router(state.clone())
         .merge(pages::router(state.clone()))
         .merge(back_office::router(state.clone()))
-        .merge(statistics::router(state))
+        .merge(statistics::router(state.clone()))
+        .merge(payment_http::router(state))
 }
 
 /// The one-stop dossier service of a node.
@@ -49,6 +52,7 @@ pub struct Dossiers {
     clock: Arc<dyn Clock>,
     calendar: Arc<HolidayCalendar>,
     catalogue: Catalogue,
+    payments: Arc<payment::PaymentSettings>,
 }
 
 impl Dossiers {
@@ -58,6 +62,7 @@ impl Dossiers {
             clock,
             calendar,
             catalogue,
+            payments: Arc::default(),
         }
     }
 

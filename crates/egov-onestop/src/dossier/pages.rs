@@ -684,6 +684,16 @@ pub(crate) async fn detail(state: &DossierState, view: DossierView, lang: Lang) 
     }
 }
 
+/// The fee still due and the ways to pay it.
+struct PaymentBox {
+    due: String,
+    /// The VietQR code as SVG, drawn here (its text escaped).
+    qr_svg: String,
+    account: String,
+    note: String,
+    gateway: bool,
+}
+
 #[derive(Template)]
 #[template(path = "dossier_page.html")]
 struct DossierPage {
@@ -691,6 +701,7 @@ struct DossierPage {
     shell: &'static ShellText,
     t: &'static DossierText,
     d: DetailView,
+    payment: Option<PaymentBox>,
     slots: Vec<SlotView>,
     notice: String,
     errors: Vec<(String, String)>,
@@ -700,6 +711,7 @@ struct DossierPage {
 struct PageQuery {
     submitted: Option<String>,
     done: Option<String>,
+    paid: Option<String>,
 }
 
 async fn render_dossier(
@@ -725,16 +737,53 @@ async fn render_dossier(
         _ => Vec::new(),
     };
     let t = text(lang);
+    let payment = match actor {
+        Actor::Applicant(applicant) => payment_box(state, applicant, &view, lang).await?,
+        Actor::Official(_) => None,
+    };
     let page = DossierPage {
         page: context.meta(&format!("{} {}", t.code, view.code)),
         shell: context.shell(),
         t,
+        payment,
         d: detail(state, view, lang).await,
         slots,
         notice,
         errors: form_view::summary(problems, lang == Lang::En),
     };
     Ok(page_response(status, page.render()?))
+}
+
+async fn payment_box(
+    state: &DossierState,
+    applicant: &super::Applicant,
+    view: &DossierView,
+    lang: Lang,
+) -> Result<Option<PaymentBox>, AppError> {
+    let due = view.fee_vnd - view.fee_paid_vnd;
+    if due <= 0 || view.state.is_final() {
+        return Ok(None);
+    }
+    let gateway = state.dossiers.payment_settings().gateway.is_some();
+    let transfer = state
+        .dossiers
+        .transfer_code(applicant, &view.code)
+        .await
+        .map_err(|error| AppError::internal(error.to_string()))?;
+    if transfer.is_none() && !gateway {
+        return Ok(None);
+    }
+    let amount = egov_core::money::Vnd::new(due);
+    Ok(Some(PaymentBox {
+        due: lang.pick(amount.format_vi(), amount.format_en()),
+        qr_svg: transfer.as_ref().map(|code| code.svg.clone()).unwrap_or_default(),
+        account: transfer
+            .as_ref()
+            .map(|code| format!("{} — {}", code.account.account_number, code.account.account_name))
+            .unwrap_or_default(),
+        note: transfer.map(|code| code.note).unwrap_or_default(),
+        gateway,
+    }))
 }
 
 async fn dossier_page(
@@ -751,6 +800,8 @@ async fn dossier_page(
     let t = text(context.lang);
     let notice = if query.submitted.is_some() {
         format!("{} {code}.", t.submitted_notice)
+    } else if query.paid.is_some() {
+        t.paid_notice.to_owned()
     } else if query.done.is_some() {
         t.done_notice.to_owned()
     } else {

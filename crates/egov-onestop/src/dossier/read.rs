@@ -32,6 +32,8 @@ pub struct DossierView {
     /// The workflow step the dossier is at.
     pub step: String,
     pub fee_vnd: i64,
+    pub fee_paid_vnd: i64,
+    pub payments: Vec<PaymentView>,
     pub submitted_at: DateTime<Utc>,
     pub received_at: Option<DateTime<Utc>>,
     /// The appointment (or, before reception, the desk's deadline).
@@ -57,6 +59,17 @@ pub struct DocumentView {
     pub size: i64,
     pub internal: bool,
     pub added_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PaymentView {
+    pub reference: String,
+    /// `gateway` or `vietqr`.
+    pub method: String,
+    pub amount_vnd: i64,
+    /// `pending`, `paid`, `failed`, `cancelled`, `refund_due` or `refunded`.
+    pub status: String,
+    pub settled_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -283,6 +296,17 @@ impl Dossiers {
                 note: event.note,
             })
             .collect();
+        let payments = store::payments(&self.db, row.id)
+            .await?
+            .into_iter()
+            .map(|payment| PaymentView {
+                reference: payment.reference,
+                method: payment.method,
+                amount_vnd: payment.amount_vnd,
+                status: payment.status,
+                settled_at: payment.settled_at.map(instant),
+            })
+            .collect();
         let snapshot = self.catalogue.snapshot().await?;
         let agency_name = snapshot
             .agency(&row.agency_code)
@@ -314,6 +338,8 @@ impl Dossiers {
             channel: row.channel,
             applicant_name: row.applicant_name,
             fee_vnd: row.fee_vnd,
+            fee_paid_vnd: row.fee_paid_vnd,
+            payments,
             revision: row.revision,
         })
     }

@@ -123,19 +123,20 @@ pub struct DossierRow {
     pub late: Option<bool>,
     pub revision: i32,
     pub search_text: String,
+    pub fee_paid_vnd: i64,
 }
 
 const DOSSIER_COLUMNS: &str = "id, code, procedure_code, procedure_version, agency_code, holder_agency, channel, \
      applicant_subject, applicant_name, applicant_personal_id, applicant_email, idempotency_key, form_data, state, \
      step, resume_state, assignee, fee_vnd, submitted_at, received_at, due_at, paused_at, finished_at, late, \
-     revision, search_text";
+     revision, search_text, fee_paid_vnd";
 
 #[tracing::instrument(skip_all, fields(dossier = %row.code))]
 pub async fn insert_dossier(tx: &mut Tx, row: &DossierRow) -> Result<(), DbError> {
     with_tx!(tx, conn => {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO dossiers ({DOSSIER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
+             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
         )))
         .bind(row.id)
         .bind(&row.code)
@@ -163,6 +164,7 @@ pub async fn insert_dossier(tx: &mut Tx, row: &DossierRow) -> Result<(), DbError
         .bind(row.late)
         .bind(row.revision)
         .bind(&row.search_text)
+        .bind(row.fee_paid_vnd)
         .execute(&mut *conn)
         .await?;
     });
@@ -642,4 +644,161 @@ pub async fn received_between(
         .fetch_all(pool)
         .await?
     }))
+}
+
+/// A fee payment of a dossier.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PaymentRow {
+    pub id: Uuid,
+    pub dossier_id: Uuid,
+    pub reference: String,
+    pub method: String,
+    pub amount_vnd: i64,
+    pub status: String,
+    pub gateway_transaction: Option<String>,
+    pub created_at: i64,
+    pub settled_at: Option<i64>,
+}
+
+const PAYMENT_COLUMNS: &str =
+    "id, dossier_id, reference, method, amount_vnd, status, gateway_transaction, created_at, settled_at";
+
+pub async fn insert_payment(tx: &mut Tx, row: &PaymentRow) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO dossier_payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        )))
+        .bind(row.id)
+        .bind(row.dossier_id)
+        .bind(&row.reference)
+        .bind(&row.method)
+        .bind(row.amount_vnd)
+        .bind(&row.status)
+        .bind(row.gateway_transaction.as_deref())
+        .bind(row.created_at)
+        .bind(row.settled_at)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn payment_by_reference(db: &Db, reference: &str) -> Result<Option<PaymentRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {PAYMENT_COLUMNS} FROM dossier_payments WHERE reference = $1")))
+            .bind(reference)
+            .fetch_optional(pool)
+            .await?
+    }))
+}
+
+pub async fn payments(db: &Db, dossier_id: Uuid) -> Result<Vec<PaymentRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {PAYMENT_COLUMNS} FROM dossier_payments WHERE dossier_id = $1 ORDER BY created_at, id"
+        )))
+        .bind(dossier_id)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// Settles a pending payment; returns whether it was pending (a replayed
+/// confirmation finds it settled and changes nothing).
+pub async fn settle_payment(
+    tx: &mut Tx,
+    reference: &str,
+    status: &str,
+    gateway_transaction: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let updated = with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE dossier_payments SET status = $1, gateway_transaction = $2, settled_at = $3 \
+             WHERE reference = $4 AND status = 'pending'",
+        )
+        .bind(status)
+        .bind(gateway_transaction)
+        .bind(now_ms)
+        .bind(reference)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    });
+    Ok(updated == 1)
+}
+
+/// A dossier's state and step, read in the transaction that changes it.
+pub async fn dossier_state(tx: &mut Tx, dossier_id: Uuid) -> Result<(String, i32), DbError> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query_as("SELECT state, step FROM dossiers WHERE id = $1")
+            .bind(dossier_id)
+            .fetch_one(&mut *conn)
+            .await?
+    }))
+}
+
+/// Adds a settled amount to what the dossier has paid.
+pub async fn add_paid(tx: &mut Tx, dossier_id: Uuid, amount_vnd: i64) -> Result<(), DbError> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE dossiers SET fee_paid_vnd = fee_paid_vnd + $1, revision = revision + 1 WHERE id = $2")
+            .bind(amount_vnd)
+            .bind(dossier_id)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Marks a dossier's paid fees as to be refunded (the dossier was refused
+/// or stopped); returns how many payments.
+pub async fn mark_refund_due(tx: &mut Tx, dossier_id: Uuid) -> Result<u64, DbError> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query("UPDATE dossier_payments SET status = 'refund_due' WHERE dossier_id = $1 AND status = 'paid'")
+            .bind(dossier_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+    }))
+}
+
+/// The fee paid so far by a dossier.
+pub async fn fee_paid(db: &Db, dossier_id: Uuid) -> Result<i64, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_scalar("SELECT fee_paid_vnd FROM dossiers WHERE id = $1")
+            .bind(dossier_id)
+            .fetch_one(pool)
+            .await?
+    }))
+}
+
+/// Keeps a bank statement line once; returns whether it was new.
+#[allow(clippy::too_many_arguments)] // Every column of the line.
+pub async fn insert_statement_line(
+    tx: &mut Tx,
+    bank_reference: &str,
+    value_date: &str,
+    amount_vnd: i64,
+    note: &str,
+    matched_dossier: Option<&str>,
+    imported_by: &str,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let inserted = with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO bank_statement_lines (bank_reference, value_date, amount_vnd, note, matched_dossier, imported_by, \
+             imported_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (bank_reference) DO NOTHING",
+        )
+        .bind(bank_reference)
+        .bind(value_date)
+        .bind(amount_vnd)
+        .bind(note)
+        .bind(matched_dossier)
+        .bind(imported_by)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    });
+    Ok(inserted == 1)
 }

@@ -357,6 +357,7 @@ impl Dossiers {
             late: None,
             revision: 0,
             search_text,
+            fee_paid_vnd: 0,
         };
         if let Err(error) = store::insert_dossier(&mut tx, &row).await {
             tx.rollback().await?;

@@ -217,6 +217,9 @@ impl Dossiers {
             tx.rollback().await?;
             return Err(DossierError::Conflict);
         }
+        if matches!(act.action, Action::Refuse | Action::Stop) && row.fee_paid_vnd > 0 {
+            store::mark_refund_due(&mut tx, row.id).await?;
+        }
         let internal = matches!(actor, Actor::Official(_));
         submit::store_documents(&mut tx, row.id, &documents, actor.subject(), internal, now_ms).await?;
         let note_line = match act.delivery {

@@ -17,7 +17,7 @@ fn location(response: &reqwest::Response) -> String {
 
 /// A browser signed in to the portal as `login` (officials enrol an
 /// authenticator app on the way, as the sign-in requires of them).
-async fn portal_browser(app: &App, login: &str) -> reqwest::Client {
+pub(super) async fn portal_browser(app: &App, login: &str) -> reqwest::Client {
     let browser = new_browser();
     let start = browser
         .get(app.server.url("/portal/sign-in"))
@@ -43,7 +43,7 @@ async fn portal_browser(app: &App, login: &str) -> reqwest::Client {
     browser
 }
 
-async fn page(app: &App, browser: &reqwest::Client, path: &str) -> (u16, String) {
+pub(super) async fn page(app: &App, browser: &reqwest::Client, path: &str) -> (u16, String) {
     let response = browser.get(app.server.url(path)).send().await.expect("page");
     let status = response.status().as_u16();
     (status, response.text().await.expect("body"))
@@ -51,14 +51,14 @@ async fn page(app: &App, browser: &reqwest::Client, path: &str) -> (u16, String)
 
 /// The action URL of the page's form that posts to `path` (it carries the
 /// CSRF token, since multipart bodies are not read for it).
-fn action(html: &str, path: &str) -> String {
+pub(super) fn action(html: &str, path: &str) -> String {
     let marker = format!("action=\"{path}?csrf_token=");
     let start = html.find(&marker).expect("a multipart form") + "action=\"".len();
     let end = start + html[start..].find('"').expect("end of the action");
     html[start..end].replace("&amp;", "&")
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(super) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker).expect("hidden field") + marker.len();
     html[start..start + html[start..].find('"').expect("end")].to_owned()
