@@ -1,10 +1,12 @@
 // The one-stop journeys in a real browser, without JavaScript on our side:
 // a citizen signs in through the central sign-in, fills the e-form with its
-// documents and submits; the one-stop desk (an official, second factor
-// enrolled on the way) receives it in the back office, a specialist
-// forwards it, the leader approves and signs, the desk returns the result;
-// the citizen sees the result and rates the service. Every page is checked
-// with axe-core and for CSP violations.
+// documents, submits and pays the fee through the payment gateway
+// (simulated); the one-stop desk (an official, second factor enrolled on
+// the way) asks for a supplement, the citizen answers it, the desk receives
+// the dossier, a specialist forwards it, the leader approves and signs, the
+// desk returns the result; the citizen downloads the signed result, checks
+// it on the verification page and rates the service. Every page of ours is
+// checked with axe-core and for CSP violations.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -76,7 +78,7 @@ async function act(page, button, note) {
 test("a citizen applies online and the agency takes the dossier to its result", async () => {
   const citizen = await newPage();
   let page = citizen.page;
-  await page.goto(`${demo.base}/procedures/1.001193`);
+  await page.goto(`${demo.base}/procedures/2.000815`);
   await page.getByRole("link", { name: "Nộp hồ sơ trực tuyến" }).click();
   assert.equal(await page.locator("h1").textContent(), "Đăng nhập để nộp hồ sơ");
   await expectAccessible(page, "sign in to apply");
@@ -91,7 +93,7 @@ test("a citizen applies online and the agency takes the dossier to its result", 
   await page.getByLabel("Tỉnh, thành phố").selectOption("24");
   await page.getByLabel("Xã, phường, đặc khu").fill("Phường Kinh Bắc");
   await page.getByLabel("Số nhà, đường, thôn, tổ").fill("12 Nguyễn Trãi");
-  await page.getByLabel("Nội dung yêu cầu").fill("Đăng ký khai sinh cho con");
+  await page.getByLabel("Nội dung yêu cầu").fill("Chứng thực 2 bản sao giấy khai sinh");
   await page.getByLabel(/Tôi cam đoan/).check();
   await page.getByRole("button", { name: "Nộp hồ sơ" }).click();
   await page.waitForLoadState("load");
@@ -99,15 +101,25 @@ test("a citizen applies online and the agency takes the dossier to its result", 
   assert.equal(await page.getByLabel("Số nhà, đường, thôn, tổ").inputValue(), "12 Nguyễn Trãi");
   await expectAccessible(page, "e-form with problems");
 
-  await page.getByLabel(/Tờ khai đăng ký khai sinh/).setInputFiles(pdf("to-khai.pdf"));
-  await page.getByLabel(/Giấy chứng sinh/).setInputFiles(pdf("giay-chung-sinh.pdf"));
-  await page.getByLabel(/Giấy tờ tùy thân/).setInputFiles(pdf("cccd.pdf"));
+  await page.getByLabel(/Bản chính giấy tờ/).setInputFiles(pdf("ban-chinh.pdf"));
+  await page.getByLabel(/Bản sao cần chứng thực/).setInputFiles(pdf("ban-sao.pdf"));
   await page.getByRole("button", { name: "Nộp hồ sơ" }).click();
   await page.waitForLoadState("load");
   const notice = await page.getByRole("status").textContent();
   const code = notice.match(/(\S+-\d{6}-\d{4,})/)[1];
   assert.match(await page.locator("dl.facts").first().textContent(), /Chờ tiếp nhận/);
   await expectAccessible(page, "the submitted dossier");
+
+  // The fee (2.000 đồng) through the payment gateway, or a VietQR transfer.
+  assert.match(await page.locator("#payment-title").textContent(), /Thanh toán phí/);
+  assert.equal(await page.locator(".vietqr svg[role=img]").count(), 1);
+  await page.getByRole("button", { name: "Thanh toán qua cổng thanh toán" }).click();
+  await page.waitForLoadState("load");
+  assert.match(page.url(), /\/vnpay\/pay\?/);
+  await page.getByRole("button", { name: "Thanh toán", exact: true }).click();
+  await page.waitForURL(/paid=1/);
+  assert.match(await page.getByRole("status").textContent(), /Đã nhận kết quả thanh toán/);
+  assert.equal(await page.locator("#payment-title").count(), 0, "nothing more is due");
 
   // The desk receives it.
   const desk = await newPage();
@@ -117,6 +129,19 @@ test("a citizen applies online and the agency takes the dossier to its result", 
   await expectAccessible(desk.page, "back-office queue");
   await desk.page.getByRole("link", { name: code }).click();
   await expectAccessible(desk.page, "back-office dossier");
+  await act(desk.page, "Yêu cầu bổ sung", "Bản sao chưa rõ nét, đề nghị tải lại");
+
+  // The citizen answers the supplement request.
+  await page.goto(`${demo.base}/portal/dossiers/${code}`);
+  assert.match(await page.locator(".timeline").textContent(), /Bản sao chưa rõ nét/);
+  await expectAccessible(page, "a dossier awaiting supplement");
+  await page.getByLabel(/Bản sao cần chứng thực/).setInputFiles(pdf("ban-sao-ro-net.pdf"));
+  await page.getByLabel("Nội dung, lý do").fill("Đã tải lại bản sao rõ nét");
+  await page.getByRole("button", { name: "Bổ sung hồ sơ" }).click();
+  await page.waitForLoadState("load");
+  assert.match(await page.locator("dl.facts").first().textContent(), /Chờ tiếp nhận/);
+
+  await desk.page.reload();
   await act(desk.page, "Tiếp nhận");
   await desk.page.getByRole("link", { name: "Phiếu tiếp nhận và hẹn trả kết quả" }).click();
   assert.match(await desk.page.locator("h1").textContent(), /Mẫu số 01/);
@@ -138,10 +163,31 @@ test("a citizen applies online and the agency takes the dossier to its result", 
   assert.match(await desk.page.locator("table").textContent(), /Phê duyệt/);
   await expectAccessible(desk.page, "Form 06");
 
-  // The citizen sees the result returned and rates the service.
+  // The citizen sees the result returned, with the signed result document
+  // (rendered by a background job), and checks it.
   await page.goto(`${demo.base}/portal/dossiers/${code}`);
   assert.match(await page.locator("dl.facts").first().textContent(), /Đã trả kết quả/);
+  for (let attempt = 0; (await page.getByRole("link", { name: /Tải văn bản kết quả/ }).count()) === 0; attempt++) {
+    assert.ok(attempt < 40, "the result document was rendered");
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await page.reload();
+  }
   await expectAccessible(page, "the returned dossier");
+  const download = await fetch(new URL(await page.getByRole("link", { name: /Tải văn bản kết quả/ }).getAttribute("href"), demo.base), {
+    headers: { cookie: (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join("; ") },
+  });
+  assert.equal(download.headers.get("content-type"), "application/pdf");
+  const signed = Buffer.from(await download.arrayBuffer());
+  assert.equal(signed.subarray(0, 5).toString(), "%PDF-");
+  await page.getByRole("link", { name: "Kiểm tra tính xác thực" }).click();
+  await page.waitForLoadState("load");
+  assert.match(await page.getByRole("status").first().textContent(), /Văn bản xác thực, còn hiệu lực/);
+  await expectAccessible(page, "the verification page");
+  await page.getByLabel("Tệp kết quả (PDF)").setInputFiles({ name: "ket-qua.pdf", mimeType: "application/pdf", buffer: signed });
+  await page.getByRole("button", { name: "Kiểm tra", exact: true }).click();
+  await page.waitForLoadState("load");
+  assert.match(await page.locator("main").textContent(), /Tệp bạn chọn đúng là văn bản đã ký này/);
+  await page.goto(`${demo.base}/portal/dossiers/${code}`);
   await page.getByLabel("5", { exact: true }).check();
   await page.getByRole("button", { name: "Gửi đánh giá" }).click();
   await page.waitForLoadState("load");

@@ -123,6 +123,23 @@ fn portal_config(config: &AppConfig) -> PortalConfig {
     PortalConfig::same_instance(&config.public_url, &config.secret_key, config.https)
 }
 
+/// The dossier service of this node.
+pub fn dossiers(db: &Db, config: &AppConfig) -> egov_onestop::dossier::Dossiers {
+    let catalogue = Catalogue::new(db.clone(), Arc::clone(&config.clock), Arc::clone(&config.calendar));
+    dossiers_with(db.clone(), config, catalogue, payments(config).0)
+}
+
+fn dossiers_with(
+    db: Db,
+    config: &AppConfig,
+    catalogue: Catalogue,
+    payments: PaymentSettings,
+) -> egov_onestop::dossier::Dossiers {
+    egov_onestop::dossier::Dossiers::new(db, Arc::clone(&config.clock), Arc::clone(&config.calendar), catalogue)
+        .with_payments(payments)
+        .with_public_url(&config.public_url)
+}
+
 /// The terminal code the simulated gateway knows this instance by.
 const SIMULATED_TERMINAL: &str = "EGOVDEMO";
 
@@ -189,13 +206,7 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
     };
     let portal = Portal::new(db.clone(), Arc::clone(&config.clock), portal_settings, transport);
     let (payments, simulator) = payments(config);
-    let dossiers = egov_onestop::dossier::Dossiers::new(
-        db.clone(),
-        Arc::clone(&config.clock),
-        Arc::clone(&config.calendar),
-        catalogue.clone(),
-    )
-    .with_payments(payments);
+    let dossiers = dossiers_with(db.clone(), config, catalogue.clone(), payments);
     let identify = Arc::new(crate::identify::PlatformIdentify {
         provider: provider(&db, config),
         portal: portal.clone(),

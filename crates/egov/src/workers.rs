@@ -21,11 +21,17 @@ pub struct Handlers {
     /// SMTP is configured.
     pub mailer: Option<Mailer>,
     pub logouts: LogoutSender,
+    /// Renders and signs dossiers' results.
+    pub dossiers: egov_onestop::dossier::Dossiers,
 }
 
 /// The worker with every handler this node runs.
 pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Duration, handlers: Handlers) -> Worker {
-    let Handlers { mailer, logouts } = handlers;
+    let Handlers {
+        mailer,
+        logouts,
+        dossiers,
+    } = handlers;
     let purge_db = db.clone();
     let purge_clock = Arc::clone(&clock);
     Worker::new(db.clone(), clock, node_id)
@@ -55,6 +61,14 @@ pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Dura
         .handle(BACKCHANNEL_LOGOUT, move |job| {
             let logouts = logouts.clone();
             async move { logouts.deliver(&job.payload).await }
+        })
+        .handle(egov_onestop::dossier::result::PRODUCE_RESULT, move |job| {
+            let dossiers = dossiers.clone();
+            async move {
+                let payload: serde_json::Value =
+                    serde_json::from_str(&job.payload).map_err(|error| error.to_string())?;
+                dossiers.produce_result(&payload).await
+            }
         })
 }
 

@@ -127,7 +127,7 @@ pub fn error_response(error: DossierError, lang: Lang) -> Response {
     }
 }
 
-fn unauthorized() -> AppError {
+pub(crate) fn unauthorized() -> AppError {
     AppError::new(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
@@ -725,7 +725,9 @@ pub async fn lookup_api(State(state): State<DossierState>, Query(params): Query<
         rating_api,
         document_api,
         lookup_api,
-        super::statistics::statistics_api
+        super::statistics::statistics_api,
+        super::result_http::result_api,
+        super::result_http::verification_api
     ),
     components(schemas(
         FormView,
@@ -741,6 +743,8 @@ pub async fn lookup_api(State(state): State<DossierState>, Query(params): Query<
         DocumentUpload,
         PublicProgress,
         super::statistics::Report,
+        super::result::Verification,
+        super::read::ResultSummary,
         super::statistics::ReportRow,
         super::store::CountsRow
     ))

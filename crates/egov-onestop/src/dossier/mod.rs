@@ -19,6 +19,8 @@ pub mod pages;
 pub mod payment;
 pub mod payment_http;
 pub mod read;
+pub mod result;
+pub mod result_http;
 pub mod statistics;
 pub mod store;
 pub mod submit;
@@ -42,7 +44,8 @@ pub fn router(state: api::DossierState) -> axum::Router {
         .merge(pages::router(state.clone()))
         .merge(back_office::router(state.clone()))
         .merge(statistics::router(state.clone()))
-        .merge(payment_http::router(state))
+        .merge(payment_http::router(state.clone()))
+        .merge(result_http::router(state))
 }
 
 /// The one-stop dossier service of a node.
@@ -53,6 +56,8 @@ pub struct Dossiers {
     calendar: Arc<HolidayCalendar>,
     catalogue: Catalogue,
     payments: Arc<payment::PaymentSettings>,
+    /// The instance's public URL, for addresses printed on documents.
+    public_url: Arc<str>,
 }
 
 impl Dossiers {
@@ -63,6 +68,7 @@ impl Dossiers {
             calendar,
             catalogue,
             payments: Arc::default(),
+            public_url: Arc::from("http://localhost"),
         }
     }
 

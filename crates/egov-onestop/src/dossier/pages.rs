@@ -564,6 +564,8 @@ pub(crate) struct DetailView {
     pub(crate) revision: i32,
     /// The result was returned: the applicant may rate the handling.
     pub(crate) returned: bool,
+    /// The signed result: its verification id, and whether it was revoked.
+    pub(crate) result: Option<(String, bool)>,
     pub(crate) allowed: Vec<(String, String)>,
     pub(crate) values: Vec<(String, String)>,
     pub(crate) documents: Vec<DocumentRow>,
@@ -615,6 +617,10 @@ pub(crate) async fn detail(state: &DossierState, view: DossierView, lang: Lang) 
         state: state_label(view.state, lang),
         final_state: view.state.is_final(),
         returned: view.state == DossierStateKind::Returned,
+        result: view
+            .result
+            .as_ref()
+            .map(|result| (result.id.to_string(), result.revoked)),
         step,
         counter: view.channel == "counter",
         submitted: vn_time(view.submitted_at),

@@ -34,6 +34,8 @@ pub struct DossierView {
     pub fee_vnd: i64,
     pub fee_paid_vnd: i64,
     pub payments: Vec<PaymentView>,
+    /// The signed result, once issued.
+    pub result: Option<ResultSummary>,
     pub submitted_at: DateTime<Utc>,
     pub received_at: Option<DateTime<Utc>>,
     /// The appointment (or, before reception, the desk's deadline).
@@ -59,6 +61,16 @@ pub struct DocumentView {
     pub size: i64,
     pub internal: bool,
     pub added_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ResultSummary {
+    /// Its verification page is `/verify/{id}`.
+    pub id: Uuid,
+    pub document_number: String,
+    pub signed_at: DateTime<Utc>,
+    pub sha256: String,
+    pub revoked: bool,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -307,6 +319,13 @@ impl Dossiers {
                 settled_at: payment.settled_at.map(instant),
             })
             .collect();
+        let result = store::result_of(&self.db, row.id).await?.map(|result| ResultSummary {
+            id: result.id,
+            document_number: result.document_number,
+            signed_at: instant(result.signed_at),
+            sha256: result.sha256,
+            revoked: result.revoked_at.is_some(),
+        });
         let snapshot = self.catalogue.snapshot().await?;
         let agency_name = snapshot
             .agency(&row.agency_code)
@@ -340,6 +359,7 @@ impl Dossiers {
             fee_vnd: row.fee_vnd,
             fee_paid_vnd: row.fee_paid_vnd,
             payments,
+            result,
             revision: row.revision,
         })
     }

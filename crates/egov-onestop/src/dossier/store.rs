@@ -802,3 +802,143 @@ pub async fn insert_statement_line(
     });
     Ok(inserted == 1)
 }
+
+/// An agency's signing key.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SigningKeyRow {
+    pub key_id: String,
+    pub agency_code: String,
+    pub private_pem: String,
+    pub public_pem: String,
+    pub created_at: i64,
+}
+
+/// The agency's current signing key.
+pub async fn signing_key(db: &Db, agency_code: &str) -> Result<Option<SigningKeyRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT key_id, agency_code, private_pem, public_pem, created_at FROM agency_signing_keys \
+             WHERE agency_code = $1 AND retired_at IS NULL ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(agency_code)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+pub async fn signing_key_by_id(db: &Db, key_id: &str) -> Result<Option<SigningKeyRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT key_id, agency_code, private_pem, public_pem, created_at FROM agency_signing_keys WHERE key_id = $1",
+        )
+        .bind(key_id)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+/// Keeps a new key; returns whether it was new (two nodes may race to make
+/// an agency's first key; the loser reads the winner's).
+pub async fn insert_signing_key(db: &Db, row: &SigningKeyRow) -> Result<bool, DbError> {
+    let inserted = with_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO agency_signing_keys (key_id, agency_code, private_pem, public_pem, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key_id) DO NOTHING",
+        )
+        .bind(&row.key_id)
+        .bind(&row.agency_code)
+        .bind(&row.private_pem)
+        .bind(&row.public_pem)
+        .bind(row.created_at)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    Ok(inserted == 1)
+}
+
+/// A signed result of a dossier.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ResultRow {
+    pub id: Uuid,
+    pub dossier_id: Uuid,
+    pub document_number: String,
+    pub sha256: String,
+    pub key_id: String,
+    pub signature: String,
+    pub signed_by: String,
+    pub signed_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: Option<String>,
+    pub revoked_reason: Option<String>,
+}
+
+const RESULT_COLUMNS: &str = "id, dossier_id, document_number, sha256, key_id, signature, signed_by, signed_at, \
+                              revoked_at, revoked_by, revoked_reason";
+
+/// Keeps a dossier's result unless it has one; returns whether it was new.
+pub async fn insert_result(tx: &mut Tx, row: &ResultRow) -> Result<bool, DbError> {
+    let inserted = with_tx!(tx, conn => {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO dossier_results ({RESULT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, NULL) \
+             ON CONFLICT (dossier_id) DO NOTHING"
+        )))
+        .bind(row.id)
+        .bind(row.dossier_id)
+        .bind(&row.document_number)
+        .bind(&row.sha256)
+        .bind(&row.key_id)
+        .bind(&row.signature)
+        .bind(&row.signed_by)
+        .bind(row.signed_at)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    });
+    Ok(inserted == 1)
+}
+
+pub async fn result_of(db: &Db, dossier_id: Uuid) -> Result<Option<ResultRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {RESULT_COLUMNS} FROM dossier_results WHERE dossier_id = $1")))
+            .bind(dossier_id)
+            .fetch_optional(pool)
+            .await?
+    }))
+}
+
+pub async fn result_by_id(db: &Db, id: Uuid) -> Result<Option<ResultRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {RESULT_COLUMNS} FROM dossier_results WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+    }))
+}
+
+pub async fn revoke_result(tx: &mut Tx, id: Uuid, by: &str, reason: &str, now_ms: i64) -> Result<bool, DbError> {
+    let updated = with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE dossier_results SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
+             WHERE id = $4 AND revoked_at IS NULL",
+        )
+        .bind(now_ms)
+        .bind(by)
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    });
+    Ok(updated == 1)
+}
+
+/// The dossier a stored row id belongs to.
+pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<DossierRow>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {DOSSIER_COLUMNS} FROM dossiers WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+    }))
+}

@@ -217,6 +217,9 @@ impl Dossiers {
             tx.rollback().await?;
             return Err(DossierError::Conflict);
         }
+        if act.action == Action::Sign {
+            super::result::enqueue(&mut tx, row.id, actor, now).await?;
+        }
         if matches!(act.action, Action::Refuse | Action::Stop) && row.fee_paid_vnd > 0 {
             store::mark_refund_due(&mut tx, row.id).await?;
         }
@@ -327,7 +330,7 @@ impl Dossiers {
 
     /// Appends a step-log line.
     #[allow(clippy::too_many_arguments)] // Every column of the line.
-    async fn log(
+    pub(crate) async fn log(
         &self,
         tx: &mut Tx,
         actor: &Actor,

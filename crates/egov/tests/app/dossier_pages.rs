@@ -220,3 +220,87 @@ engine_test! {
         assert!(lookup.contains("Không tìm thấy hồ sơ"));
     }
 }
+
+/// Takes the back office's `action` on the dossier, as `browser`'s official.
+async fn act_in_back_office(app: &App, browser: &reqwest::Client, code: &str, action_name: &str) {
+    let (_, html) = page(app, browser, &format!("/back-office/dossiers/{code}")).await;
+    let form = Form::new()
+        .text("action", action_name.to_owned())
+        .text("revision", hidden(&html, "revision"));
+    let url = action(&html, &format!("/back-office/dossiers/{code}"));
+    let response = browser
+        .post(app.server.url(&url))
+        .multipart(form)
+        .send()
+        .await
+        .expect("act");
+    assert_eq!(response.status().as_u16(), 303, "{action_name}");
+}
+
+engine_test! {
+    async fn the_signed_result_verifies_until_the_leader_revokes_it(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let citizen = portal_browser(&app, CITIZEN).await;
+        let (_, html) = page(&app, &citizen, &format!("/procedures/{PROCEDURE}/submit")).await;
+        let form = filled(&hidden(&html, "idempotency_key"), "submit")
+            .part("documents.document_1", pdf("to-khai.pdf"))
+            .part("documents.document_2", pdf("giay-chung-sinh.pdf"))
+            .part("documents.document_3", pdf("cccd.pdf"));
+        let submitted = post(&citizen, &app, &action(&html, &format!("/procedures/{PROCEDURE}/submit")), form).await;
+        let code = location(&submitted).trim_start_matches("/portal/dossiers/").trim_end_matches("?submitted=1").to_owned();
+        let desk = portal_browser(&app, OFFICIAL).await;
+        let specialist = portal_browser(&app, "024088007654").await;
+        let leader = portal_browser(&app, "024179001122").await;
+        act_in_back_office(&app, &desk, &code, "accept").await;
+        act_in_back_office(&app, &specialist, &code, "forward").await;
+        act_in_back_office(&app, &leader, &code, "approve").await;
+        act_in_back_office(&app, &leader, &code, "sign").await;
+        app.run_jobs().await;
+
+        let (_, html) = page(&app, &citizen, &format!("/portal/dossiers/{code}")).await;
+        let marker = "href=\"/verify/";
+        let start = html.find(marker).expect("a verification link") + marker.len();
+        let id = html[start..start + 36].to_owned();
+        let download = citizen.get(app.server.url(&format!("/portal/dossiers/{code}/result"))).send().await.expect("download");
+        assert_eq!(download.headers()["content-type"], "application/pdf");
+        assert_eq!(download.headers()["x-content-type-options"], "nosniff");
+        let document = download.bytes().await.expect("PDF").to_vec();
+        assert!(document.starts_with(b"%PDF-"));
+
+        // Anyone with the QR code's address sees it is authentic, and can
+        // check the file they hold.
+        let visitor = new_browser();
+        let (status, html) = page(&app, &visitor, &format!("/verify/{id}")).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Văn bản xác thực, còn hiệu lực") && html.contains("Nguyễn V. A."), "{html}");
+        assert!(!html.contains("001090012345"), "no personal ID on a public page");
+        let upload = |bytes: Vec<u8>| Form::new().part("documents.file", Part::bytes(bytes).file_name("kq.pdf"));
+        let url = action(&html, &format!("/verify/{id}"));
+        let checked = post(&visitor, &app, &url, upload(document.clone())).await.text().await.expect("page");
+        assert!(checked.contains("Tệp bạn chọn đúng là văn bản đã ký này"));
+        let mut altered = document.clone();
+        let middle = altered.len() / 2;
+        altered[middle] ^= 1;
+        let checked = post(&visitor, &app, &url, upload(altered)).await.text().await.expect("page");
+        assert!(checked.contains("KHÔNG phải văn bản đã ký này"));
+        let (status, verification) = app.get_json(&format!("/api/v1/results/{id}")).await;
+        assert_eq!((status, verification["authentic"].as_bool()), (200, Some(true)), "{verification}");
+
+        // The leader revokes it; the page says so.
+        let (_, html) = page(&app, &leader, &format!("/back-office/dossiers/{code}")).await;
+        let revoked = leader
+            .post(app.server.url(&format!("/back-office/dossiers/{code}/result/revoke")))
+            .form(&[("csrf_token", hidden(&html, "csrf_token")), ("note", "Quyết định bị hủy theo kết luận thanh tra".to_owned())])
+            .send().await.expect("revoke");
+        assert_eq!(revoked.status().as_u16(), 303);
+        let (_, html) = page(&app, &visitor, &format!("/verify/{id}")).await;
+        assert!(html.contains("Đã bị thu hồi") && html.contains("kết luận thanh tra"), "{html}");
+        let (_, desk_html) = page(&app, &desk, &format!("/back-office/dossiers/{code}")).await;
+        let denied = desk
+            .post(app.server.url(&format!("/back-office/dossiers/{code}/result/revoke")))
+            .form(&[("csrf_token", hidden(&desk_html, "csrf_token")), ("note", "x".to_owned())])
+            .send().await.expect("revoke");
+        assert_eq!(denied.status().as_u16(), 403, "only the leader revokes");
+        assert!(denied.text().await.expect("page").contains("Bạn không có quyền thực hiện thao tác này"));
+    }
+}

@@ -73,6 +73,7 @@ impl App {
         let handlers = egov::workers::Handlers {
             mailer: Some(mailer),
             logouts: egov_id::backchannel::LogoutSender::new(provider).expect("HTTP client"),
+            dossiers: egov::app::dossiers(&self.test_db.db, &self.config),
         };
         let worker = egov::workers::worker(
             &self.test_db.db,
