@@ -241,13 +241,14 @@ impl Dossiers {
         self.build_view(actor, row).await
     }
 
-    /// The dossier as it stands right after `actor` acted on it, even if the
-    /// action handed it out of their reach (a transfer handed back): they
-    /// learn only the outcome of what they just did.
+    /// The dossier as it stands right after `actor` acted on it. The action
+    /// is audited already, so this read is not audited again; and if the
+    /// action handed the dossier out of the actor's reach (a transfer handed
+    /// back), they learn only the outcome of what they just did.
     pub async fn view_after_act(&self, actor: &Actor, code: &str) -> Result<DossierView, DossierError> {
         let row = store::by_code(&self.db, code).await?.ok_or(DossierError::NotFound)?;
         if may_see(actor, &row) {
-            return self.view(actor, code).await;
+            return self.build_view(actor, row).await;
         }
         let mut view = self.build_view(actor, row).await?;
         view.values = Value::Null;
