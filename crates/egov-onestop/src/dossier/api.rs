@@ -127,7 +127,7 @@ pub fn error_response(error: DossierError, lang: Lang) -> Response {
     }
 }
 
-pub(crate) fn unauthorized() -> AppError {
+fn unauthorized() -> AppError {
     AppError::new(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
@@ -138,7 +138,7 @@ pub(crate) fn unauthorized() -> AppError {
     )
 }
 
-async fn caller(state: &DossierState, headers: &HeaderMap) -> Result<Identity, AppError> {
+pub(crate) async fn caller(state: &DossierState, headers: &HeaderMap) -> Result<Identity, AppError> {
     let token = bearer_token(headers).ok_or_else(unauthorized)?;
     state.identify.bearer(token).await?.ok_or_else(unauthorized)
 }

@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use egov_web::i18n::ShellText;
@@ -18,7 +18,8 @@ use super::domain::{Action, Delivery};
 use super::eform::Problem;
 use super::form_view;
 use super::pages::{
-    DetailView, SummaryRow, detail, notice, page_response, read_multipart, receipt, signed_in, summary_row, vn_time,
+    DetailView, SummaryRow, detail, notice, page_response, read_multipart, receipt, return_path, signed_in,
+    summary_row, vn_time,
 };
 use super::read::{QueueKind, QueueQuery};
 use super::text::{DossierText, text};
@@ -44,23 +45,34 @@ struct DeniedPage {
     t: &'static DossierText,
 }
 
-/// The official signed in to this browser; a sign-in redirect or a 403 page
-/// otherwise.
-async fn official(state: &DossierState, headers: &HeaderMap, context: &PageContext) -> Result<Official, Response> {
-    let identity = signed_in(state, headers, &context.current).await?;
-    if let Some(official) = identity.official() {
-        return Ok(official);
+/// The official signed in to this browser; others are sent to the
+/// sign-in, or get a 403 page if they are signed in without a one-stop role.
+#[derive(Debug)]
+pub(crate) struct BackOffice(pub(crate) Official);
+
+impl axum::extract::FromRequestParts<DossierState> for BackOffice {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &DossierState,
+    ) -> Result<Self, Self::Rejection> {
+        let identity = signed_in(state, &parts.headers, &return_path(parts)).await?;
+        if let Some(official) = identity.official() {
+            return Ok(BackOffice(official));
+        }
+        let Ok(context) = PageContext::from_request_parts(parts, state).await;
+        let t = text(context.lang);
+        let page = DeniedPage {
+            page: context.meta(t.queue_title),
+            shell: context.shell(),
+            t,
+        };
+        Err(match page.render() {
+            Ok(html) => page_response(StatusCode::FORBIDDEN, html),
+            Err(error) => AppError::from(error).into_response(),
+        })
     }
-    let t = text(context.lang);
-    let page = DeniedPage {
-        page: context.meta(t.queue_title),
-        shell: context.shell(),
-        t,
-    };
-    Err(match page.render() {
-        Ok(html) => page_response(StatusCode::FORBIDDEN, html),
-        Err(error) => AppError::from(error).into_response(),
-    })
 }
 
 // ---------------------------------------------------------------- queue
@@ -111,13 +123,9 @@ fn tab_label(name: &str, t: &DossierText) -> &'static str {
 async fn queue_page(
     State(state): State<DossierState>,
     Query(params): Query<QueueParams>,
-    headers: HeaderMap,
+    BackOffice(official): BackOffice,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let official = match official(&state, &headers, &context).await {
-        Ok(official) => official,
-        Err(response) => return Ok(response),
-    };
     let t = text(context.lang);
     let (queue, kind) = TABS
         .iter()
@@ -230,13 +238,9 @@ async fn dossier_page(
     State(state): State<DossierState>,
     Path(code): Path<String>,
     Query(query): Query<DoneQuery>,
-    headers: HeaderMap,
+    BackOffice(official): BackOffice,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let official = match official(&state, &headers, &context).await {
-        Ok(official) => official,
-        Err(response) => return Ok(response),
-    };
     let notice = if query.done.is_some() {
         text(context.lang).done_notice.to_owned()
     } else {
@@ -257,14 +261,10 @@ fn delivery(value: &str) -> Option<Delivery> {
 async fn dossier_post(
     State(state): State<DossierState>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    BackOffice(official): BackOffice,
     context: PageContext,
     multipart: Multipart,
 ) -> Result<Response, AppError> {
-    let official = match official(&state, &headers, &context).await {
-        Ok(official) => official,
-        Err(response) => return Ok(response),
-    };
     let posted = read_multipart(multipart).await?;
     let actor = Actor::Official(official.clone());
     let note = posted.get("note").to_owned();
@@ -327,13 +327,9 @@ async fn dossier_post(
 async fn document(
     State(state): State<DossierState>,
     Path((code, id)): Path<(String, uuid::Uuid)>,
-    headers: HeaderMap,
+    BackOffice(official): BackOffice,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let official = match official(&state, &headers, &context).await {
-        Ok(official) => official,
-        Err(response) => return Ok(response),
-    };
     Ok(
         match state.dossiers.document(&Actor::Official(official), &code, id).await {
             Ok((found, bytes)) => attachment(&found.file_name, &found.media_type, bytes),
@@ -345,13 +341,9 @@ async fn document(
 async fn receipt_page(
     State(state): State<DossierState>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    BackOffice(official): BackOffice,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let official = match official(&state, &headers, &context).await {
-        Ok(official) => official,
-        Err(response) => return Ok(response),
-    };
     let back = format!("/back-office/dossiers/{code}");
     receipt(&state, &context, &Actor::Official(official), &code, back).await
 }
@@ -359,13 +351,9 @@ async fn receipt_page(
 async fn notice_page(
     State(state): State<DossierState>,
     Path((code, id)): Path<(String, uuid::Uuid)>,
-    headers: HeaderMap,
+    BackOffice(official): BackOffice,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let official = match official(&state, &headers, &context).await {
-        Ok(official) => official,
-        Err(response) => return Ok(response),
-    };
     let back = format!("/back-office/dossiers/{code}");
     notice(&state, &context, &Actor::Official(official), &code, id, back).await
 }
@@ -384,13 +372,9 @@ struct ControlSlipPage {
 async fn control_slip(
     State(state): State<DossierState>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    BackOffice(official): BackOffice,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let official = match official(&state, &headers, &context).await {
-        Ok(official) => official,
-        Err(response) => return Ok(response),
-    };
     let view = match state.dossiers.view(&Actor::Official(official), &code).await {
         Ok(view) => view,
         Err(error) => return Ok(error_response(error, context.lang)),

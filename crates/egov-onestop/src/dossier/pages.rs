@@ -120,6 +120,49 @@ pub(crate) async fn signed_in(state: &DossierState, headers: &HeaderMap, here: &
     }
 }
 
+/// The portal user signed in to this browser. A page that needs one sends
+/// anyone else to the sign-in and back: to this page, or, for a form post,
+/// to the page the form was on (its `Referer` on this site), else to "my
+/// dossiers".
+#[derive(Debug)]
+pub(crate) struct SignedIn(pub(crate) Identity);
+
+/// Where to come back to after signing in.
+pub(crate) fn return_path(parts: &axum::http::request::Parts) -> String {
+    if parts.method == axum::http::Method::GET {
+        return parts.uri.path_and_query().map_or("/", |path| path.as_str()).to_owned();
+    }
+    parts
+        .headers
+        .get(axum::http::header::REFERER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|referer| url_path(referer, parts))
+        .unwrap_or_else(|| "/portal/dossiers".to_owned())
+}
+
+/// The path of `referer` if it is on this site.
+fn url_path(referer: &str, parts: &axum::http::request::Parts) -> Option<String> {
+    let host = parts.headers.get(axum::http::header::HOST)?.to_str().ok()?;
+    let rest = referer
+        .strip_prefix("http://")
+        .or_else(|| referer.strip_prefix("https://"))?;
+    let path = rest.strip_prefix(host)?;
+    (path.starts_with('/') && !path.starts_with("//")).then(|| path.to_owned())
+}
+
+impl axum::extract::FromRequestParts<DossierState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &DossierState,
+    ) -> Result<Self, Self::Rejection> {
+        signed_in(state, &parts.headers, &return_path(parts))
+            .await
+            .map(SignedIn)
+    }
+}
+
 /// What a multipart form sent: its text fields and its files (a file input
 /// left empty sends no file).
 pub(crate) struct Posted {
@@ -394,14 +437,10 @@ fn prefill(identity: &Identity) -> Value {
 async fn form_post(
     State(state): State<DossierState>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     context: PageContext,
     multipart: Multipart,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, &format!("/procedures/{code}/submit")).await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     let posted = read_multipart(multipart).await?;
     let mut pairs: Vec<(String, String)> = posted
         .pairs
@@ -517,13 +556,9 @@ pub(crate) fn summary_row(summary: DossierSummary, lang: Lang) -> SummaryRow {
 
 async fn my_dossiers(
     State(state): State<DossierState>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, "/portal/dossiers").await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     let t = text(context.lang);
     let rows = match state.dossiers.mine(&identity.subject).await {
         Ok(list) => list
@@ -796,13 +831,9 @@ async fn dossier_page(
     State(state): State<DossierState>,
     Path(code): Path<String>,
     Query(query): Query<PageQuery>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, &format!("/portal/dossiers/{code}")).await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     let t = text(context.lang);
     let notice = if query.submitted.is_some() {
         format!("{} {code}.", t.submitted_notice)
@@ -821,14 +852,10 @@ async fn dossier_page(
 async fn dossier_post(
     State(state): State<DossierState>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     context: PageContext,
     multipart: Multipart,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, &format!("/portal/dossiers/{code}")).await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     let posted = read_multipart(multipart).await?;
     let actor = Actor::Applicant(identity.applicant());
     let result = if posted.get("action") == "rate" {
@@ -881,13 +908,9 @@ async fn dossier_post(
 async fn document(
     State(state): State<DossierState>,
     Path((code, id)): Path<(String, uuid::Uuid)>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     lang: Lang,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, &format!("/portal/dossiers/{code}")).await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     Ok(
         match state
             .dossiers
@@ -950,13 +973,9 @@ pub(crate) async fn receipt(
 async fn receipt_page(
     State(state): State<DossierState>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, &format!("/portal/dossiers/{code}/receipt")).await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     let back = format!("/portal/dossiers/{code}");
     receipt(&state, &context, &Actor::Applicant(identity.applicant()), &code, back).await
 }
@@ -1016,13 +1035,9 @@ pub(crate) async fn notice(
 async fn notice_page(
     State(state): State<DossierState>,
     Path((code, id)): Path<(String, uuid::Uuid)>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, &context.current).await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     let back = format!("/portal/dossiers/{code}");
     notice(
         &state,

@@ -17,7 +17,8 @@ use egov_web::{AppError, Lang, Localized, PageContext, PageMeta};
 use serde_json::json;
 
 use super::api::{DossierState, error_response};
-use super::pages::{page_response, read_multipart, signed_in};
+use super::identity::Identity;
+use super::pages::{SignedIn, page_response, read_multipart};
 use super::payment::TransferMatch;
 
 pub fn router(state: DossierState) -> Router {
@@ -41,14 +42,10 @@ fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 async fn pay(
     State(state): State<DossierState>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     ClientAddress(address): ClientAddress,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, &format!("/portal/dossiers/{code}")).await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     let ip = address.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
     Ok(
         match state
@@ -153,25 +150,16 @@ struct ImportPage {
     errors: Vec<String>,
 }
 
-async fn import_page(
-    State(state): State<DossierState>,
-    headers: HeaderMap,
-    context: PageContext,
-) -> Result<Response, AppError> {
-    render_import(&state, &headers, &context, Vec::new(), Vec::new()).await
+async fn import_page(SignedIn(identity): SignedIn, context: PageContext) -> Result<Response, AppError> {
+    render_import(&identity, &context, Vec::new(), Vec::new())
 }
 
-async fn render_import(
-    state: &DossierState,
-    headers: &HeaderMap,
+fn render_import(
+    identity: &Identity,
     context: &PageContext,
     lines: Vec<(String, String, String, &'static str)>,
     errors: Vec<String>,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(state, headers, "/back-office/payments/import").await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     if !identity
         .official()
         .is_some_and(|official| official.has(super::Role::Receiver))
@@ -203,34 +191,30 @@ async fn render_import(
 /// An official imports the bank's statement; each line is matched to a
 /// dossier or listed as unmatched.
 async fn import_post(
+    SignedIn(identity): SignedIn,
     State(state): State<DossierState>,
-    headers: HeaderMap,
     context: PageContext,
     multipart: Multipart,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, "/back-office/payments/import").await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     let Some(official) = identity
         .official()
         .filter(|official| official.has(super::Role::Receiver))
     else {
-        return render_import(&state, &headers, &context, Vec::new(), Vec::new()).await;
+        return render_import(&identity, &context, Vec::new(), Vec::new());
     };
     let posted = read_multipart(multipart).await?;
     let Some(file) = posted.documents.iter().find(|document| document.slot == "statement") else {
         let message = context
             .lang
             .pick("Chọn tệp sao kê (CSV).", "Choose the statement file (CSV).");
-        return render_import(&state, &headers, &context, Vec::new(), vec![message.to_owned()]).await;
+        return render_import(&identity, &context, Vec::new(), vec![message.to_owned()]);
     };
     let text = String::from_utf8_lossy(&file.content);
     let transfers = match egov_payments::bank::parse_statement(text.trim_start_matches('\u{feff}')) {
         Ok(transfers) => transfers,
         Err(errors) => {
             let errors = errors.iter().map(ToString::to_string).collect();
-            return render_import(&state, &headers, &context, Vec::new(), errors).await;
+            return render_import(&identity, &context, Vec::new(), errors);
         }
     };
     let lang = context.lang;
@@ -256,5 +240,5 @@ async fn import_post(
             label,
         ));
     }
-    render_import(&state, &headers, &context, lines, Vec::new()).await
+    render_import(&identity, &context, lines, Vec::new())
 }

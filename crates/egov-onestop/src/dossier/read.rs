@@ -386,6 +386,10 @@ impl Dossiers {
             offset: i64::from(query.page.saturating_sub(1)) * QUEUE_PAGE,
         };
         let rows = store::queue(&self.db, &official.agency_code, &filter).await?;
+        self.summaries(&rows).await
+    }
+
+    async fn summaries(&self, rows: &[DossierRow]) -> Result<Vec<DossierSummary>, DossierError> {
         let snapshot = self.catalogue.snapshot().await?;
         let now_ms = self.now().timestamp_millis();
         Ok(rows
@@ -403,18 +407,7 @@ impl Dossiers {
     /// An applicant's own dossiers, newest first.
     pub async fn mine(&self, subject: &str) -> Result<Vec<DossierSummary>, DossierError> {
         let rows = store::for_applicant(&self.db, subject, 200).await?;
-        let snapshot = self.catalogue.snapshot().await?;
-        let now_ms = self.now().timestamp_millis();
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let name = snapshot
-                    .index
-                    .get(&row.procedure_code)
-                    .map_or_else(|| row.procedure_code.clone(), |procedure| procedure.name_vi.clone());
-                Dossiers::summary(row, name, now_ms)
-            })
-            .collect())
+        self.summaries(&rows).await
     }
 
     /// Progress of a dossier for anyone who knows its code and the

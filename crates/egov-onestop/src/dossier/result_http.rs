@@ -14,8 +14,7 @@ use egov_web::{AppError, Lang, PageContext, PageMeta};
 use uuid::Uuid;
 
 use super::api::{DossierState, attachment, error_response};
-use super::identity::bearer_token;
-use super::pages::{page_response, read_multipart, signed_in, vn_time};
+use super::pages::{SignedIn, page_response, read_multipart, vn_time};
 use super::result::Verification;
 use super::{Actor, DossierError};
 
@@ -44,26 +43,18 @@ async fn download(state: &DossierState, actor: &Actor, code: &str, lang: Lang) -
 async fn portal_download(
     State(state): State<DossierState>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, &context.current).await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     Ok(download(&state, &Actor::Applicant(identity.applicant()), &code, context.lang).await)
 }
 
 async fn back_office_download(
     State(state): State<DossierState>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, &context.current).await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     let Some(official) = identity.official() else {
         return Ok(error_response(DossierError::Forbidden("not an official"), context.lang));
     };
@@ -79,14 +70,10 @@ struct RevokeForm {
 async fn revoke(
     State(state): State<DossierState>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     context: PageContext,
     axum::Form(form): axum::Form<RevokeForm>,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, &format!("/back-office/dossiers/{code}")).await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     let Some(official) = identity.official() else {
         return Ok(error_response(DossierError::Forbidden("not an official"), context.lang));
     };
@@ -177,12 +164,7 @@ pub async fn result_api(
     headers: HeaderMap,
     lang: Lang,
 ) -> Result<Response, AppError> {
-    let token = bearer_token(&headers).ok_or_else(super::api::unauthorized)?;
-    let identity = state
-        .identify
-        .bearer(token)
-        .await?
-        .ok_or_else(super::api::unauthorized)?;
+    let identity = super::api::caller(&state, &headers).await?;
     Ok(download(&state, &identity.actor(), &code, lang).await)
 }
 

@@ -20,8 +20,8 @@ use egov_web::{AppError, Lang, Localized, PageContext, PageMeta};
 use serde::Serialize;
 
 use super::api::{DossierState, error_response};
-use super::identity::{Identity, bearer_token};
-use super::pages::{page_response, signed_in, state_label, vn_time};
+use super::identity::Identity;
+use super::pages::{SignedIn, page_response, state_label, vn_time};
 use super::store::{self, CountsRow};
 use super::submit::{from_vn, to_vn};
 use super::{DossierError, Dossiers};
@@ -232,18 +232,7 @@ pub async fn statistics_api(
     headers: HeaderMap,
     lang: Lang,
 ) -> Result<Response, AppError> {
-    let unauthorized = || {
-        AppError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            Localized::new(
-                "Cần mã truy cập hợp lệ (Authorization: Bearer).",
-                "A valid access token is required (Authorization: Bearer).",
-            ),
-        )
-    };
-    let token = bearer_token(&headers).ok_or_else(unauthorized)?;
-    let identity = state.identify.bearer(token).await?.ok_or_else(unauthorized)?;
+    let identity = super::api::caller(&state, &headers).await?;
     let (agency, from, to) = scope(&params, &identity, today(&state))?;
     Ok(match state.dossiers.statistics(agency.as_deref(), from, to).await {
         Ok(report) => Json(report).into_response(),
@@ -317,13 +306,9 @@ fn bars(report: &Report) -> Vec<Bar> {
 async fn statistics_page(
     State(state): State<DossierState>,
     Query(params): Query<PeriodParams>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, &context.current).await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     let (agency, from, to) = scope(&params, &identity, today(&state))?;
     let report = match state.dossiers.statistics(agency.as_deref(), from, to).await {
         Ok(report) => report,
@@ -377,13 +362,9 @@ fn csv_response(file_name: &str, body: &str) -> Response {
 async fn statistics_csv(
     State(state): State<DossierState>,
     Query(params): Query<PeriodParams>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, &context.current).await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     let (agency, from, to) = scope(&params, &identity, today(&state))?;
     let report = match state.dossiers.statistics(agency.as_deref(), from, to).await {
         Ok(report) => report,
@@ -425,13 +406,9 @@ async fn statistics_csv(
 async fn tracking_book(
     State(state): State<DossierState>,
     Query(params): Query<PeriodParams>,
-    headers: HeaderMap,
+    SignedIn(identity): SignedIn,
     context: PageContext,
 ) -> Result<Response, AppError> {
-    let identity = match signed_in(&state, &headers, &context.current).await {
-        Ok(identity) => identity,
-        Err(response) => return Ok(response),
-    };
     let (agency, from, to) = scope(&params, &identity, today(&state))?;
     let Some(agency) = agency.or_else(|| identity.agency.clone()) else {
         return Err(forbidden());
