@@ -84,6 +84,7 @@ impl AppConfig {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut openapi = egov_onestop::CatalogueApi::openapi();
     openapi.merge(egov_onestop::dossier::api::DossierApi::openapi());
+    openapi.merge(egov_onestop::dossier::govstack::GovStackApi::openapi());
     openapi.merge(egov_id::manage_http::AdminApi::openapi());
     "egov".clone_into(&mut openapi.info.title);
     env!("CARGO_PKG_VERSION").clone_into(&mut openapi.info.version);
@@ -238,6 +239,7 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
             "/api/v1/dossiers",
             "/api/v1/counter-dossiers",
             "/api/v1/procedures/",
+            "/api/govstack/",
             // Called by the bank and the payment gateway, authenticated by their signatures.
             "/api/v1/payments/",
             "/vnpay/",

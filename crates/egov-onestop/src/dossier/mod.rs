@@ -14,6 +14,7 @@ pub mod back_office;
 pub mod domain;
 pub mod eform;
 pub mod form_view;
+pub mod govstack;
 pub mod identity;
 pub mod pages;
 pub mod payment;
@@ -45,7 +46,8 @@ pub fn router(state: api::DossierState) -> axum::Router {
         .merge(back_office::router(state.clone()))
         .merge(statistics::router(state.clone()))
         .merge(payment_http::router(state.clone()))
-        .merge(result_http::router(state))
+        .merge(result_http::router(state.clone()))
+        .merge(govstack::router(state))
 }
 
 /// The one-stop dossier service of a node.

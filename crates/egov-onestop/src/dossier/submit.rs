@@ -62,6 +62,11 @@ pub fn from_vn(at: NaiveDateTime) -> DateTime<Utc> {
     (at - Duration::seconds(i64::from(egov_core::clock::VN_OFFSET_SECONDS))).and_utc()
 }
 
+/// The SHA-256 of `bytes` in lowercase hexadecimal: a file's content address.
+pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 /// Lowercase hexadecimal, as content addresses are written.
 fn hex(bytes: &[u8]) -> String {
     bytes

@@ -582,3 +582,65 @@ engine_test! {
         assert_eq!(status, 400);
     }
 }
+
+engine_test! {
+    async fn the_govstack_registration_api_runs_the_same_dossiers(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let people = people(&app).await;
+        let base = "/api/govstack/registration";
+        let (status, services) = call(&app, &people.citizen, "GET", &format!("{base}/services?name=khai%20sinh"), None, None).await;
+        assert_eq!(status, 200);
+        assert_eq!(services[0]["id"], PROCEDURE, "{services}");
+        assert_eq!(services[0]["isExecutable"], true);
+        let (_, eforms) = call(&app, &people.citizen, "GET", &format!("{base}/services/{PROCEDURE}/eForms"), None, None).await;
+        let eform_id = eforms[0]["eFormId"].as_str().expect("id").to_owned();
+        let (_, eform) = call(&app, &people.citizen, "GET", &format!("{base}/eForms/{eform_id}"), None, None).await;
+        assert_eq!(eform["schema"]["documents"].as_array().map(Vec::len), Some(4), "{eform}");
+
+        let mut urls = Vec::new();
+        for name in ["to-khai", "giay-chung-sinh", "cccd"] {
+            let form = reqwest::multipart::Form::new()
+                .part("documents.file", reqwest::multipart::Part::bytes(format!("%PDF-1.7 {name}").into_bytes()).file_name(format!("{name}.pdf")));
+            let uploaded: Value = app.server.client.post(app.server.url(&format!("{base}/documents"))).bearer_auth(&people.citizen)
+                .multipart(form).send().await.expect("upload").json().await.expect("JSON");
+            urls.push(uploaded["url"].as_str().expect("url").to_owned());
+        }
+        let (_, me) = call(&app, &people.citizen, "GET", "/oauth/userinfo", None, None).await;
+        let mut values = good_dossier()["values"].clone();
+        values["agency_code"] = json!(AGENCY);
+        let application = json!({"applicantId": me["sub"], "formData": {"data": values, "eFormId": eform_id}, "documentUrls": urls});
+        let (status, _) = call(&app, &people.citizen, "POST", &format!("{base}/services/{PROCEDURE}/applications"),
+            Some(json!({"applicantId": "someone-else", "formData": {"data": {}}})), None).await;
+        assert_eq!(status, 403, "one applies for oneself");
+        let (status, file) = call(&app, &people.citizen, "POST", &format!("{base}/services/{PROCEDURE}/applications"), Some(application), None).await;
+        assert_eq!(status, 200, "{file}");
+        let code = file["fileId"].as_str().expect("file id").to_owned();
+        assert_eq!(file["status"]["code"], "PENDING");
+        let (_, files) = call(&app, &people.citizen, "GET", &format!("{base}/applications"), None, None).await;
+        assert_eq!(files[0]["fileId"], code.as_str());
+
+        // Each official completes the task at their step.
+        for (who, step) in [
+            (&people.receiver, "receive"),
+            (&people.specialist, "review"),
+            (&people.leader, "approve"),
+            (&people.leader, "sign"),
+            (&people.receiver, "return"),
+        ] {
+            let (_, tasks) = call(&app, who, "GET", &format!("{base}/tasks"), None, None).await;
+            let task = format!("{code}/{step}");
+            assert!(tasks.as_array().expect("tasks").iter().any(|t| t["taskId"] == task.as_str()), "{step}: {tasks}");
+            let (status, done) = call(&app, who, "POST", &format!("{base}/tasks/{task}/complete"), Some(json!({"data": {"decision": "approve"}})), None).await;
+            assert_eq!(status, 200, "{step}: {done}");
+        }
+        let (_, tasks) = call(&app, &people.specialist, "GET", &format!("{base}/tasks"), None, None).await;
+        assert_eq!(tasks, json!([]), "nothing left for the specialist");
+        let (_, file) = call(&app, &people.citizen, "GET", &format!("{base}/applications/{code}"), None, None).await;
+        assert_eq!((file["status"]["code"].as_str(), file["ended"].as_bool()), (Some("APPROVED"), Some(true)), "{file}");
+        let (status, statistics) = call(&app, &people.leader, "GET", &format!("{base}/data/statistics"), None, None).await;
+        assert_eq!(status, 200);
+        assert_eq!((statistics[0]["processed"].as_i64(), statistics[0]["approved"].as_i64()), (Some(1), Some(1)), "{statistics}");
+        let (status, _) = call(&app, &people.outsider, "POST", &format!("{base}/tasks/{code}/return/complete"), Some(json!({"data": {}})), None).await;
+        assert_eq!(status, 404, "another agency's task is out of reach");
+    }
+}

@@ -134,6 +134,16 @@ engine_test! {
             assert!(openapi["paths"][path]["get"].is_object(), "{path} missing from OpenAPI");
         }
         assert!(openapi["paths"]["/api/v1/id/users"]["get"].is_object());
+        for (path, method) in [
+            ("/api/v1/dossiers", "post"),
+            ("/api/v1/dossiers/{code}/actions", "post"),
+            ("/api/v1/statistics", "get"),
+            ("/api/v1/results/{id}", "get"),
+            ("/api/govstack/registration/services/{service_id}/applications", "post"),
+            ("/api/govstack/registration/tasks/{code}/{step}/complete", "post"),
+        ] {
+            assert!(openapi["paths"][path][method].is_object(), "{method} {path} missing from OpenAPI");
+        }
         assert!(openapi["paths"]["/api/v1/id/users/{id}/{action}"]["post"].is_object());
         assert_eq!(openapi["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
         let (status, html) = app.get_text("/api/docs").await;
