@@ -7,6 +7,7 @@ mod app {
     mod catalogue;
     mod cli;
     mod client_options;
+    mod crash;
     mod dossier_deadlines;
     mod dossier_pages;
     mod dossier_payments;
