@@ -62,7 +62,7 @@ async fn fill(db: &Db, first: u64, count: u64, year_start_ms: i64) -> Result<(),
             .join(" ")
     );
     let state = format!(
-        "(CASE i % 6 {} END)",
+        "(CASE (i / 4) % 6 {} END)",
         STATES
             .iter()
             .enumerate()
@@ -80,8 +80,8 @@ async fn fill(db: &Db, first: u64, count: u64, year_start_ms: i64) -> Result<(),
          '001090012345', NULL, 'scale-' || i, '{{}}', {state}, 1, NULL, NULL, 0, \
          {year_start_ms} + (i % 31536000) * 1000, {year_start_ms} + (i % 31536000) * 1000, \
          {year_start_ms} + (i % 31536000) * 1000 + 86400000, NULL, \
-         CASE WHEN i % 6 IN (4, 5) THEN {year_start_ms} + (i % 31536000) * 1000 + 3600000 ELSE NULL END, \
-         CASE WHEN i % 6 = 4 THEN (i % 10 = 0) ELSE NULL END, 0, 'nguyen van ' || i FROM ({series}) AS numbers"
+         CASE WHEN (i / 4) % 6 IN (4, 5) THEN {year_start_ms} + (i % 31536000) * 1000 + 3600000 ELSE NULL END, \
+         CASE WHEN (i / 4) % 6 = 4 THEN (i % 10 = 0) ELSE NULL END, 0, 'nguyen van ' || i FROM ({series}) AS numbers"
     );
     with_pool!(db, pool => {
         sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?;

@@ -60,6 +60,8 @@ pub struct Dossiers {
     payments: Arc<payment::PaymentSettings>,
     /// The instance's public URL, for addresses printed on documents.
     public_url: Arc<str>,
+    /// Procedure versions read so far (they never change once published).
+    versions: Arc<std::sync::RwLock<std::collections::HashMap<(String, i32), versions::ProcedureVersion>>>,
 }
 
 impl Dossiers {
@@ -71,6 +73,7 @@ impl Dossiers {
             catalogue,
             payments: Arc::default(),
             public_url: Arc::from("http://localhost"),
+            versions: Arc::default(),
         }
     }
 

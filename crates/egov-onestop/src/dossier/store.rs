@@ -582,7 +582,8 @@ pub struct CountsRow {
 }
 
 /// Counts per agency and procedure of the dossiers submitted in
-/// `[from_ms, to_ms)`, for one agency or all.
+/// `[from_ms, to_ms)`, for one agency or all. Reads only the
+/// `dossiers_counts` index, in its order, so the groups stream.
 pub async fn counts(
     db: &Db,
     agency_code: Option<&str>,

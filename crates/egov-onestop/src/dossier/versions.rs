@@ -67,9 +67,27 @@ impl Dossiers {
         Ok(row.as_ref().map(ProcedureVersion::from_row).transpose()?)
     }
 
+    /// A published version. Versions never change once published, so each
+    /// node keeps the ones it has read.
     pub async fn version(&self, procedure_code: &str, version: i32) -> Result<Option<ProcedureVersion>, DossierError> {
+        let key = (procedure_code.to_owned(), version);
+        if let Some(found) = self
+            .versions
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok(Some(found.clone()));
+        }
         let row = store::version(&self.db, procedure_code, version).await?;
-        Ok(row.as_ref().map(ProcedureVersion::from_row).transpose()?)
+        let found = row.as_ref().map(ProcedureVersion::from_row).transpose()?;
+        if let Some(found) = &found {
+            self.versions
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key, found.clone());
+        }
+        Ok(found)
     }
 
     /// Publishes a new version; returns its number.
