@@ -516,7 +516,7 @@ pub struct ActRequest {
     request_body = ActRequest,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Done; the dossier as it is now", body = DossierView),
+        (status = 200, description = "Done; the dossier as it is now (with `Prefer: return=minimal`, only its code, state and revision)", body = DossierView),
         (status = 403, description = "`forbidden`: another agency's dossier or another role's action", body = egov_web::error::ErrorBody),
         (status = 409, description = "`transition_not_allowed` with `allowed`, or `dossier_changed`"),
     )
@@ -530,6 +530,12 @@ pub async fn act_api(
 ) -> Result<Response, AppError> {
     let identity = caller(&state, &headers).await?;
     let actor = identity.actor();
+    // RFC 7240: a client that does not need the whole dossier back says so.
+    let minimal = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.split(',').any(|preference| preference.trim() == "return=minimal"));
     let result = async {
         let act = Act {
             action: request.action,
@@ -539,14 +545,19 @@ pub async fn act_api(
             documents: decode(request.documents)?,
             delivery: request.delivery,
         };
-        state.dossiers.act(&actor, &code, act).await?;
-        state.dossiers.view_after_act(&actor, &code).await
+        let acted = state.dossiers.act(&actor, &code, act).await?;
+        if minimal {
+            let mut response =
+                Json(json!({ "code": code, "state": acted.state, "revision": acted.revision })).into_response();
+            response
+                .headers_mut()
+                .insert("preference-applied", HeaderValue::from_static("return=minimal"));
+            return Ok(response);
+        }
+        Ok(Json(state.dossiers.view_after_act(&actor, &code).await?).into_response())
     }
     .await;
-    Ok(match result {
-        Ok(view) => Json(view).into_response(),
-        Err(error) => error_response(error, lang),
-    })
+    Ok(result.unwrap_or_else(|error| error_response(error, lang)))
 }
 
 /// A note (officials, `internal`) or a message between the agency and the

@@ -46,6 +46,13 @@ impl Act {
     }
 }
 
+/// Where a dossier stands after an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acted {
+    pub revision: i32,
+    pub state: State,
+}
+
 /// The situation a stored row describes.
 pub(crate) fn situation(row: &DossierRow) -> Situation {
     Situation {
@@ -79,9 +86,9 @@ impl Dossiers {
         }
     }
 
-    /// Takes `act` on the dossier `code`; returns its new revision.
+    /// Takes `act` on the dossier `code`; returns where it now stands.
     #[allow(clippy::too_many_lines)] // Each action's side effects, in one place.
-    pub async fn act(&self, actor: &Actor, code: &str, act: Act) -> Result<i32, DossierError> {
+    pub async fn act(&self, actor: &Actor, code: &str, act: Act) -> Result<Acted, DossierError> {
         let row = self.visible(actor, code).await?;
         // The actor decided on a view that is already out of date.
         if act.revision.is_some_and(|seen| seen != row.revision) {
@@ -262,7 +269,10 @@ impl Dossiers {
             self.notify(&mut tx, &row, &code, next.state, now).await?;
         }
         tx.commit().await?;
-        Ok(expected + 1)
+        Ok(Acted {
+            revision: expected + 1,
+            state: next.state,
+        })
     }
 
     /// Adds a comment without moving the dossier: an official's internal

@@ -264,8 +264,14 @@ engine_test! {
         let (_, view) = call(&app, &people.receiver, "GET", &format!("/api/v1/dossiers/{code}"), None, None).await;
         assert_eq!(view["allowed_actions"], json!(["accept", "request_supplement", "refuse"]), "{view}");
 
-        let path: [(&String, Value, &str); 5] = [
-            (&people.receiver, json!({"action": "accept"}), "received"),
+        // A client that needs only the outcome says so (RFC 7240).
+        let minimal = app.server.client.post(app.server.url(&format!("/api/v1/dossiers/{code}/actions")))
+            .bearer_auth(&people.receiver).header("prefer", "return=minimal")
+            .json(&json!({"action": "accept"})).send().await.expect("accept");
+        assert_eq!(minimal.headers()["preference-applied"], "return=minimal");
+        let outcome: Value = minimal.json().await.expect("JSON");
+        assert_eq!((outcome["state"].as_str(), outcome.get("events")), (Some("received"), None), "{outcome}");
+        let path: [(&String, Value, &str); 4] = [
             (&people.specialist, json!({"action": "forward", "note": "Hồ sơ đầy đủ"}), "processing"),
             (&people.leader, json!({"action": "approve"}), "approved"),
             (&people.leader, json!({"action": "sign"}), "result_ready"),
