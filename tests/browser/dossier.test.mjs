@@ -151,6 +151,9 @@ test("a citizen applies online and the agency takes the dossier to its result", 
   const specialist = await newPage();
   await specialist.page.goto(`${demo.base}/back-office/dossiers/${code}`);
   await signIn(specialist.page, "024088007654");
+  await specialist.page.getByRole("button", { name: "Nhận xử lý" }).click();
+  await specialist.page.waitForLoadState("load");
+  assert.match(await specialist.page.locator("main").textContent(), /Người xử lý:\s*Lê Văn Cường/);
   await act(specialist.page, "Chuyển bước tiếp", "Hồ sơ đầy đủ, đề nghị phê duyệt");
   const leader = await newPage();
   await leader.page.goto(`${demo.base}/back-office/dossiers/${code}`);

@@ -44,6 +44,7 @@ pub fn router(state: DossierState) -> Router {
         .route("/api/v1/dossiers/{code}/actions", post(act_api))
         .route("/api/v1/dossiers/{code}/comments", post(comment_api))
         .route("/api/v1/dossiers/{code}/rating", post(rating_api))
+        .route("/api/v1/dossiers/{code}/assignment", post(assignment_api))
         .route("/api/v1/dossiers/{code}/documents/{id}", get(document_api))
         .route("/api/v1/counter-dossiers", post(counter_api))
         .route("/api/v1/dossier-lookup", get(lookup_api))
@@ -421,6 +422,8 @@ pub struct ListParams {
     #[serde(default)]
     q: String,
     procedure: Option<String>,
+    /// For officials: only the dossiers assigned to them.
+    mine: Option<bool>,
     page: Option<u32>,
 }
 
@@ -454,6 +457,7 @@ pub async fn list_api(
                 kind,
                 text: params.q.chars().take(200).collect(),
                 procedure_code: params.procedure,
+                mine: params.mine.unwrap_or(false),
                 submitted_from: None,
                 submitted_to: None,
                 page: params.page.unwrap_or(1).clamp(1, 10_000),
@@ -602,6 +606,49 @@ pub async fn comment_api(
     })
 }
 
+/// Taking a dossier to work on, or giving it back to the agency's queue.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct AssignmentRequest {
+    /// `true`: the caller takes it; `false`: nobody has it.
+    pub take: bool,
+    pub revision: Option<i32>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/dossiers/{code}/assignment",
+    tag = "dossiers",
+    params(("code" = String, Path, description = "Dossier code")),
+    request_body = AssignmentRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Assigned or released"),
+        (status = 403, description = "Another official has it (only a leader reassigns), or not an official of the holding agency", body = egov_web::error::ErrorBody),
+    )
+)]
+pub async fn assignment_api(
+    State(state): State<DossierState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    lang: Lang,
+    Json(request): Json<AssignmentRequest>,
+) -> Result<Response, AppError> {
+    let identity = caller(&state, &headers).await?;
+    let Some(official) = identity.official() else {
+        return Ok(error_response(DossierError::Forbidden("officials only"), lang));
+    };
+    Ok(
+        match state
+            .dossiers
+            .assign(&official, &code, request.take, request.revision)
+            .await
+        {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(error) => error_response(error, lang),
+        },
+    )
+}
+
 /// The applicant's rating of a finished dossier.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RatingRequest {
@@ -734,6 +781,7 @@ pub async fn lookup_api(State(state): State<DossierState>, Query(params): Query<
         act_api,
         comment_api,
         rating_api,
+        assignment_api,
         document_api,
         lookup_api,
         super::statistics::statistics_api,
@@ -751,6 +799,7 @@ pub async fn lookup_api(State(state): State<DossierState>, Query(params): Query<
         ActRequest,
         CommentRequest,
         RatingRequest,
+        AssignmentRequest,
         DocumentUpload,
         PublicProgress,
         super::statistics::Report,

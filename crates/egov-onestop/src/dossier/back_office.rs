@@ -86,6 +86,7 @@ struct QueuePage {
     agency: String,
     tabs: Vec<(&'static str, &'static str, bool)>,
     queue: &'static str,
+    mine: bool,
     q: String,
     rows: Vec<SummaryRow>,
     /// The next page's address and number, when this one is full.
@@ -95,6 +96,8 @@ struct QueuePage {
 #[derive(Debug, Default, serde::Deserialize)]
 struct QueueParams {
     queue: Option<String>,
+    /// Only the dossiers the official took.
+    mine: Option<String>,
     #[serde(default)]
     q: String,
     page: Option<u32>,
@@ -137,6 +140,7 @@ async fn queue_page(
         kind,
         text: params.q.chars().take(200).collect(),
         procedure_code: None,
+        mine: params.mine.is_some(),
         submitted_from: None,
         submitted_to: None,
         page: page_number,
@@ -163,6 +167,7 @@ async fn queue_page(
             .iter()
             .map(|(name, _)| (*name, tab_label(name, t), *name == queue))
             .collect(),
+        mine: query.mine,
         queue,
         q: query.text.clone(),
         rows,
@@ -269,6 +274,11 @@ async fn dossier_post(
     let actor = Actor::Official(official.clone());
     let note = posted.get("note").to_owned();
     let result = match posted.get("action") {
+        "take" | "release" => {
+            let revision = posted.get("revision").parse().ok();
+            let take = posted.get("action") == "take";
+            state.dossiers.assign(&official, &code, take, revision).await
+        }
         "reschedule" => match chrono::NaiveDate::parse_from_str(posted.get("due_date"), "%Y-%m-%d") {
             Ok(date) => {
                 let revision = posted.get("revision").parse().ok();

@@ -372,6 +372,7 @@ async fn summaries(state: &DossierState, actor: &Actor, first: u32) -> Result<Ve
                 kind: QueueKind::All,
                 text: String::new(),
                 procedure_code: None,
+                mine: false,
                 submitted_from: None,
                 submitted_to: None,
                 page: first / u32::try_from(super::read::QUEUE_PAGE).unwrap_or(50) + 1,

@@ -529,6 +529,7 @@ struct ListPage {
 /// A dossier line as lists show it.
 pub(crate) struct SummaryRow {
     pub(crate) code: String,
+    pub(crate) assignee: String,
     pub(crate) procedure: String,
     pub(crate) applicant: String,
     pub(crate) state: &'static str,
@@ -542,6 +543,7 @@ pub(crate) struct SummaryRow {
 pub(crate) fn summary_row(summary: DossierSummary, lang: Lang) -> SummaryRow {
     let (timeliness, timeliness_class) = timeliness_label(summary.timeliness, text(lang));
     SummaryRow {
+        assignee: summary.assignee_name.clone().unwrap_or_default(),
         state: state_label(summary.state, lang),
         submitted: vn_time(summary.submitted_at),
         due: summary.due_at.map(vn_time).unwrap_or_default(),
@@ -581,6 +583,8 @@ async fn my_dossiers(
 /// A dossier as its pages show it, in one language.
 pub(crate) struct DetailView {
     pub(crate) code: String,
+    /// The official working on it, if one took it.
+    pub(crate) assignee: String,
     pub(crate) procedure: String,
     pub(crate) agency: String,
     pub(crate) holder: String,
@@ -649,6 +653,7 @@ pub(crate) async fn detail(state: &DossierState, view: DossierView, lang: Lang) 
     let step = step_label(&view.step, lang).to_owned();
     let fee = egov_core::money::Vnd::new(view.fee_vnd);
     DetailView {
+        assignee: view.assignee_name.clone().unwrap_or_default(),
         state: state_label(view.state, lang),
         final_state: view.state.is_final(),
         returned: view.state == DossierStateKind::Returned,

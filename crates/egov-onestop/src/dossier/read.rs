@@ -31,6 +31,8 @@ pub struct DossierView {
     pub state_label: String,
     /// The workflow step the dossier is at.
     pub step: String,
+    /// The official working on it, if one took it.
+    pub assignee_name: Option<String>,
     pub fee_vnd: i64,
     pub fee_paid_vnd: i64,
     pub payments: Vec<PaymentView>,
@@ -100,6 +102,8 @@ pub struct EventView {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DossierSummary {
     pub code: String,
+    /// The official working on it, if one took it.
+    pub assignee_name: Option<String>,
     pub procedure_code: String,
     pub procedure_name: String,
     pub applicant_name: String,
@@ -184,6 +188,8 @@ pub struct QueueQuery {
     /// Words of a code, a name or a procedure (diacritics fold).
     pub text: String,
     pub procedure_code: Option<String>,
+    /// Only the dossiers assigned to the official asking.
+    pub mine: bool,
     pub submitted_from: Option<DateTime<Utc>>,
     pub submitted_to: Option<DateTime<Utc>>,
     pub page: u32,
@@ -207,6 +213,7 @@ impl Dossiers {
         let state = State::parse(&row.state).unwrap_or(State::Submitted);
         DossierSummary {
             code: row.code.clone(),
+            assignee_name: row.assignee_name.clone(),
             procedure_code: row.procedure_code.clone(),
             procedure_name,
             applicant_name: row.applicant_name.clone(),
@@ -357,6 +364,7 @@ impl Dossiers {
             holder_agency: row.holder_agency,
             channel: row.channel,
             applicant_name: row.applicant_name,
+            assignee_name: row.assignee_name,
             fee_vnd: row.fee_vnd,
             fee_paid_vnd: row.fee_paid_vnd,
             payments,
@@ -380,6 +388,7 @@ impl Dossiers {
                 .map(str::to_owned)
                 .collect(),
             procedure_code: query.procedure_code.clone(),
+            assignee: query.mine.then(|| official.subject.clone()),
             submitted_from: query.submitted_from.map(|at| at.timestamp_millis()),
             submitted_to: query.submitted_to.map(|at| at.timestamp_millis()),
             limit: QUEUE_PAGE,

@@ -124,19 +124,20 @@ pub struct DossierRow {
     pub revision: i32,
     pub search_text: String,
     pub fee_paid_vnd: i64,
+    pub assignee_name: Option<String>,
 }
 
 const DOSSIER_COLUMNS: &str = "id, code, procedure_code, procedure_version, agency_code, holder_agency, channel, \
      applicant_subject, applicant_name, applicant_personal_id, applicant_email, idempotency_key, form_data, state, \
      step, resume_state, assignee, fee_vnd, submitted_at, received_at, due_at, paused_at, finished_at, late, \
-     revision, search_text, fee_paid_vnd";
+     revision, search_text, fee_paid_vnd, assignee_name";
 
 #[tracing::instrument(skip_all, fields(dossier = %row.code))]
 pub async fn insert_dossier(tx: &mut Tx, row: &DossierRow) -> Result<(), DbError> {
     with_tx!(tx, conn => {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO dossiers ({DOSSIER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
+             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
         )))
         .bind(row.id)
         .bind(&row.code)
@@ -165,6 +166,7 @@ pub async fn insert_dossier(tx: &mut Tx, row: &DossierRow) -> Result<(), DbError
         .bind(row.revision)
         .bind(&row.search_text)
         .bind(row.fee_paid_vnd)
+        .bind(row.assignee_name.as_deref())
         .execute(&mut *conn)
         .await?;
     });
@@ -285,12 +287,22 @@ pub async fn set_due(tx: &mut Tx, id: Uuid, revision: i32, due_at: i64) -> Resul
     Ok(updated == 1)
 }
 
-/// Bumps the revision without a state change (a note, an assignment), so
-/// that it too conflicts with a racing action.
-pub async fn touch(tx: &mut Tx, id: Uuid, revision: i32, assignee: Option<&str>) -> Result<bool, DbError> {
+/// Assigns the dossier to an official (`subject`, `name`), or to nobody,
+/// if it is still at `revision`; the revision moves, so the assignment
+/// races actions like any change.
+pub async fn set_assignee(
+    tx: &mut Tx,
+    id: Uuid,
+    revision: i32,
+    assignee: Option<(&str, &str)>,
+) -> Result<bool, DbError> {
     let updated = with_tx!(tx, conn => {
-        sqlx::query("UPDATE dossiers SET assignee = $1, revision = revision + 1 WHERE id = $2 AND revision = $3")
-            .bind(assignee)
+        sqlx::query(
+            "UPDATE dossiers SET assignee = $1, assignee_name = $2, revision = revision + 1 \
+             WHERE id = $3 AND revision = $4",
+        )
+            .bind(assignee.map(|(subject, _)| subject))
+            .bind(assignee.map(|(_, name)| name))
             .bind(id)
             .bind(revision)
             .execute(&mut *conn)
@@ -442,6 +454,8 @@ pub struct QueueFilter {
     /// Folded words that must all appear in the search text.
     pub words: Vec<String>,
     pub procedure_code: Option<String>,
+    /// Only the dossiers assigned to this official.
+    pub assignee: Option<String>,
     pub submitted_from: Option<i64>,
     pub submitted_to: Option<i64>,
     pub limit: i64,
@@ -466,6 +480,9 @@ pub async fn queue(db: &Db, agency_code: &str, filter: &QueueFilter) -> Result<V
     if filter.procedure_code.is_some() {
         let _ = write!(sql, " AND procedure_code = {}", next());
     }
+    if filter.assignee.is_some() {
+        let _ = write!(sql, " AND assignee = {}", next());
+    }
     if filter.submitted_from.is_some() {
         let _ = write!(sql, " AND submitted_at >= {}", next());
     }
@@ -483,6 +500,9 @@ pub async fn queue(db: &Db, agency_code: &str, filter: &QueueFilter) -> Result<V
         }
         if let Some(code) = &filter.procedure_code {
             query = query.bind(code);
+        }
+        if let Some(assignee) = &filter.assignee {
+            query = query.bind(assignee);
         }
         if let Some(from) = filter.submitted_from {
             query = query.bind(from);

@@ -363,6 +363,7 @@ impl Dossiers {
             revision: 0,
             search_text,
             fee_paid_vnd: 0,
+            assignee_name: None,
         };
         if let Err(error) = store::insert_dossier(&mut tx, &row).await {
             tx.rollback().await?;

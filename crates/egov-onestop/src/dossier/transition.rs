@@ -578,3 +578,81 @@ impl Dossiers {
         Ok(())
     }
 }
+
+impl Dossiers {
+    /// An official takes a dossier to work on (`take`), or gives it back to
+    /// the agency's queue. Anyone whose role acts at the dossier's step may
+    /// take it while nobody has it; the one who has it may give it back; a
+    /// leader may take it from anyone (reassignment) or give it back for
+    /// them.
+    pub async fn assign(
+        &self,
+        official: &super::Official,
+        code: &str,
+        take: bool,
+        revision: Option<i32>,
+    ) -> Result<(), DossierError> {
+        let actor = Actor::Official(official.clone());
+        let row = self.visible(&actor, code).await?;
+        if revision.is_some_and(|seen| seen != row.revision) {
+            return Err(DossierError::Conflict);
+        }
+        if official.agency_code != row.holder_agency {
+            return Err(DossierError::Forbidden("the dossier is held by another agency"));
+        }
+        let current = situation(&row);
+        if current.state.is_final() {
+            return Err(DossierError::BadRequest("a finished dossier is assigned to nobody"));
+        }
+        let leader = official.has(super::Role::Leader);
+        let holder = row.assignee.as_deref();
+        let mine = holder == Some(official.subject.as_str());
+        let version = self
+            .version(&row.procedure_code, row.procedure_version)
+            .await?
+            .ok_or(DossierError::NoVersion)?;
+        let acts_here = current
+            .acting_role(&version.steps)
+            .is_some_and(|role| official.has(role));
+        let allowed = if take {
+            leader || (acts_here && (holder.is_none() || mine))
+        } else {
+            leader || mine
+        };
+        if !allowed {
+            return Err(DossierError::Forbidden(if take {
+                "another official has it, or your role does not act at this step"
+            } else {
+                "only the one who has it, or a leader, gives it back"
+            }));
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let assignee = take.then_some((official.subject.as_str(), official.name.as_str()));
+        if !store::set_assignee(&mut tx, row.id, row.revision, assignee).await? {
+            tx.rollback().await?;
+            return Err(DossierError::Conflict);
+        }
+        let (action, note) = if take {
+            ("assign", official.name.clone())
+        } else {
+            ("release", row.assignee_name.clone().unwrap_or_default())
+        };
+        self.log(&mut tx, &actor, &row, action, Some(current.state), &current, &note, now)
+            .await?;
+        audit::record(
+            &mut tx,
+            &audit::AuditEntry {
+                actor: &official.subject,
+                action: "onestop.dossier_assigned",
+                subject: &format!("dossier:{}", row.code),
+                detail: json!({ "take": take, "previous": row.assignee }),
+                ip: None,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

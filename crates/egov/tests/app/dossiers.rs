@@ -650,3 +650,38 @@ engine_test! {
         assert_eq!(status, 404, "another agency's task is out of reach");
     }
 }
+
+engine_test! {
+    async fn officials_take_dossiers_and_only_a_leader_takes_one_from_a_colleague(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let people = people(&app).await;
+        let code = submit(&app, &people.citizen, "assign-0001").await;
+        act(&app, &people.receiver, &code, json!({"action": "accept"})).await;
+        let assignment = |take: bool| json!({"take": take});
+        let path = format!("/api/v1/dossiers/{code}/assignment");
+
+        // The specialist, whose role acts at the review step, takes it.
+        assert_eq!(call(&app, &people.specialist, "POST", &path, Some(assignment(true)), None).await.0, 204);
+        let (_, view) = call(&app, &people.receiver, "GET", &format!("/api/v1/dossiers/{code}"), None, None).await;
+        assert_eq!(view["assignee_name"], "Lê Văn Cường", "{view}");
+        let (_, mine) = call(&app, &people.specialist, "GET", "/api/v1/dossiers?mine=true", None, None).await;
+        assert_eq!(mine[0]["code"], code.as_str());
+        let (_, theirs) = call(&app, &people.receiver, "GET", "/api/v1/dossiers?mine=true", None, None).await;
+        assert_eq!(theirs, json!([]));
+
+        // The desk cannot take it from the specialist, nor give it back; the
+        // leader can take it over; the outsider cannot touch it.
+        let (status, body) = call(&app, &people.receiver, "POST", &path, Some(assignment(true)), None).await;
+        assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+        assert_eq!(call(&app, &people.receiver, "POST", &path, Some(assignment(false)), None).await.0, 403);
+        assert_eq!(call(&app, &people.outsider, "POST", &path, Some(assignment(true)), None).await.0, 404);
+        assert_eq!(call(&app, &people.leader, "POST", &path, Some(assignment(true)), None).await.0, 204);
+        let (_, view) = call(&app, &people.citizen, "GET", &format!("/api/v1/dossiers/{code}"), None, None).await;
+        assert_eq!(view["assignee_name"], "Phạm Thị Dung");
+        let stale = json!({"take": false, "revision": 0});
+        assert_eq!(call(&app, &people.leader, "POST", &path, Some(stale), None).await.0, 409, "a stale view");
+        assert_eq!(call(&app, &people.leader, "POST", &path, Some(assignment(false)), None).await.0, 204);
+        let kinds: Vec<String> = view["events"].as_array().expect("events").iter().map(|event| event["action"].as_str().expect("action").to_owned()).collect();
+        assert_eq!(kinds, ["submit", "accept", "assign", "assign"]);
+    }
+}
