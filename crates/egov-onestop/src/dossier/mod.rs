@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod back_office;
+pub mod counter;
 pub mod domain;
 pub mod eform;
 pub mod form_view;
@@ -44,6 +45,7 @@ pub fn router(state: api::DossierState) -> axum::Router {
     api::router(state.clone())
         .merge(pages::router(state.clone()))
         .merge(back_office::router(state.clone()))
+        .merge(counter::router(state.clone()))
         .merge(statistics::router(state.clone()))
         .merge(payment_http::router(state.clone()))
         .merge(result_http::router(state.clone()))

@@ -224,7 +224,7 @@ pub(crate) async fn read_multipart(mut multipart: Multipart) -> Result<Posted, A
 }
 
 /// `(code, name)` of the 34 provinces, for address pickers.
-async fn province_options(state: &DossierState, lang: Lang) -> Result<Vec<(String, String)>, AppError> {
+pub(crate) async fn province_options(state: &DossierState, lang: Lang) -> Result<Vec<(String, String)>, AppError> {
     let provinces = crate::directory::store::provinces(state.dossiers.db()).await?;
     Ok(provinces
         .into_iter()
@@ -382,7 +382,7 @@ async fn render_form(
     Ok(page_response(status, page.render()?))
 }
 
-fn new_key() -> String {
+pub(crate) fn new_key() -> String {
     egov_core::id::new_id().to_string()
 }
 

@@ -304,3 +304,36 @@ engine_test! {
         assert!(denied.text().await.expect("page").contains("Bạn không có quyền thực hiện thao tác này"));
     }
 }
+
+engine_test! {
+    async fn the_desk_registers_a_paper_dossier_with_its_scans(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let desk = portal_browser(&app, OFFICIAL).await;
+        let (status, list) = page(&app, &desk, "/back-office/counter").await;
+        assert_eq!(status, 200);
+        assert!(list.contains(&format!("href=\"/back-office/counter/{PROCEDURE}\"")), "{list}");
+        let (_, html) = page(&app, &desk, &format!("/back-office/counter/{PROCEDURE}")).await;
+        let url = action(&html, &format!("/back-office/counter/{PROCEDURE}"));
+        let key = hidden(&html, "idempotency_key");
+        let paper = |personal_id: &str| {
+            filled(&key, "submit")
+                .text("counter_applicant_name", "Trần Thị Bé")
+                .text("counter_applicant_personal_id", personal_id.to_owned())
+                .part("documents.document_1", pdf("to-khai-scan.pdf"))
+                .part("documents.document_2", pdf("giay-chung-sinh-scan.pdf"))
+                .part("documents.document_3", pdf("cccd-scan.pdf"))
+        };
+        let refused = post(&desk, &app, &url, paper("12")).await;
+        assert_eq!(refused.status().as_u16(), 422);
+        let html = refused.text().await.expect("page");
+        assert!(html.contains("href=\"#f-counter_applicant_personal_id\"") && html.contains("value=\"Trần Thị Bé\""), "{html}");
+        let registered = post(&desk, &app, &url, paper("001190000123")).await;
+        assert_eq!(registered.status().as_u16(), 303);
+        let (_, html) = page(&app, &desk, &location(&registered)).await;
+        assert!(html.contains("Đã tiếp nhận") && html.contains("Trực tiếp tại Bộ phận Một cửa") && html.contains("cccd-scan.pdf"), "{html}");
+
+        let citizen = portal_browser(&app, CITIZEN).await;
+        let (status, _) = page(&app, &citizen, "/back-office/counter").await;
+        assert_eq!(status, 403);
+    }
+}
