@@ -274,6 +274,7 @@ async fn dossier_post(
     let actor = Actor::Official(official.clone());
     let note = posted.get("note").to_owned();
     let result = match posted.get("action") {
+        "refund" => state.dossiers.record_refund(&official, &code).await.map(|_| ()),
         "take" | "release" => {
             let revision = posted.get("revision").parse().ok();
             let take = posted.get("action") == "take";

@@ -581,10 +581,13 @@ async fn my_dossiers(
 // ---------------------------------------------------------------- one dossier
 
 /// A dossier as its pages show it, in one language.
+#[allow(clippy::struct_excessive_bools)] // What a template shows or hides, one flag each.
 pub(crate) struct DetailView {
     pub(crate) code: String,
     /// The official working on it, if one took it.
     pub(crate) assignee: String,
+    /// Paid fees wait to be refunded (the dossier was refused or stopped).
+    pub(crate) refund_due: bool,
     pub(crate) procedure: String,
     pub(crate) agency: String,
     pub(crate) holder: String,
@@ -654,6 +657,7 @@ pub(crate) async fn detail(state: &DossierState, view: DossierView, lang: Lang) 
     let fee = egov_core::money::Vnd::new(view.fee_vnd);
     DetailView {
         assignee: view.assignee_name.clone().unwrap_or_default(),
+        refund_due: view.payments.iter().any(|payment| payment.status == "refund_due"),
         state: state_label(view.state, lang),
         final_state: view.state.is_final(),
         returned: view.state == DossierStateKind::Returned,

@@ -398,3 +398,53 @@ impl Dossiers {
         Ok(TransferMatch::Paid(row.code.clone()))
     }
 }
+
+impl Dossiers {
+    /// The desk records that the fees due back (the dossier was refused or
+    /// stopped) were refunded to the payer; returns the amount.
+    pub async fn record_refund(&self, official: &super::Official, code: &str) -> Result<i64, DossierError> {
+        let actor = Actor::Official(official.clone());
+        let row = self.visible(&actor, code).await?;
+        if official.agency_code != row.agency_code
+            || !(official.has(super::Role::Receiver) || official.has(super::Role::Leader))
+        {
+            return Err(DossierError::Forbidden(
+                "the receiving agency's desk or leader records refunds",
+            ));
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let amount = store::record_refund(&mut tx, row.id, now.timestamp_millis()).await?;
+        if amount == 0 {
+            tx.rollback().await?;
+            return Err(DossierError::BadRequest("nothing is due back"));
+        }
+        let current = situation(&row);
+        let note = egov_core::money::Vnd::new(amount).format_vi();
+        self.log(
+            &mut tx,
+            &actor,
+            &row,
+            "refund",
+            Some(current.state),
+            &current,
+            &note,
+            now,
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            &audit::AuditEntry {
+                actor: &official.subject,
+                action: "onestop.fee_refunded",
+                subject: &format!("dossier:{}", row.code),
+                detail: json!({ "amount_vnd": amount }),
+                ip: None,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(amount)
+    }
+}

@@ -177,5 +177,16 @@ engine_test! {
                 .bind(&first).fetch_one(pool).await.expect("payment")
         });
         assert_eq!(status, "refund_due");
+
+        // The desk records the refund; the fee no longer counts as paid.
+        let (_, html) = page(&app, &desk, &format!("/back-office/dossiers/{first}")).await;
+        assert!(html.contains("phí đã nộp phải hoàn trả"), "{html}");
+        let form = Form::new().text("action", "refund");
+        let refunded = desk.post(app.server.url(&action(&html, &format!("/back-office/dossiers/{first}")))).multipart(form).send().await.expect("refund");
+        assert_eq!(refunded.status().as_u16(), 303);
+        assert_eq!(paid(&app, &first).await, 0);
+        let form = Form::new().text("action", "refund");
+        let again = desk.post(app.server.url(&action(&html, &format!("/back-office/dossiers/{first}")))).multipart(form).send().await.expect("refund");
+        assert_eq!(again.status().as_u16(), 400, "nothing more is due back");
     }
 }
