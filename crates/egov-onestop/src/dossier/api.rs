@@ -124,6 +124,12 @@ pub fn error_response(error: DossierError, lang: Lang) -> Response {
         )
         .with_cause(reason)
         .into_response(),
+        DossierError::TooManyAttempts => plain(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "Tra cứu không thành công quá nhiều lần. Vui lòng thử lại sau 10 phút.",
+            "Too many lookups found nothing. Please try again in 10 minutes.",
+        ),
         DossierError::Db(error) => AppError::from(error).into_response(),
     }
 }
@@ -758,10 +764,16 @@ pub struct LookupParams {
     responses(
         (status = 200, description = "Progress of the dossier", body = PublicProgress),
         (status = 404, description = "No dossier with that code and personal ID", body = egov_web::error::ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many lookups found nothing from this address", body = egov_web::error::ErrorBody),
     )
 )]
-pub async fn lookup_api(State(state): State<DossierState>, Query(params): Query<LookupParams>, lang: Lang) -> Response {
-    match state.dossiers.lookup(&params.code, &params.personal_id).await {
+pub async fn lookup_api(
+    State(state): State<DossierState>,
+    Query(params): Query<LookupParams>,
+    egov_web::layout::ClientAddress(client): egov_web::layout::ClientAddress,
+    lang: Lang,
+) -> Response {
+    match state.dossiers.lookup(&params.code, &params.personal_id, client).await {
         Ok(Some(progress)) => Json(progress).into_response(),
         Ok(None) => error_response(DossierError::NotFound, lang),
         Err(error) => error_response(error, lang),

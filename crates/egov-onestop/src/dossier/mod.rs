@@ -62,6 +62,8 @@ pub struct Dossiers {
     payments: Arc<payment::PaymentSettings>,
     /// The instance's public URL, for addresses printed on documents.
     public_url: Arc<str>,
+    /// Failed public lookups per client address, to stop guessing.
+    lookups: Arc<read::LookupLimiter>,
     /// Procedure versions read so far (they never change once published).
     versions: Arc<std::sync::RwLock<std::collections::HashMap<(String, i32), versions::ProcedureVersion>>>,
 }
@@ -76,6 +78,7 @@ impl Dossiers {
             payments: Arc::default(),
             public_url: Arc::from("http://localhost"),
             versions: Arc::default(),
+            lookups: Arc::default(),
         }
     }
 
@@ -171,6 +174,9 @@ pub enum DossierError {
     Conflict,
     #[error("{0}")]
     BadRequest(&'static str),
+    /// Too many failed lookups from this address; try again later.
+    #[error("too many attempts")]
+    TooManyAttempts,
     #[error(transparent)]
     Db(#[from] DbError),
 }

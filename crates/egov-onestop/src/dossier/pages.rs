@@ -1095,37 +1095,37 @@ struct LookupQuery {
 async fn lookup_page(
     State(state): State<DossierState>,
     Query(query): Query<LookupQuery>,
+    egov_web::layout::ClientAddress(client): egov_web::layout::ClientAddress,
     context: PageContext,
 ) -> Result<Response, AppError> {
     let lang = context.lang;
     let t = text(lang);
     let searched = !query.code.is_empty() || !query.personal_id.is_empty();
     let found = if searched {
-        state
-            .dossiers
-            .lookup(&query.code, &query.personal_id)
-            .await
-            .map_err(|error| AppError::internal(error.to_string()))?
-            .map(|progress| LookupResult {
-                code: progress.code,
-                procedure: progress.procedure_name,
-                state: state_label(progress.state, lang),
-                submitted: vn_time(progress.submitted_at),
-                received: progress.received_at.map(vn_time).unwrap_or_default(),
-                due: progress.due_at.map(vn_time).unwrap_or_default(),
-                finished: progress.finished_at.map(vn_time).unwrap_or_default(),
-                steps: progress
-                    .steps
-                    .into_iter()
-                    .map(|(at, label)| {
-                        let label = DossierStateKind::ALL
-                            .into_iter()
-                            .find(|state| state.label_vi() == label)
-                            .map_or(label, |state| state_label(state, lang).to_owned());
-                        (vn_time(at), label)
-                    })
-                    .collect(),
-            })
+        match state.dossiers.lookup(&query.code, &query.personal_id, client).await {
+            Ok(found) => found,
+            Err(error) => return Ok(error_response(error, lang)),
+        }
+        .map(|progress| LookupResult {
+            code: progress.code,
+            procedure: progress.procedure_name,
+            state: state_label(progress.state, lang),
+            submitted: vn_time(progress.submitted_at),
+            received: progress.received_at.map(vn_time).unwrap_or_default(),
+            due: progress.due_at.map(vn_time).unwrap_or_default(),
+            finished: progress.finished_at.map(vn_time).unwrap_or_default(),
+            steps: progress
+                .steps
+                .into_iter()
+                .map(|(at, label)| {
+                    let label = DossierStateKind::ALL
+                        .into_iter()
+                        .find(|state| state.label_vi() == label)
+                        .map_or(label, |state| state_label(state, lang).to_owned());
+                    (vn_time(at), label)
+                })
+                .collect(),
+        })
     } else {
         None
     };

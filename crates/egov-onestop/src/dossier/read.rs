@@ -195,6 +195,39 @@ pub struct QueueQuery {
     pub page: u32,
 }
 
+/// How many lookups that find nothing an address may make per window,
+/// before every lookup from it waits: personal ID numbers are guessable by
+/// brute force if nothing stops it. Kept per node.
+pub const LOOKUP_MISSES: u32 = 20;
+const LOOKUP_WINDOW: std::time::Duration = std::time::Duration::from_mins(10);
+
+/// Failed lookups per client address in the current window.
+#[derive(Debug, Default)]
+pub struct LookupLimiter {
+    misses: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
+}
+
+impl LookupLimiter {
+    fn blocked(&self, client: std::net::IpAddr) -> bool {
+        let misses = self.misses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        misses
+            .get(&client)
+            .is_some_and(|(since, count)| since.elapsed() < LOOKUP_WINDOW && *count >= LOOKUP_MISSES)
+    }
+
+    fn missed(&self, client: std::net::IpAddr) {
+        let mut misses = self.misses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if misses.len() > 100_000 {
+            misses.retain(|_, (since, _)| since.elapsed() < LOOKUP_WINDOW);
+        }
+        let entry = misses.entry(client).or_insert((std::time::Instant::now(), 0));
+        if entry.0.elapsed() >= LOOKUP_WINDOW {
+            *entry = (std::time::Instant::now(), 0);
+        }
+        entry.1 += 1;
+    }
+}
+
 /// Lines per queue page.
 pub const QUEUE_PAGE: i64 = 50;
 
@@ -421,11 +454,28 @@ impl Dossiers {
 
     /// Progress of a dossier for anyone who knows its code and the
     /// applicant's personal ID; `None` if they do not match.
-    pub async fn lookup(&self, code: &str, personal_id: &str) -> Result<Option<PublicProgress>, DossierError> {
+    /// After [`LOOKUP_MISSES`] misses from one address in ten minutes,
+    /// every lookup from it is refused until the window ends.
+    pub async fn lookup(
+        &self,
+        code: &str,
+        personal_id: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<Option<PublicProgress>, DossierError> {
+        if client.is_some_and(|client| self.lookups.blocked(client)) {
+            return Err(DossierError::TooManyAttempts);
+        }
+        let missed = || {
+            if let Some(client) = client {
+                self.lookups.missed(client);
+            }
+        };
         let Some(code) = DossierCode::parse(code) else {
+            missed();
             return Ok(None);
         };
         let Some(row) = store::by_code(&self.db, code.as_str()).await? else {
+            missed();
             return Ok(None);
         };
         let matches = row.applicant_personal_id.as_deref().is_some_and(|known| {
@@ -435,6 +485,7 @@ impl Dossiers {
             ))
         });
         if !matches {
+            missed();
             return Ok(None);
         }
         let state = State::parse(&row.state).unwrap_or(State::Submitted);

@@ -513,6 +513,15 @@ engine_test! {
         assert_eq!(status, 404);
         let (status, _) = app.get_json(&format!("/api/v1/dossier-lookup?code=../../x&personal_id={CITIZEN}")).await;
         assert_eq!(status, 404);
+
+        // Guessing personal IDs stops: after 20 misses from one address,
+        // every lookup from it waits, the right one too.
+        for guess in 0..18 {
+            let (status, _) = app.get_json(&format!("/api/v1/dossier-lookup?code={code}&personal_id=0010900{guess:05}")).await;
+            assert_eq!(status, 404);
+        }
+        let (status, body) = app.get_json(&format!("/api/v1/dossier-lookup?code={code}&personal_id={CITIZEN}")).await;
+        assert_eq!((status, body["code"].as_str()), (429, Some("too_many_attempts")));
     }
 }
 
