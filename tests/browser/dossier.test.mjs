@@ -4,7 +4,8 @@
 // (simulated); the one-stop desk (an official, second factor enrolled on
 // the way) asks for a supplement, the citizen answers it, the desk receives
 // the dossier, a specialist forwards it, the leader approves and signs, the
-// desk returns the result; the citizen downloads the signed result, checks
+// desk returns the result (after a transfer to another commune and back);
+// the citizen downloads the signed result, checks
 // it on the verification page and rates the service. Every page of ours is
 // checked with axe-core and for CSP violations.
 
@@ -154,6 +155,16 @@ test("a citizen applies online and the agency takes the dossier to its result", 
   await specialist.page.getByRole("button", { name: "Nhận xử lý" }).click();
   await specialist.page.waitForLoadState("load");
   assert.match(await specialist.page.locator("main").textContent(), /Người xử lý:\s*Lê Văn Cường/);
+  // Liên thông: the Tiên Du commune checks its part and hands it back.
+  await specialist.page.getByLabel("Chuyển đến cơ quan").selectOption("000.00.02.H24");
+  await act(specialist.page, "Chuyển liên thông", "Đề nghị xác minh nơi cư trú");
+  const other = await newPage();
+  await other.page.goto(`${demo.base}/back-office?queue=processing`);
+  await signIn(other.page, "024191002233");
+  await other.page.getByRole("link", { name: code }).click();
+  await expectAccessible(other.page, "a transferred dossier at the other agency");
+  await act(other.page, "Trả hồ sơ liên thông", "Đã xác minh, thông tin cư trú đúng");
+  await specialist.page.reload();
   await act(specialist.page, "Chuyển bước tiếp", "Hồ sơ đầy đủ, đề nghị phê duyệt");
   const leader = await newPage();
   await leader.page.goto(`${demo.base}/back-office/dossiers/${code}`);
@@ -196,5 +207,5 @@ test("a citizen applies online and the agency takes the dossier to its result", 
   await page.waitForLoadState("load");
   assert.match(await page.locator(".timeline").textContent(), /5\/5/);
 
-  for (const who of [citizen, desk, specialist, leader]) assert.deepEqual(who.violations, []);
+  for (const who of [citizen, desk, specialist, other, leader]) assert.deepEqual(who.violations, []);
 });

@@ -62,6 +62,14 @@ const ACCOUNTS: &[DemoAccount] = &[
         roles: &[Role::AgencyAdmin],
     },
     DemoAccount {
+        personal_id: "024191002233",
+        name: "Ngô Thị Hạnh",
+        email: "hanh.ngo@tiendu.example.vn",
+        kind: UserKind::Official,
+        agency: Some("000.00.02.H24"),
+        roles: &[Role::Specialist],
+    },
+    DemoAccount {
         personal_id: "001082005566",
         name: "Vũ Thị Giang",
         email: "giang.vu@bacninh.example.vn",

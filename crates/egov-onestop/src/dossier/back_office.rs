@@ -87,6 +87,7 @@ struct QueuePage {
     tabs: Vec<(&'static str, &'static str, bool)>,
     queue: &'static str,
     mine: bool,
+    notice: &'static str,
     q: String,
     rows: Vec<SummaryRow>,
     /// The next page's address and number, when this one is full.
@@ -96,6 +97,7 @@ struct QueuePage {
 #[derive(Debug, Default, serde::Deserialize)]
 struct QueueParams {
     queue: Option<String>,
+    done: Option<String>,
     /// Only the dossiers the official took.
     mine: Option<String>,
     #[serde(default)]
@@ -168,6 +170,7 @@ async fn queue_page(
             .map(|(name, _)| (*name, tab_label(name, t), *name == queue))
             .collect(),
         mine: query.mine,
+        notice: if params.done.is_some() { t.done_notice } else { "" },
         queue,
         q: query.text.clone(),
         rows,
@@ -273,6 +276,7 @@ async fn dossier_post(
     let posted = read_multipart(multipart).await?;
     let actor = Actor::Official(official.clone());
     let note = posted.get("note").to_owned();
+    let posted_action = posted.get("action").to_owned();
     let result = match posted.get("action") {
         "refund" => state.dossiers.record_refund(&official, &code).await.map(|_| ()),
         "take" | "release" => {
@@ -314,6 +318,9 @@ async fn dossier_post(
         }
     };
     match result {
+        // A transfer handed back leaves the other agency's reach: back to
+        // its queue.
+        Ok(()) if posted_action == "return_transfer" => Ok(Redirect::to("/back-office?done=1").into_response()),
         Ok(()) => Ok(Redirect::to(&format!("/back-office/dossiers/{code}?done=1")).into_response()),
         Err(DossierError::Invalid(problems)) => {
             render_dossier(
