@@ -430,6 +430,10 @@ pub struct ListParams {
     procedure: Option<String>,
     /// For officials: only the dossiers assigned to them.
     mine: Option<bool>,
+    /// Submitted on or after this day, `YYYY-MM-DD`.
+    from: Option<chrono::NaiveDate>,
+    /// Submitted on or before this day.
+    to: Option<chrono::NaiveDate>,
     page: Option<u32>,
 }
 
@@ -464,8 +468,8 @@ pub async fn list_api(
                 text: params.q.chars().take(200).collect(),
                 procedure_code: params.procedure,
                 mine: params.mine.unwrap_or(false),
-                submitted_from: None,
-                submitted_to: None,
+                submitted_from: params.from,
+                submitted_to: params.to,
                 page: params.page.unwrap_or(1).clamp(1, 10_000),
             };
             state.dossiers.queue(&official, &query).await

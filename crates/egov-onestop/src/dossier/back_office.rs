@@ -87,6 +87,9 @@ struct QueuePage {
     tabs: Vec<(&'static str, &'static str, bool)>,
     queue: &'static str,
     mine: bool,
+    /// The period searched, `YYYY-MM-DD` or empty.
+    from: String,
+    to: String,
     notice: &'static str,
     q: String,
     rows: Vec<SummaryRow>,
@@ -100,6 +103,11 @@ struct QueueParams {
     done: Option<String>,
     /// Only the dossiers the official took.
     mine: Option<String>,
+    /// Submitted from and to these days (`YYYY-MM-DD`; empty: any).
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
     #[serde(default)]
     q: String,
     page: Option<u32>,
@@ -113,6 +121,10 @@ const TABS: [(&str, QueueKind); 6] = [
     ("done", QueueKind::Done),
     ("all", QueueKind::All),
 ];
+
+fn day(date: Option<chrono::NaiveDate>) -> String {
+    date.map(|date| date.to_string()).unwrap_or_default()
+}
 
 fn tab_label(name: &str, t: &DossierText) -> &'static str {
     match name {
@@ -143,8 +155,8 @@ async fn queue_page(
         text: params.q.chars().take(200).collect(),
         procedure_code: None,
         mine: params.mine.is_some(),
-        submitted_from: None,
-        submitted_to: None,
+        submitted_from: chrono::NaiveDate::parse_from_str(&params.from, "%Y-%m-%d").ok(),
+        submitted_to: chrono::NaiveDate::parse_from_str(&params.to, "%Y-%m-%d").ok(),
         page: page_number,
     };
     let rows: Vec<SummaryRow> = match state.dossiers.queue(&official, &query).await {
@@ -176,11 +188,18 @@ async fn queue_page(
         rows,
         next_page: full.then(|| {
             let q: String = form_urlencoded::byte_serialize(query.text.as_bytes()).collect();
+            let mine = if query.mine { "&mine=1" } else { "" };
+            let (from, to) = (day(query.submitted_from), day(query.submitted_to));
             (
-                format!("/back-office?queue={queue}&q={q}&page={}", page_number + 1),
+                format!(
+                    "/back-office?queue={queue}&q={q}{mine}&from={from}&to={to}&page={}",
+                    page_number + 1
+                ),
                 page_number + 1,
             )
         }),
+        from: day(query.submitted_from),
+        to: day(query.submitted_to),
     };
     Ok(page_response(StatusCode::OK, page.render()?))
 }

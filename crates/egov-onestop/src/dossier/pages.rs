@@ -1117,13 +1117,7 @@ async fn lookup_page(
             steps: progress
                 .steps
                 .into_iter()
-                .map(|(at, label)| {
-                    let label = DossierStateKind::ALL
-                        .into_iter()
-                        .find(|state| state.label_vi() == label)
-                        .map_or(label, |state| state_label(state, lang).to_owned());
-                    (vn_time(at), label)
-                })
+                .map(|(at, state)| (vn_time(at), state_label(state, lang).to_owned()))
                 .collect(),
         })
     } else {

@@ -127,7 +127,8 @@ pub struct PublicProgress {
     pub received_at: Option<DateTime<Utc>>,
     pub due_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
-    pub steps: Vec<(DateTime<Utc>, String)>,
+    /// When the dossier reached each state.
+    pub steps: Vec<(DateTime<Utc>, State)>,
 }
 
 fn instant(ms: i64) -> DateTime<Utc> {
@@ -190,8 +191,10 @@ pub struct QueueQuery {
     pub procedure_code: Option<String>,
     /// Only the dossiers assigned to the official asking.
     pub mine: bool,
-    pub submitted_from: Option<DateTime<Utc>>,
-    pub submitted_to: Option<DateTime<Utc>>,
+    /// Submitted on or after this day (Vietnam time).
+    pub submitted_from: Option<chrono::NaiveDate>,
+    /// Submitted on or before this day.
+    pub submitted_to: Option<chrono::NaiveDate>,
     pub page: u32,
 }
 
@@ -226,6 +229,11 @@ impl LookupLimiter {
         }
         entry.1 += 1;
     }
+}
+
+/// The first millisecond of a Vietnamese day.
+fn day_start_ms(day: chrono::NaiveDate) -> i64 {
+    super::submit::from_vn(day.and_time(chrono::NaiveTime::MIN)).timestamp_millis()
 }
 
 /// Lines per queue page.
@@ -422,8 +430,8 @@ impl Dossiers {
                 .collect(),
             procedure_code: query.procedure_code.clone(),
             assignee: query.mine.then(|| official.subject.clone()),
-            submitted_from: query.submitted_from.map(|at| at.timestamp_millis()),
-            submitted_to: query.submitted_to.map(|at| at.timestamp_millis()),
+            submitted_from: query.submitted_from.map(day_start_ms),
+            submitted_to: query.submitted_to.and_then(|day| day.succ_opt()).map(day_start_ms),
             limit: QUEUE_PAGE,
             offset: i64::from(query.page.saturating_sub(1)) * QUEUE_PAGE,
         };
@@ -492,10 +500,8 @@ impl Dossiers {
         let steps = store::events(&self.db, row.id)
             .await?
             .into_iter()
-            .filter(|event| event.from_state.as_deref() != Some(event.to_state.as_str()) || event.action == "submit")
-            .filter_map(|event| {
-                State::parse(&event.to_state).map(|state| (instant(event.at), state.label_vi().to_owned()))
-            })
+            .filter(|event| event.from_state.as_deref() != Some(event.to_state.as_str()))
+            .filter_map(|event| State::parse(&event.to_state).map(|state| (instant(event.at), state)))
             .collect();
         Ok(Some(PublicProgress {
             code: row.code.clone(),

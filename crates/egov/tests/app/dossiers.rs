@@ -261,6 +261,11 @@ engine_test! {
         let (status, queue) = call(&app, &people.receiver, "GET", "/api/v1/dossiers?queue=new&q=nguyen van an", None, None).await;
         assert_eq!(status, 200, "{queue}");
         assert_eq!(queue.as_array().map(Vec::len), Some(1), "found by the applicant's name without diacritics");
+        let today = egov_onestop::dossier::submit::to_vn(chrono::Utc::now()).date();
+        let (_, by_day) = call(&app, &people.receiver, "GET", &format!("/api/v1/dossiers?queue=new&from={today}&to={today}"), None, None).await;
+        assert_eq!(by_day.as_array().map(Vec::len), Some(1), "submitted today");
+        let (_, last_year) = call(&app, &people.receiver, "GET", "/api/v1/dossiers?queue=new&from=2025-01-01&to=2025-12-31", None, None).await;
+        assert_eq!(last_year, json!([]), "nothing submitted in 2025");
         let (_, view) = call(&app, &people.receiver, "GET", &format!("/api/v1/dossiers/{code}"), None, None).await;
         assert_eq!(view["allowed_actions"], json!(["accept", "request_supplement", "refuse"]), "{view}");
 
