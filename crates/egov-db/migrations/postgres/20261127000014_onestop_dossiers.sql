@@ -43,12 +43,29 @@ CREATE TABLE dossiers (
     finished_at BIGINT,
     late BOOLEAN,
     revision INTEGER NOT NULL,
-    search_text TEXT NOT NULL
+    search_text TEXT NOT NULL,
+    -- What statistics count without reading the step log.
+    supplements INTEGER NOT NULL DEFAULT 0,
+    transfers INTEGER NOT NULL DEFAULT 0,
+    rating INTEGER,
+    rating_comment TEXT,
+    fee_paid_vnd BIGINT NOT NULL DEFAULT 0,
+    -- The official working on it, if one took it.
+    assignee_name TEXT
 );
 CREATE UNIQUE INDEX dossiers_idempotency ON dossiers (applicant_subject, idempotency_key);
 CREATE INDEX dossiers_queue ON dossiers (holder_agency, state, due_at);
 CREATE INDEX dossiers_applicant ON dossiers (applicant_subject, submitted_at);
-CREATE INDEX dossiers_statistics ON dossiers (agency_code, submitted_at);
+-- A queue page reads an agency's dossiers in appointment order and stops
+-- after a page.
+CREATE INDEX dossiers_holder_due ON dossiers (holder_agency, due_at, code);
+CREATE INDEX dossiers_assignee ON dossiers (holder_agency, assignee);
+-- A period's statistics read only this index, grouped in its order
+-- (agency, procedure), never the wide rows.
+CREATE INDEX dossiers_counts ON dossiers (
+    agency_code, procedure_code, submitted_at, channel, state, late, paused_at, due_at,
+    supplements, transfers, fee_paid_vnd, rating
+);
 
 -- The step log (Form 06 is printed from it); append-only.
 CREATE TABLE dossier_events (
