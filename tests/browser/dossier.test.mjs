@@ -148,12 +148,21 @@ test("a citizen applies online and the agency takes the dossier to its result", 
   assert.match(await desk.page.locator("h1").textContent(), /Mẫu số 01/);
   await expectAccessible(desk.page, "Form 01");
 
-  // A specialist reviews and forwards; the leader approves and signs.
+  // The leader gives it to a specialist of the specialist division, who
+  // reviews and forwards it; the leader approves and signs.
+  const leader = await newPage();
+  await leader.page.goto(`${demo.base}/back-office/dossiers/${code}`);
+  await signIn(leader.page, "024179001122");
+  assert.match(await leader.page.locator("main").textContent(), /Bộ phận:\s*Phòng chuyên môn/);
+  await leader.page.getByLabel("Giao cho cán bộ").selectOption({ label: "Lê Văn Cường — Phòng chuyên môn" });
+  await leader.page.getByRole("button", { name: "Giao xử lý" }).click();
+  await leader.page.waitForLoadState("load");
+  assert.match(await leader.page.locator("main").textContent(), /Người xử lý:\s*Lê Văn Cường/);
+  await expectAccessible(leader.page, "a dossier assigned by the leader");
   const specialist = await newPage();
-  await specialist.page.goto(`${demo.base}/back-office/dossiers/${code}`);
+  await specialist.page.goto(`${demo.base}/back-office?mine=1&queue=all`);
   await signIn(specialist.page, "024088007654");
-  await specialist.page.getByRole("button", { name: "Nhận xử lý" }).click();
-  await specialist.page.waitForLoadState("load");
+  await specialist.page.getByRole("link", { name: code }).click();
   assert.match(await specialist.page.locator("main").textContent(), /Người xử lý:\s*Lê Văn Cường/);
   // Liên thông: the Tiên Du commune checks its part and hands it back.
   await specialist.page.getByLabel("Chuyển đến cơ quan").selectOption("000.00.02.H24");
@@ -166,9 +175,7 @@ test("a citizen applies online and the agency takes the dossier to its result", 
   await act(other.page, "Trả hồ sơ liên thông", "Đã xác minh, thông tin cư trú đúng");
   await specialist.page.reload();
   await act(specialist.page, "Chuyển bước tiếp", "Hồ sơ đầy đủ, đề nghị phê duyệt");
-  const leader = await newPage();
   await leader.page.goto(`${demo.base}/back-office/dossiers/${code}`);
-  await signIn(leader.page, "024179001122");
   await act(leader.page, "Phê duyệt");
   await act(leader.page, "Ký kết quả");
   await desk.page.goto(`${demo.base}/back-office/dossiers/${code}`);

@@ -9,6 +9,7 @@
 
 pub mod calendar;
 pub mod clock;
+pub mod department;
 pub mod lunar;
 pub mod money;
 pub mod personal_id;

@@ -253,6 +253,7 @@ impl Provider {
             birthdate: valid.birthdate,
             gender: valid.gender,
             agency_code: None,
+            department: None,
             roles: String::new(),
             password_hash: None,
             locked: false,

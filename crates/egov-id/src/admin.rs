@@ -320,6 +320,8 @@ pub struct NewUser {
     pub birthdate: Option<String>,
     pub gender: Option<String>,
     pub agency_code: Option<String>,
+    /// An official's department code in their agency (`MOT_CUA`, …).
+    pub department: Option<String>,
     pub roles: Vec<Role>,
 }
 
@@ -356,7 +358,7 @@ fn check_user_details(user: &NewUser) -> Result<Option<String>, AdminError> {
                 "an official belongs to an agency",
             ));
         }
-        UserKind::Citizen if user.agency_code.is_some() || !user.roles.is_empty() => {
+        UserKind::Citizen if user.agency_code.is_some() || user.department.is_some() || !user.roles.is_empty() => {
             return Err(invalid(
                 "agency",
                 "công dân không có cơ quan hay vai trò",
@@ -364,6 +366,15 @@ fn check_user_details(user: &NewUser) -> Result<Option<String>, AdminError> {
             ));
         }
         _ => {}
+    }
+    if let Some(department) = &user.department
+        && !egov_core::department::is_department_code(department)
+    {
+        return Err(invalid(
+            "department",
+            "mã phòng ban gồm chữ in hoa, chữ số và dấu gạch dưới (tối đa 32 ký tự)",
+            "a department code is capital letters, digits and underscores (at most 32)",
+        ));
     }
     Ok(email)
 }
@@ -423,6 +434,7 @@ pub async fn add_user(
         birthdate: user.birthdate.clone(),
         gender: user.gender.clone(),
         agency_code: user.agency_code.clone(),
+        department: user.department.clone(),
         roles: domain::roles_text(&user.roles),
         password_hash: Some(hash),
         locked: false,
@@ -441,7 +453,12 @@ pub async fn add_user(
         actor,
         action: "id.user.add",
         subject: &format!("user:{id}"),
-        detail: json!({ "kind": row.kind, "agency": row.agency_code, "roles": row.roles }),
+        detail: json!({
+            "kind": row.kind,
+            "agency": row.agency_code,
+            "department": row.department,
+            "roles": row.roles,
+        }),
         ip: None,
     };
     audit::record(&mut tx, &entry, now).await?;

@@ -180,7 +180,7 @@ fn discovery_document(issuer: &str) -> String {
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": domain::SUPPORTED_SCOPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
-            "name", "birthdate", "gender", "email", "email_verified", "phone_number", "personal_id", "agency", "roles"],
+            "name", "birthdate", "gender", "email", "email_verified", "phone_number", "personal_id", "agency", "department", "roles"],
         "acr_values_supported": [domain::ACR_LEVEL_1, domain::ACR_LEVEL_2],
         "prompt_values_supported": ["none", "login", "consent"],
         "ui_locales_supported": ["vi", "en"],

@@ -177,6 +177,7 @@ mod tests {
             birthdate: None,
             gender: None,
             agency_code: agency.map(str::to_owned),
+            department: None,
             roles: roles.to_owned(),
             password_hash: None,
             locked: false,

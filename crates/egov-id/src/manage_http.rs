@@ -40,6 +40,8 @@ pub struct ManagedUser {
     pub email: Option<String>,
     /// The official's agency code.
     pub agency: Option<String>,
+    /// The official's department code in the agency, if any.
+    pub department: Option<String>,
     pub roles: Vec<String>,
     pub locked: bool,
 }
@@ -53,6 +55,7 @@ impl From<UserRow> for ManagedUser {
             full_name: user.full_name,
             email: user.email,
             agency: user.agency_code,
+            department: user.department,
             roles: user.roles.split_whitespace().map(str::to_owned).collect(),
             locked: user.locked,
         }

@@ -1121,6 +1121,9 @@ pub fn user_claims(user: &UserRow, scopes: &Scopes) -> Map<String, Value> {
     }
     if scopes.contains("agency") && user.kind == "official" {
         claims.insert("agency".into(), json!(user.agency_code));
+        if let Some(department) = &user.department {
+            claims.insert("department".into(), json!(department));
+        }
         claims.insert("roles".into(), json!(user.roles.split_whitespace().collect::<Vec<_>>()));
     }
     claims

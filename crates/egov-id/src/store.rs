@@ -31,20 +31,22 @@ pub struct UserRow {
     pub birthdate: Option<String>,
     pub gender: Option<String>,
     pub agency_code: Option<String>,
+    /// An official's department in their agency, if they belong to one.
+    pub department: Option<String>,
     pub roles: String,
     pub password_hash: Option<String>,
     pub locked: bool,
 }
 
 const USER_COLUMNS: &str = "id, kind, personal_id, full_name, email, email_verified, phone_number, birthdate, gender, \
-     agency_code, roles, password_hash, locked";
+     agency_code, department, roles, password_hash, locked";
 
 pub async fn insert_user(tx: &mut Tx, user: &UserRow, now_ms: i64) -> Result<(), DbError> {
     with_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO id_users (id, kind, personal_id, full_name, email, email_verified, phone_number, birthdate, \
-                 gender, agency_code, roles, password_hash, locked, created_at, updated_at, search_name) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)",
+                 gender, agency_code, roles, password_hash, locked, created_at, updated_at, search_name, department) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16)",
         )
         .bind(user.id)
         .bind(&user.kind)
@@ -61,6 +63,7 @@ pub async fn insert_user(tx: &mut Tx, user: &UserRow, now_ms: i64) -> Result<(),
         .bind(user.locked)
         .bind(now_ms)
         .bind(egov_core::text::fold(&user.full_name))
+        .bind(user.department.as_deref())
         .execute(&mut *conn)
         .await?;
     });
@@ -81,6 +84,17 @@ pub async fn user_by_id(db: &Db, id: Uuid) -> Result<Option<UserRow>, DbError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM id_users WHERE id = $1"));
     Ok(with_pool!(db, pool => {
         sqlx::query_as::<_, UserRow>(sql).bind(id).fetch_optional(pool).await?
+    }))
+}
+
+/// The unlocked officials of an agency, by name.
+pub async fn officials(db: &Db, agency_code: &str) -> Result<Vec<UserRow>, DbError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM id_users WHERE kind = 'official' AND agency_code = $1 AND locked = FALSE \
+         ORDER BY full_name, id"
+    ));
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, UserRow>(sql).bind(agency_code).fetch_all(pool).await?
     }))
 }
 
@@ -560,7 +574,7 @@ pub async fn refresh_context(db: &Db, token_hash: &str) -> Result<Option<Refresh
             "SELECT r.token_hash, r.family_id, r.client_id, r.user_id, r.session_id, r.scope, r.code_hash, \
                  r.family_expires_at, r.used_at, r.revoked, \
                  u.id, u.kind, u.personal_id, u.full_name, u.email, u.email_verified, u.phone_number, u.birthdate, \
-                 u.gender, u.agency_code, u.roles, u.password_hash, u.locked, \
+                 u.gender, u.agency_code, u.department, u.roles, u.password_hash, u.locked, \
                  s.acr AS s_acr, s.amr AS s_amr, s.auth_time AS s_auth_time, s.last_seen_at AS s_last_seen_at, \
                  s.expires_at AS s_expires_at, s.revoked AS s_revoked \
              FROM id_refresh_tokens r JOIN id_users u ON u.id = r.user_id \

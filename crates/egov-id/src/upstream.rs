@@ -404,6 +404,7 @@ impl Provider {
                     .filter(|gender| matches!(*gender, "male" | "female" | "other"))
                     .map(str::to_owned),
                 agency_code: None,
+                department: None,
                 roles: String::new(),
                 password_hash: None,
                 locked: false,

@@ -193,6 +193,9 @@ pub async fn load_demo(db: &Db, now: DateTime<Utc>) -> Result<SeedReport, SeedEr
     let mut tx = db.begin().await?;
     for agency in demo_agencies() {
         report.agencies += usize::from(directory::store::insert_agency_if_missing(&mut tx, &agency).await?);
+        for department in directory::standard_departments(&agency.code) {
+            directory::store::insert_department_if_missing(&mut tx, &department).await?;
+        }
     }
     tx.commit().await?;
     let rows = import::parse_file(ImportFormat::Json, DEMO_CATALOGUE_JSON)?;

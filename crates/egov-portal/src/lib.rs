@@ -133,6 +133,8 @@ pub struct PortalUser {
     pub email: Option<String>,
     /// An official's agency code and one-stop roles (scope `agency`).
     pub agency: Option<String>,
+    /// An official's department in the agency (scope `agency`), if any.
+    pub department: Option<String>,
     pub roles: Vec<String>,
 }
 
@@ -324,6 +326,7 @@ impl Portal {
                 personal_id: text("personal_id"),
                 email: text("email"),
                 agency: text("agency"),
+                department: text("department"),
                 roles,
             },
         )
@@ -347,6 +350,7 @@ impl Portal {
             personal_id: session.personal_id,
             email: session.email,
             agency: session.agency,
+            department: session.department,
             roles: session.roles.split_whitespace().map(str::to_owned).collect(),
         }))
     }

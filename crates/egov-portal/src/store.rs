@@ -17,18 +17,20 @@ pub struct SessionRow {
     pub personal_id: Option<String>,
     pub email: Option<String>,
     pub agency: Option<String>,
+    pub department: Option<String>,
     /// Space-separated one-stop roles of an official.
     pub roles: String,
 }
 
 const COLUMNS: &str =
-    "id, subject, name, acr, sid, id_token, created_at, expires_at, personal_id, email, agency, roles";
+    "id, subject, name, acr, sid, id_token, created_at, expires_at, personal_id, email, agency, roles, department";
 
 pub async fn insert_session(db: &Db, row: &SessionRow) -> Result<(), DbError> {
     with_pool!(db, pool => {
         sqlx::query(
             "INSERT INTO portal_sessions (id, subject, name, acr, sid, id_token, created_at, expires_at, \
-             personal_id, email, agency, roles) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             personal_id, email, agency, roles, department) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&row.id)
         .bind(&row.subject)
@@ -42,6 +44,7 @@ pub async fn insert_session(db: &Db, row: &SessionRow) -> Result<(), DbError> {
         .bind(row.email.as_deref())
         .bind(row.agency.as_deref())
         .bind(&row.roles)
+        .bind(row.department.as_deref())
         .execute(pool)
         .await?;
     });

@@ -74,14 +74,15 @@ async fn fill(db: &Db, first: u64, count: u64, year_start_ms: i64) -> Result<(),
         "INSERT INTO dossiers (id, code, procedure_code, procedure_version, agency_code, holder_agency, channel, \
          applicant_subject, applicant_name, applicant_personal_id, applicant_email, idempotency_key, form_data, state, \
          step, resume_state, assignee, fee_vnd, submitted_at, received_at, due_at, paused_at, finished_at, late, \
-         revision, search_text) \
+         revision, search_text, department) \
          SELECT {id}, {agency} || '-260101-' || i, '1.001193', 1, {agency}, {agency}, \
          CASE WHEN i % 3 = 0 THEN 'counter' ELSE 'online' END, 'citizen-' || (i % 50000), 'Nguyễn Văn ' || i, \
          '001090012345', NULL, 'scale-' || i, '{{}}', {state}, 1, NULL, NULL, 0, \
          {year_start_ms} + (i % 31536000) * 1000, {year_start_ms} + (i % 31536000) * 1000, \
          {year_start_ms} + (i % 31536000) * 1000 + 86400000, NULL, \
          CASE WHEN (i / 4) % 6 IN (4, 5) THEN {year_start_ms} + (i % 31536000) * 1000 + 3600000 ELSE NULL END, \
-         CASE WHEN (i / 4) % 6 = 4 THEN (i % 10 = 0) ELSE NULL END, 0, 'nguyen van ' || i FROM ({series}) AS numbers"
+         CASE WHEN (i / 4) % 6 = 4 THEN (i % 10 = 0) ELSE NULL END, 0, 'nguyen van ' || i, \
+         CASE i % 3 WHEN 0 THEN 'MOT_CUA' WHEN 1 THEN 'CHUYEN_MON' ELSE NULL END FROM ({series}) AS numbers"
     );
     with_pool!(db, pool => {
         sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
@@ -126,6 +127,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         subject: "scale".to_owned(),
         name: "Scale".to_owned(),
         agency_code: AGENCIES[0].to_owned(),
+        // An official of a department: their queue filters by it.
+        department: Some("CHUYEN_MON".to_owned()),
         roles: vec![Role::Receiver, Role::Specialist, Role::Leader],
     };
     let mut queue_ms = Vec::new();
@@ -141,6 +144,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             text: String::new(),
             procedure_code: None,
             mine: false,
+            department: None,
             submitted_from: None,
             submitted_to: None,
             page: 1,
@@ -168,6 +172,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         text: "nguyen van 4242".to_owned(),
         procedure_code: None,
         mine: false,
+        department: None,
         submitted_from: None,
         submitted_to: None,
         page: 1,

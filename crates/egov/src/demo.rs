@@ -17,6 +17,8 @@ struct DemoAccount {
     email: &'static str,
     kind: UserKind,
     agency: Option<&'static str>,
+    /// The department in the agency (see the demo workflow's steps).
+    department: Option<&'static str>,
     roles: &'static [Role],
 }
 
@@ -27,6 +29,7 @@ const ACCOUNTS: &[DemoAccount] = &[
         email: "an.nguyen@example.vn",
         kind: UserKind::Citizen,
         agency: None,
+        department: None,
         roles: &[],
     },
     DemoAccount {
@@ -35,6 +38,7 @@ const ACCOUNTS: &[DemoAccount] = &[
         email: "binh.tran@kinhbac.example.vn",
         kind: UserKind::Official,
         agency: Some("000.00.01.H24"),
+        department: Some("MOT_CUA"),
         roles: &[Role::Receiver],
     },
     DemoAccount {
@@ -43,6 +47,16 @@ const ACCOUNTS: &[DemoAccount] = &[
         email: "cuong.le@kinhbac.example.vn",
         kind: UserKind::Official,
         agency: Some("000.00.01.H24"),
+        department: Some("CHUYEN_MON"),
+        roles: &[Role::Specialist],
+    },
+    DemoAccount {
+        personal_id: "024087006677",
+        name: "Đỗ Văn Khoa",
+        email: "khoa.do@kinhbac.example.vn",
+        kind: UserKind::Official,
+        agency: Some("000.00.01.H24"),
+        department: Some("CHUYEN_MON"),
         roles: &[Role::Specialist],
     },
     DemoAccount {
@@ -51,6 +65,7 @@ const ACCOUNTS: &[DemoAccount] = &[
         email: "dung.pham@kinhbac.example.vn",
         kind: UserKind::Official,
         agency: Some("000.00.01.H24"),
+        department: None,
         roles: &[Role::Leader],
     },
     DemoAccount {
@@ -59,6 +74,7 @@ const ACCOUNTS: &[DemoAccount] = &[
         email: "em.hoang@kinhbac.example.vn",
         kind: UserKind::Official,
         agency: Some("000.00.01.H24"),
+        department: None,
         roles: &[Role::AgencyAdmin],
     },
     DemoAccount {
@@ -67,6 +83,7 @@ const ACCOUNTS: &[DemoAccount] = &[
         email: "hanh.ngo@tiendu.example.vn",
         kind: UserKind::Official,
         agency: Some("000.00.02.H24"),
+        department: Some("CHUYEN_MON"),
         roles: &[Role::Specialist],
     },
     DemoAccount {
@@ -75,6 +92,7 @@ const ACCOUNTS: &[DemoAccount] = &[
         email: "giang.vu@bacninh.example.vn",
         kind: UserKind::Official,
         agency: Some("000.00.00.H24"),
+        department: None,
         roles: &[Role::PlatformAdmin],
     },
 ];
@@ -96,6 +114,7 @@ pub async fn load_accounts(db: &egov_db::Db, config: &AppConfig) -> Result<Strin
             birthdate: None,
             gender: None,
             agency_code: account.agency.map(str::to_owned),
+            department: account.department.map(str::to_owned),
             roles: account.roles.to_vec(),
         };
         match admin::add_user(db, &config.hasher, &user, DEMO_PASSWORD, "system:demo", now).await {
@@ -116,9 +135,14 @@ pub async fn load_accounts(db: &egov_db::Db, config: &AppConfig) -> Result<Strin
     let mut text = String::from("  Demo accounts (password for all: ");
     let _ = write!(text, "{DEMO_PASSWORD}):");
     for account in ACCOUNTS {
-        let role = match account.roles.first() {
-            Some(role) => format!("official, {} at {}", role.as_str(), account.agency.unwrap_or_default()),
-            None => "citizen".to_owned(),
+        let role = match (account.roles.first(), account.department) {
+            (Some(role), Some(department)) => format!(
+                "official, {} at {}, {department}",
+                role.as_str(),
+                account.agency.unwrap_or_default()
+            ),
+            (Some(role), None) => format!("official, {} at {}", role.as_str(), account.agency.unwrap_or_default()),
+            (None, _) => "citizen".to_owned(),
         };
         let _ = write!(text, "\n    {}  {} ({role})", account.personal_id, account.name);
     }

@@ -89,6 +89,7 @@ pub struct UserOptions {
     pub birthdate: Option<String>,
     pub official: bool,
     pub agency: Option<String>,
+    pub department: Option<String>,
     pub roles: Vec<String>,
 }
 
@@ -115,6 +116,13 @@ pub async fn add_user(settings: &Settings, options: &UserOptions) -> anyhow::Res
             known.iter().any(|known| &known.code == agency),
             "--agency: `{agency}` is not a known agency"
         );
+        if let Some(department) = &options.department {
+            let departments = egov_onestop::directory::store::departments(&db, agency).await?;
+            anyhow::ensure!(
+                departments.iter().any(|known| &known.code == department),
+                "--department: `{department}` is not a department of {agency}"
+            );
+        }
     }
     let user = NewUser {
         kind: if options.official {
@@ -129,6 +137,7 @@ pub async fn add_user(settings: &Settings, options: &UserOptions) -> anyhow::Res
         birthdate: options.birthdate.clone(),
         gender: None,
         agency_code: options.agency.clone(),
+        department: options.department.clone(),
         roles,
     };
     let id = admin::add_user(

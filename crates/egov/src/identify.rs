@@ -4,7 +4,7 @@
 
 use axum::http::HeaderMap;
 use egov_id::Provider;
-use egov_onestop::dossier::identity::{Identify, IdentifyFuture, Identity};
+use egov_onestop::dossier::identity::{Identify, IdentifyFuture, Identity, OfficialsFuture};
 use egov_portal::Portal;
 use serde_json::Value;
 
@@ -26,6 +26,7 @@ fn from_claims(claims: &Value) -> Option<Identity> {
         personal_id: text(claims, "personal_id"),
         email: text(claims, "email"),
         agency: text(claims, "agency"),
+        department: text(claims, "department"),
         roles: claims
             .get("roles")
             .and_then(Value::as_array)
@@ -46,6 +47,31 @@ impl Identify for PlatformIdentify {
         })
     }
 
+    fn officials<'a>(&'a self, agency: &'a str) -> OfficialsFuture<'a> {
+        Box::pin(async move {
+            let rows = egov_id::store::officials(self.provider.db(), agency)
+                .await
+                .map_err(egov_web::AppError::internal)?;
+            // The one-stop shop's clients (the portal, first-party API
+            // clients) see the public subject: the account's id.
+            Ok(rows
+                .into_iter()
+                .filter_map(|row| {
+                    Identity {
+                        subject: row.id.to_string(),
+                        name: row.full_name,
+                        personal_id: None,
+                        email: None,
+                        agency: row.agency_code,
+                        department: row.department,
+                        roles: row.roles.split_whitespace().map(str::to_owned).collect(),
+                    }
+                    .official()
+                })
+                .collect())
+        })
+    }
+
     fn session<'a>(&'a self, headers: &'a HeaderMap) -> IdentifyFuture<'a> {
         Box::pin(async move {
             let user = egov_portal::http::current_user(&self.portal, headers).await?;
@@ -55,6 +81,7 @@ impl Identify for PlatformIdentify {
                 personal_id: user.personal_id,
                 email: user.email,
                 agency: user.agency,
+                department: user.department,
                 roles: user.roles,
             }))
         })

@@ -159,6 +159,10 @@ enum IdUserCommand {
         /// The official's agency code.
         #[arg(long, requires = "official")]
         agency: Option<String>,
+        /// The official's department in the agency (e.g. MOT_CUA), if any:
+        /// they then see the dossiers at that department's workflow steps.
+        #[arg(long, requires = "agency")]
+        department: Option<String>,
         /// A role of the official (repeat): receiver, specialist, leader, agency_admin, platform_admin.
         #[arg(long = "role", requires = "official")]
         roles: Vec<String>,
@@ -262,6 +266,7 @@ async fn run_id_command(command: &IdCommand, settings: &Settings) -> anyhow::Res
             birthdate,
             official,
             agency,
+            department,
             roles,
         }) => {
             let options = egov::id_commands::UserOptions {
@@ -272,6 +277,7 @@ async fn run_id_command(command: &IdCommand, settings: &Settings) -> anyhow::Res
                 birthdate: birthdate.clone(),
                 official: *official,
                 agency: agency.clone(),
+                department: department.clone(),
                 roles: roles.clone(),
             };
             egov::id_commands::add_user(settings, &options).await

@@ -2,7 +2,8 @@
 //! instance (People's Committees, departments, communes).
 //!
 //! Reference data other subsystems read through these functions; only this
-//! module writes the `provinces` and `agencies` tables.
+//! module writes the `provinces`, `agencies` and `onestop_departments`
+//! tables.
 
 pub mod store;
 
@@ -35,6 +36,39 @@ pub struct Agency {
     #[schema(value_type = String)]
     #[serde(serialize_with = "serialize_display")]
     pub office_hours: OfficeHours,
+}
+
+/// A department (phòng, ban, bộ phận) of an agency. Workflow steps name
+/// the department that acts at them by its code; officials belong to one
+/// through their sign-in account.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct Department {
+    pub agency_code: String,
+    /// `[A-Z0-9_]{1,32}`, e.g. `MOT_CUA`.
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+}
+
+/// The departments every demo agency has, named by the codes the default
+/// workflow uses.
+pub fn standard_departments(agency_code: &str) -> Vec<Department> {
+    [
+        (
+            "MOT_CUA",
+            "Bộ phận Tiếp nhận và Trả kết quả",
+            "One-stop desk (reception and results)",
+        ),
+        ("CHUYEN_MON", "Phòng chuyên môn", "Specialist division"),
+    ]
+    .into_iter()
+    .map(|(code, name_vi, name_en)| Department {
+        agency_code: agency_code.to_owned(),
+        code: code.to_owned(),
+        name_vi: name_vi.to_owned(),
+        name_en: name_en.to_owned(),
+    })
+    .collect()
 }
 
 fn serialize_display<S: serde::Serializer>(value: &OfficeHours, serializer: S) -> Result<S::Ok, S::Error> {

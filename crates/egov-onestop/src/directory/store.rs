@@ -2,7 +2,7 @@
 
 use egov_db::{Db, DbError, Tx, with_pool, with_tx};
 
-use super::{Agency, Province};
+use super::{Agency, Department, Province};
 use crate::catalogue::domain::Level;
 
 /// Inserts a province unless it exists; returns whether it was new.
@@ -39,6 +39,36 @@ pub async fn insert_agency_if_missing(tx: &mut Tx, agency: &Agency) -> Result<bo
         .rows_affected()
     });
     Ok(inserted == 1)
+}
+
+/// Inserts a department unless it exists; returns whether it was new.
+pub async fn insert_department_if_missing(tx: &mut Tx, department: &Department) -> Result<bool, DbError> {
+    let inserted = with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO onestop_departments (agency_code, code, name_vi, name_en) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (agency_code, code) DO NOTHING",
+        )
+        .bind(&department.agency_code)
+        .bind(&department.code)
+        .bind(&department.name_vi)
+        .bind(&department.name_en)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    });
+    Ok(inserted == 1)
+}
+
+/// The departments of an agency, by code.
+pub async fn departments(db: &Db, agency_code: &str) -> Result<Vec<Department>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, Department>(
+            "SELECT agency_code, code, name_vi, name_en FROM onestop_departments WHERE agency_code = $1 ORDER BY code",
+        )
+        .bind(agency_code)
+        .fetch_all(pool)
+        .await?
+    }))
 }
 
 pub async fn provinces(db: &Db) -> Result<Vec<Province>, DbError> {

@@ -19,14 +19,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::domain::{Action, Delivery, StepKind};
+use super::domain::{Action, Delivery, WorkflowStep};
 use super::eform::FormSchema;
 use super::identity::{Identify, Identity, bearer_token};
 use super::read::{DossierSummary, DossierView, PublicProgress, QueueKind, QueueQuery};
 use super::submit::{NewDocument, NewDossier};
-use super::transition::Act;
+use super::transition::{Act, Assignment};
 use super::versions::NewVersion;
-use super::{Actor, Applicant, DossierError, Dossiers};
+use super::{Actor, Applicant, DossierError, Dossiers, Official};
 
 /// What the dossier routes share.
 #[derive(Debug, Clone)]
@@ -45,6 +45,7 @@ pub fn router(state: DossierState) -> Router {
         .route("/api/v1/dossiers/{code}/comments", post(comment_api))
         .route("/api/v1/dossiers/{code}/rating", post(rating_api))
         .route("/api/v1/dossiers/{code}/assignment", post(assignment_api))
+        .route("/api/v1/dossiers/{code}/assignees", get(assignees_api))
         .route("/api/v1/dossiers/{code}/documents/{id}", get(document_api))
         .route("/api/v1/counter-dossiers", post(counter_api))
         .route("/api/v1/dossier-lookup", get(lookup_api))
@@ -189,8 +190,8 @@ pub struct FormView {
     pub fee_vnd: i64,
     pub online_fee_vnd: i64,
     pub processing_days: u32,
-    #[schema(value_type = Vec<String>)]
-    pub steps: Vec<StepKind>,
+    /// The workflow, step by step, with departments and hours.
+    pub steps: Vec<WorkflowStep>,
 }
 
 #[utoipa::path(
@@ -213,7 +214,7 @@ pub async fn form_api(State(state): State<DossierState>, Path(code): Path<String
             fee_vnd: version.fee.amount(),
             online_fee_vnd: version.online_fee.amount(),
             processing_days: version.processing_days,
-            steps: version.steps.kinds().to_vec(),
+            steps: version.plan,
         })
         .into_response(),
         Ok(None) => error_response(DossierError::NoVersion, lang),
@@ -430,6 +431,9 @@ pub struct ListParams {
     procedure: Option<String>,
     /// For officials: only the dossiers assigned to them.
     mine: Option<bool>,
+    /// For officials of the whole agency: only the dossiers at this
+    /// department's steps.
+    department: Option<String>,
     /// Submitted on or after this day, `YYYY-MM-DD`.
     from: Option<chrono::NaiveDate>,
     /// Submitted on or before this day.
@@ -468,6 +472,7 @@ pub async fn list_api(
                 text: params.q.chars().take(200).collect(),
                 procedure_code: params.procedure,
                 mine: params.mine.unwrap_or(false),
+                department: params.department,
                 submitted_from: params.from,
                 submitted_to: params.to,
                 page: params.page.unwrap_or(1).clamp(1, 10_000),
@@ -616,12 +621,103 @@ pub async fn comment_api(
     })
 }
 
-/// Taking a dossier to work on, or giving it back to the agency's queue.
+/// Taking a dossier to work on, giving it back to the agency's queue, or
+/// (a leader) giving it to a named colleague.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AssignmentRequest {
-    /// `true`: the caller takes it; `false`: nobody has it.
+    /// `true`: the caller takes it; `false`: nobody has it. Ignored with `to`.
+    #[serde(default)]
     pub take: bool,
+    /// The subject of the colleague a leader gives it to (see
+    /// `GET /api/v1/dossiers/{code}/assignees`).
+    pub to: Option<String>,
     pub revision: Option<i32>,
+}
+
+/// An official a dossier can be assigned to.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Assignee {
+    pub subject: String,
+    pub name: String,
+    pub department: Option<String>,
+}
+
+/// The assignment a request asks for; a colleague named by `to` is looked
+/// up among the officials of the caller's agency.
+pub(crate) async fn requested_assignment(
+    state: &DossierState,
+    official: &Official,
+    take: bool,
+    to: Option<&str>,
+) -> Result<Assignment, DossierError> {
+    let Some(to) = to.filter(|to| !to.is_empty()) else {
+        return Ok(if take { Assignment::Take } else { Assignment::Release });
+    };
+    let colleagues = state.identify.officials(&official.agency_code).await.map_err(|error| {
+        DossierError::Db(egov_db::DbError::Unavailable(format!(
+            "the officials' directory: {error:?}"
+        )))
+    })?;
+    colleagues
+        .into_iter()
+        .find(|colleague| colleague.subject == to)
+        .map(Assignment::To)
+        .ok_or_else(|| {
+            DossierError::invalid(
+                "to",
+                "Không có cán bộ này trong cơ quan.",
+                "No such official in the agency.",
+            )
+        })
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/dossiers/{code}/assignees",
+    tag = "dossiers",
+    params(("code" = String, Path, description = "Dossier code")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The officials who may be given the dossier at its current step", body = [Assignee]),
+        (status = 404, description = "No such dossier within the caller's reach", body = egov_web::error::ErrorBody),
+    )
+)]
+pub async fn assignees_api(
+    State(state): State<DossierState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    lang: Lang,
+) -> Result<Response, AppError> {
+    let identity = caller(&state, &headers).await?;
+    let Some(official) = identity.official() else {
+        return Ok(error_response(DossierError::Forbidden("officials only"), lang));
+    };
+    Ok(match assignees(&state, &official, &code).await {
+        Ok(list) => Json(list).into_response(),
+        Err(error) => error_response(error, lang),
+    })
+}
+
+/// The colleagues who may be given the dossier `code` at its current step.
+pub(crate) async fn assignees(
+    state: &DossierState,
+    official: &Official,
+    code: &str,
+) -> Result<Vec<Assignee>, DossierError> {
+    let colleagues = state.identify.officials(&official.agency_code).await.map_err(|error| {
+        DossierError::Db(egov_db::DbError::Unavailable(format!(
+            "the officials' directory: {error:?}"
+        )))
+    })?;
+    let eligible = state.dossiers.eligible_assignees(official, code, colleagues).await?;
+    Ok(eligible
+        .into_iter()
+        .map(|colleague| Assignee {
+            subject: colleague.subject,
+            name: colleague.name,
+            department: colleague.department,
+        })
+        .collect())
 }
 
 #[utoipa::path(
@@ -647,16 +743,18 @@ pub async fn assignment_api(
     let Some(official) = identity.official() else {
         return Ok(error_response(DossierError::Forbidden("officials only"), lang));
     };
-    Ok(
-        match state
+    let result = async {
+        let assignment = requested_assignment(&state, &official, request.take, request.to.as_deref()).await?;
+        state
             .dossiers
-            .assign(&official, &code, request.take, request.revision)
+            .assign(&official, &code, assignment, request.revision)
             .await
-        {
-            Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(error) => error_response(error, lang),
-        },
-    )
+    }
+    .await;
+    Ok(match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => error_response(error, lang),
+    })
 }
 
 /// The applicant's rating of a finished dossier.

@@ -25,6 +25,7 @@ use super::read::{QueueKind, QueueQuery};
 use super::text::{DossierText, text};
 use super::transition::Act;
 use super::{Actor, DossierError, Official};
+use crate::directory::Department;
 
 pub fn router(state: DossierState) -> Router {
     Router::new()
@@ -92,6 +93,11 @@ struct QueuePage {
     to: String,
     notice: &'static str,
     q: String,
+    /// The official's own department, by name (empty: the whole agency).
+    own_department: String,
+    /// For an official of the whole agency: the departments to filter by
+    /// (code, name, selected).
+    departments: Vec<(String, String, bool)>,
     rows: Vec<SummaryRow>,
     /// The next page's address and number, when this one is full.
     next_page: Option<(String, u32)>,
@@ -110,6 +116,9 @@ struct QueueParams {
     to: String,
     #[serde(default)]
     q: String,
+    /// Only the dossiers at this department's steps (empty: all).
+    #[serde(default)]
+    department: String,
     page: Option<u32>,
 }
 
@@ -155,17 +164,26 @@ async fn queue_page(
         text: params.q.chars().take(200).collect(),
         procedure_code: None,
         mine: params.mine.is_some(),
+        department: Some(params.department.clone()).filter(|department| !department.is_empty()),
         submitted_from: chrono::NaiveDate::parse_from_str(&params.from, "%Y-%m-%d").ok(),
         submitted_to: chrono::NaiveDate::parse_from_str(&params.to, "%Y-%m-%d").ok(),
         page: page_number,
     };
+    let departments = state.dossiers.departments(&official.agency_code).await?;
     let rows: Vec<SummaryRow> = match state.dossiers.queue(&official, &query).await {
         Ok(list) => list
             .into_iter()
-            .map(|summary| summary_row(summary, context.lang))
+            .map(|summary| {
+                let mut row = summary_row(summary, context.lang);
+                if !row.department.is_empty() {
+                    row.department = department_name(&departments, &row.department, context.lang);
+                }
+                row
+            })
             .collect(),
         Err(error) => return Ok(error_response(error, context.lang)),
     };
+    let department = query.department.clone().unwrap_or_default();
     let snapshot = state.dossiers.catalogue().snapshot().await?;
     let agency = snapshot.agency(&official.agency_code).map_or_else(
         || official.agency_code.clone(),
@@ -185,6 +203,25 @@ async fn queue_page(
         notice: if params.done.is_some() { t.done_notice } else { "" },
         queue,
         q: query.text.clone(),
+        own_department: official
+            .department
+            .as_deref()
+            .map(|code| department_name(&departments, code, context.lang))
+            .unwrap_or_default(),
+        departments: if official.department.is_none() {
+            departments
+                .iter()
+                .map(|known| {
+                    (
+                        known.code.clone(),
+                        context.lang.pick(&known.name_vi, &known.name_en).clone(),
+                        known.code == department,
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         rows,
         next_page: full.then(|| {
             let q: String = form_urlencoded::byte_serialize(query.text.as_bytes()).collect();
@@ -192,7 +229,7 @@ async fn queue_page(
             let (from, to) = (day(query.submitted_from), day(query.submitted_to));
             (
                 format!(
-                    "/back-office?queue={queue}&q={q}{mine}&from={from}&to={to}&page={}",
+                    "/back-office?queue={queue}&q={q}{mine}&from={from}&to={to}&department={department}&page={}",
                     page_number + 1
                 ),
                 page_number + 1,
@@ -214,6 +251,10 @@ struct DossierPage {
     t: &'static DossierText,
     d: DetailView,
     transfer_targets: Vec<(String, String)>,
+    /// The department of the current step, by name.
+    department: String,
+    /// For a leader: whom the dossier can be given to (subject, name).
+    assignees: Vec<(String, String)>,
     notice: String,
     errors: Vec<(String, String)>,
 }
@@ -243,6 +284,28 @@ async fn render_dossier(
     } else {
         Vec::new()
     };
+    let departments = state.dossiers.departments(&official.agency_code).await?;
+    let department = view
+        .department
+        .as_deref()
+        .map(|code| department_name(&departments, code, lang))
+        .unwrap_or_default();
+    let assignees = if official.has(super::Role::Leader) && view.finished_at.is_none() {
+        super::api::assignees(state, &official, code)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|assignee| {
+                let label = match assignee.department.as_deref() {
+                    Some(code) => format!("{} — {}", assignee.name, department_name(&departments, code, lang)),
+                    None => assignee.name,
+                };
+                (assignee.subject, label)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let t = text(lang);
     let page = DossierPage {
         page: context.meta(&format!("{} {}", t.code, view.code)),
@@ -250,10 +313,24 @@ async fn render_dossier(
         t,
         d: detail(state, view, lang).await,
         transfer_targets,
+        department,
+        assignees,
         notice,
         errors: form_view::summary(problems, lang == Lang::En),
     };
     Ok(page_response(status, page.render()?))
+}
+
+/// A department's name in `lang`, or its code if the agency has no such
+/// department.
+fn department_name(departments: &[Department], code: &str, lang: Lang) -> String {
+    departments
+        .iter()
+        .find(|department| department.code == code)
+        .map_or_else(
+            || code.to_owned(),
+            |department| lang.pick(&department.name_vi, &department.name_en).clone(),
+        )
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -295,13 +372,16 @@ async fn dossier_post(
     let posted = read_multipart(multipart).await?;
     let actor = Actor::Official(official.clone());
     let note = posted.get("note").to_owned();
-    let posted_action = posted.get("action").to_owned();
     let result = match posted.get("action") {
         "refund" => state.dossiers.record_refund(&official, &code).await.map(|_| ()),
-        "take" | "release" => {
+        "take" | "release" | "assign" => {
             let revision = posted.get("revision").parse().ok();
             let take = posted.get("action") == "take";
-            state.dossiers.assign(&official, &code, take, revision).await
+            let to = Some(posted.get("to")).filter(|_| posted.get("action") == "assign");
+            match super::api::requested_assignment(&state, &official, take, to).await {
+                Ok(assignment) => state.dossiers.assign(&official, &code, assignment, revision).await,
+                Err(error) => Err(error),
+            }
         }
         "reschedule" => match chrono::NaiveDate::parse_from_str(posted.get("due_date"), "%Y-%m-%d") {
             Ok(date) => {
@@ -337,9 +417,11 @@ async fn dossier_post(
         }
     };
     match result {
-        // A transfer handed back leaves the other agency's reach: back to
-        // its queue.
-        Ok(()) if posted_action == "return_transfer" => Ok(Redirect::to("/back-office?done=1").into_response()),
+        // A transfer handed back, or a dossier forwarded to another
+        // department's step, leaves the official's reach: back to the queue.
+        Ok(()) if !state.dossiers.sees(&actor, &code).await.unwrap_or(true) => {
+            Ok(Redirect::to("/back-office?done=1").into_response())
+        }
         Ok(()) => Ok(Redirect::to(&format!("/back-office/dossiers/{code}?done=1")).into_response()),
         Err(DossierError::Invalid(problems)) => {
             render_dossier(

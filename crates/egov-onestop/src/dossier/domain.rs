@@ -318,6 +318,66 @@ impl Action {
     }
 }
 
+/// One step of a procedure's workflow template: what is done there (which
+/// also says the role that acts), the department of the agency that acts,
+/// and the working hours it is given. Read from either a bare kind
+/// (`"review"`, as early versions stored it) or the full object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(from = "StepSpec")]
+pub struct WorkflowStep {
+    pub kind: StepKind,
+    /// The acting department's code (`MOT_CUA`); none: the whole agency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// Working hours allowed for the step; none: not planned separately.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<u32>,
+}
+
+impl WorkflowStep {
+    pub fn new(kind: StepKind, department: Option<&str>, hours: Option<u32>) -> WorkflowStep {
+        WorkflowStep {
+            kind,
+            department: department.map(str::to_owned),
+            hours,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StepSpec {
+    Kind(StepKind),
+    Full {
+        kind: StepKind,
+        #[serde(default)]
+        department: Option<String>,
+        #[serde(default)]
+        hours: Option<u32>,
+    },
+}
+
+impl From<StepSpec> for WorkflowStep {
+    fn from(spec: StepSpec) -> WorkflowStep {
+        match spec {
+            StepSpec::Kind(kind) => WorkflowStep {
+                kind,
+                department: None,
+                hours: None,
+            },
+            StepSpec::Full {
+                kind,
+                department,
+                hours,
+            } => WorkflowStep {
+                kind,
+                department,
+                hours,
+            },
+        }
+    }
+}
+
 /// The steps of a procedure's workflow, in order. A valid workflow starts
 /// with `receive`, has at least one `review`, then `approve`, `sign` and
 /// ends with `return`, in that order.
@@ -681,6 +741,21 @@ mod tests {
         assert!(Steps::new(vec![Review, Receive, Approve, Sign, Return]).is_none());
         assert!(Steps::new(vec![Receive, Review, Sign, Approve, Return]).is_none());
         assert!(Steps::new(vec![]).is_none());
+    }
+
+    #[test]
+    fn workflow_steps_read_the_bare_kinds_of_early_versions_and_the_full_form() {
+        let early: Vec<WorkflowStep> = serde_json::from_str(r#"["receive", "review"]"#).expect("bare kinds");
+        assert_eq!(early[1], WorkflowStep::new(StepKind::Review, None, None));
+        let full: Vec<WorkflowStep> =
+            serde_json::from_str(r#"[{"kind": "review", "department": "CHUYEN_MON", "hours": 16}]"#).expect("full");
+        assert_eq!(
+            full[0],
+            WorkflowStep::new(StepKind::Review, Some("CHUYEN_MON"), Some(16))
+        );
+        let written = serde_json::to_string(&full).expect("serialize");
+        assert_eq!(written, r#"[{"kind":"review","department":"CHUYEN_MON","hours":16}]"#);
+        assert!(serde_json::from_str::<WorkflowStep>(r#"{"kind": "lunch"}"#).is_err());
     }
 
     #[test]

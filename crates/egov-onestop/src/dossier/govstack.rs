@@ -373,6 +373,7 @@ async fn summaries(state: &DossierState, actor: &Actor, first: u32) -> Result<Ve
                 text: String::new(),
                 procedure_code: None,
                 mine: false,
+                department: None,
                 submitted_from: None,
                 submitted_to: None,
                 page: first / u32::try_from(super::read::QUEUE_PAGE).unwrap_or(50) + 1,

@@ -21,6 +21,8 @@ pub struct Identity {
     /// For officials: their agency's code and roles as the sign-in service
     /// names them (`receiver`, `leader`, `agency_admin`, …).
     pub agency: Option<String>,
+    /// For officials: their department in the agency, if any.
+    pub department: Option<String>,
     pub roles: Vec<String>,
 }
 
@@ -42,6 +44,7 @@ impl Identity {
             subject: self.subject.clone(),
             name: self.name.clone(),
             agency_code: agency.clone(),
+            department: self.department.clone(),
             roles,
         })
     }
@@ -64,12 +67,20 @@ impl Identity {
 /// A boxed future, so that [`Identify`] can be a trait object.
 pub type IdentifyFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Identity>, AppError>> + Send + 'a>>;
 
-/// How the composition tells the one-stop shop who is calling.
+/// A boxed future of an agency's officials.
+pub type OfficialsFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<Official>, AppError>> + Send + 'a>>;
+
+/// How the composition tells the one-stop shop who is calling, and who
+/// works at an agency.
 pub trait Identify: Send + Sync + std::fmt::Debug {
     /// The user behind a bearer access token; `None` if it is not valid.
     fn bearer<'a>(&'a self, token: &'a str) -> IdentifyFuture<'a>;
     /// The user signed in to the portal in this browser.
     fn session<'a>(&'a self, headers: &'a HeaderMap) -> IdentifyFuture<'a>;
+    /// The officials of `agency` with a one-stop role who may sign in now
+    /// (not locked), by name: whom a leader can assign a dossier to. Their
+    /// subjects are those the one-stop shop sees when they sign in.
+    fn officials<'a>(&'a self, agency: &'a str) -> OfficialsFuture<'a>;
 }
 
 /// The bearer token of a request, if it carries one of a sane length.

@@ -111,12 +111,26 @@ pub struct Official {
     pub subject: String,
     pub name: String,
     pub agency_code: String,
+    /// Their department in the agency; none: they see the whole agency
+    /// (leaders, agency admins).
+    pub department: Option<String>,
     pub roles: Vec<Role>,
 }
 
 impl Official {
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
+    }
+
+    /// Whether a dossier at `department`'s step, assigned to `assignee`, is
+    /// within this official's part of the agency: theirs if they belong to
+    /// no department, if the step belongs to none or to theirs, or if it is
+    /// assigned to them.
+    pub fn covers(&self, department: Option<&str>, assignee: Option<&str>) -> bool {
+        match (self.department.as_deref(), department) {
+            (None, _) | (_, None) => true,
+            (Some(mine), Some(step)) => mine == step || assignee == Some(self.subject.as_str()),
+        }
     }
 }
 
@@ -188,5 +202,38 @@ impl DossierError {
             vi: vi.into(),
             en: en.into(),
         }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Official, Role};
+
+    fn official(department: Option<&str>) -> Official {
+        Official {
+            subject: "official-1".to_owned(),
+            name: "Lê Văn Cường".to_owned(),
+            agency_code: "000.00.01.H24".to_owned(),
+            department: department.map(str::to_owned),
+            roles: vec![Role::Specialist],
+        }
+    }
+
+    #[test]
+    fn an_official_of_a_department_covers_its_steps_the_unowned_ones_and_what_they_were_given() {
+        let specialist = official(Some("CHUYEN_MON"));
+        assert!(specialist.covers(Some("CHUYEN_MON"), None));
+        assert!(
+            specialist.covers(None, None),
+            "a step of no department is the whole agency's"
+        );
+        assert!(!specialist.covers(Some("MOT_CUA"), None));
+        assert!(!specialist.covers(Some("MOT_CUA"), Some("someone-else")));
+        assert!(
+            specialist.covers(Some("MOT_CUA"), Some("official-1")),
+            "assigned to them"
+        );
+        let leader = official(None);
+        assert!(leader.covers(Some("MOT_CUA"), None), "no department: the whole agency");
     }
 }

@@ -530,6 +530,8 @@ struct ListPage {
 pub(crate) struct SummaryRow {
     pub(crate) code: String,
     pub(crate) assignee: String,
+    /// The department of the current step (its code; pages put its name).
+    pub(crate) department: String,
     pub(crate) procedure: String,
     pub(crate) applicant: String,
     pub(crate) state: &'static str,
@@ -544,6 +546,7 @@ pub(crate) fn summary_row(summary: DossierSummary, lang: Lang) -> SummaryRow {
     let (timeliness, timeliness_class) = timeliness_label(summary.timeliness, text(lang));
     SummaryRow {
         assignee: summary.assignee_name.clone().unwrap_or_default(),
+        department: summary.department.clone().unwrap_or_default(),
         state: state_label(summary.state, lang),
         submitted: vn_time(summary.submitted_at),
         due: summary.due_at.map(vn_time).unwrap_or_default(),

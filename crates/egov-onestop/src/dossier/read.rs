@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::domain::{Action, DossierCode, State, Timeliness};
 use super::store::{self, DocumentRow, DossierRow, QueueFilter};
-use super::transition::{may_see, situation};
+use super::transition::situation;
 use super::{Actor, DossierError, Dossiers, Official};
 
 /// A dossier as its applicant or an official sees it.
@@ -33,6 +33,8 @@ pub struct DossierView {
     pub step: String,
     /// The official working on it, if one took it.
     pub assignee_name: Option<String>,
+    /// The department of its current step, if any.
+    pub department: Option<String>,
     pub fee_vnd: i64,
     pub fee_paid_vnd: i64,
     pub payments: Vec<PaymentView>,
@@ -104,6 +106,8 @@ pub struct DossierSummary {
     pub code: String,
     /// The official working on it, if one took it.
     pub assignee_name: Option<String>,
+    /// The department of its current step, if any.
+    pub department: Option<String>,
     pub procedure_code: String,
     pub procedure_name: String,
     pub applicant_name: String,
@@ -191,6 +195,9 @@ pub struct QueueQuery {
     pub procedure_code: Option<String>,
     /// Only the dossiers assigned to the official asking.
     pub mine: bool,
+    /// Only those at this department's steps (for an official of the
+    /// whole agency; one of a department sees their department's anyway).
+    pub department: Option<String>,
     /// Submitted on or after this day (Vietnam time).
     pub submitted_from: Option<chrono::NaiveDate>,
     /// Submitted on or before this day.
@@ -255,6 +262,7 @@ impl Dossiers {
         DossierSummary {
             code: row.code.clone(),
             assignee_name: row.assignee_name.clone(),
+            department: row.department.clone(),
             procedure_code: row.procedure_code.clone(),
             procedure_name,
             applicant_name: row.applicant_name.clone(),
@@ -295,7 +303,7 @@ impl Dossiers {
     /// back), they learn only the outcome of what they just did.
     pub async fn view_after_act(&self, actor: &Actor, code: &str) -> Result<DossierView, DossierError> {
         let row = store::by_code(&self.db, code).await?.ok_or(DossierError::NotFound)?;
-        if may_see(actor, &row) {
+        if self.reaches(actor, &row).await? {
             return self.build_view(actor, row).await;
         }
         let mut view = self.build_view(actor, row).await?;
@@ -303,6 +311,20 @@ impl Dossiers {
         view.documents.clear();
         view.events.clear();
         Ok(view)
+    }
+
+    /// The departments of an agency.
+    pub async fn departments(&self, agency_code: &str) -> Result<Vec<crate::directory::Department>, egov_db::DbError> {
+        crate::directory::store::departments(&self.db, agency_code).await
+    }
+
+    /// Whether `actor` may see the dossier `code` now (not audited: it
+    /// reads nothing of the dossier's content).
+    pub async fn sees(&self, actor: &Actor, code: &str) -> Result<bool, DossierError> {
+        match store::by_code(&self.db, code).await? {
+            Some(row) => Ok(self.reaches(actor, &row).await?),
+            None => Ok(false),
+        }
     }
 
     #[allow(clippy::too_many_lines)] // One view, assembled field by field.
@@ -321,6 +343,7 @@ impl Dossiers {
                 Actor::Official(official) => {
                     !action.by_applicant()
                         && official.agency_code == row.holder_agency
+                        && official.covers(row.department.as_deref(), row.assignee.as_deref())
                         && current
                             .role_for(*action, &version.steps)
                             .is_none_or(|role| official.has(role))
@@ -406,6 +429,7 @@ impl Dossiers {
             channel: row.channel,
             applicant_name: row.applicant_name,
             assignee_name: row.assignee_name,
+            department: row.department,
             fee_vnd: row.fee_vnd,
             fee_paid_vnd: row.fee_paid_vnd,
             payments,
@@ -430,6 +454,11 @@ impl Dossiers {
                 .collect(),
             procedure_code: query.procedure_code.clone(),
             assignee: query.mine.then(|| official.subject.clone()),
+            within_department: official
+                .department
+                .clone()
+                .map(|department| (department, official.subject.clone())),
+            department: query.department.clone().filter(|_| official.department.is_none()),
             submitted_from: query.submitted_from.map(day_start_ms),
             submitted_to: query.submitted_to.and_then(|day| day.succ_opt()).map(day_start_ms),
             limit: QUEUE_PAGE,

@@ -125,19 +125,21 @@ pub struct DossierRow {
     pub search_text: String,
     pub fee_paid_vnd: i64,
     pub assignee_name: Option<String>,
+    /// The department of the current step at the holder, if any.
+    pub department: Option<String>,
 }
 
 const DOSSIER_COLUMNS: &str = "id, code, procedure_code, procedure_version, agency_code, holder_agency, channel, \
      applicant_subject, applicant_name, applicant_personal_id, applicant_email, idempotency_key, form_data, state, \
      step, resume_state, assignee, fee_vnd, submitted_at, received_at, due_at, paused_at, finished_at, late, \
-     revision, search_text, fee_paid_vnd, assignee_name";
+     revision, search_text, fee_paid_vnd, assignee_name, department";
 
 #[tracing::instrument(skip_all, fields(dossier = %row.code))]
 pub async fn insert_dossier(tx: &mut Tx, row: &DossierRow) -> Result<(), DbError> {
     with_tx!(tx, conn => {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO dossiers ({DOSSIER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
+             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)"
         )))
         .bind(row.id)
         .bind(&row.code)
@@ -167,6 +169,7 @@ pub async fn insert_dossier(tx: &mut Tx, row: &DossierRow) -> Result<(), DbError
         .bind(&row.search_text)
         .bind(row.fee_paid_vnd)
         .bind(row.assignee_name.as_deref())
+        .bind(row.department.as_deref())
         .execute(&mut *conn)
         .await?;
     });
@@ -216,6 +219,7 @@ pub struct Change<'a> {
     pub step: i32,
     pub resume_state: Option<&'a str>,
     pub holder_agency: &'a str,
+    pub department: Option<&'a str>,
     pub assignee: Option<&'a str>,
     pub received_at: Option<i64>,
     pub due_at: Option<i64>,
@@ -236,7 +240,8 @@ pub async fn update_situation(tx: &mut Tx, id: Uuid, revision: i32, change: &Cha
         sqlx::query(
             "UPDATE dossiers SET state = $1, step = $2, resume_state = $3, holder_agency = $4, assignee = $5, \
              received_at = $6, due_at = $7, paused_at = $8, finished_at = $9, late = $10, revision = revision + 1, \
-             supplements = supplements + $13, transfers = transfers + $14 WHERE id = $11 AND revision = $12",
+             supplements = supplements + $13, transfers = transfers + $14, department = $15 \
+             WHERE id = $11 AND revision = $12",
         )
         .bind(change.state)
         .bind(change.step)
@@ -252,6 +257,7 @@ pub async fn update_situation(tx: &mut Tx, id: Uuid, revision: i32, change: &Cha
         .bind(revision)
         .bind(change.supplement_requests)
         .bind(change.transfers)
+        .bind(change.department)
         .execute(&mut *conn)
         .await?
         .rows_affected()
@@ -310,6 +316,18 @@ pub async fn set_assignee(
             .rows_affected()
     });
     Ok(updated == 1)
+}
+
+/// Whether `subject` wrote a line of the dossier's step log.
+pub async fn has_acted(db: &Db, dossier_id: Uuid, subject: &str) -> Result<bool, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_scalar::<_, i32>("SELECT 1 FROM dossier_events WHERE dossier_id = $1 AND actor = $2 LIMIT 1")
+            .bind(dossier_id)
+            .bind(subject)
+            .fetch_optional(pool)
+            .await?
+            .is_some()
+    }))
 }
 
 /// One line of the step log.
@@ -456,6 +474,12 @@ pub struct QueueFilter {
     pub procedure_code: Option<String>,
     /// Only the dossiers assigned to this official.
     pub assignee: Option<String>,
+    /// Only what an official of a department sees: the dossiers at their
+    /// department's steps, those at no department's, and those assigned to
+    /// them (department code, subject).
+    pub within_department: Option<(String, String)>,
+    /// Only the dossiers at this department's steps.
+    pub department: Option<String>,
     pub submitted_from: Option<i64>,
     pub submitted_to: Option<i64>,
     pub limit: i64,
@@ -483,6 +507,16 @@ pub async fn queue(db: &Db, agency_code: &str, filter: &QueueFilter) -> Result<V
     if filter.assignee.is_some() {
         let _ = write!(sql, " AND assignee = {}", next());
     }
+    if filter.within_department.is_some() {
+        let (department, subject) = (next(), next());
+        let _ = write!(
+            sql,
+            " AND (department IS NULL OR department = {department} OR assignee = {subject})"
+        );
+    }
+    if filter.department.is_some() {
+        let _ = write!(sql, " AND department = {}", next());
+    }
     if filter.submitted_from.is_some() {
         let _ = write!(sql, " AND submitted_at >= {}", next());
     }
@@ -503,6 +537,12 @@ pub async fn queue(db: &Db, agency_code: &str, filter: &QueueFilter) -> Result<V
         }
         if let Some(assignee) = &filter.assignee {
             query = query.bind(assignee);
+        }
+        if let Some((department, subject)) = &filter.within_department {
+            query = query.bind(department).bind(subject);
+        }
+        if let Some(department) = &filter.department {
+            query = query.bind(department);
         }
         if let Some(from) = filter.submitted_from {
             query = query.bind(from);

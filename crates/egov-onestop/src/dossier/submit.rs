@@ -364,6 +364,7 @@ impl Dossiers {
             search_text,
             fee_paid_vnd: 0,
             assignee_name: None,
+            department: version.department_at(situation.step).map(str::to_owned),
         };
         if let Err(error) = store::insert_dossier(&mut tx, &row).await {
             tx.rollback().await?;

@@ -62,12 +62,14 @@ pub(crate) fn situation(row: &DossierRow) -> Situation {
     }
 }
 
-/// Whether `actor` may see the dossier at all.
+/// Whether `actor` may see the dossier by the agency and department rules
+/// alone ([`Dossiers::reaches`] adds the officials who took part).
 pub(crate) fn may_see(actor: &Actor, row: &DossierRow) -> bool {
     match actor {
         Actor::Applicant(applicant) => applicant.subject == row.applicant_subject,
         Actor::Official(official) => {
-            official.agency_code == row.holder_agency || official.agency_code == row.agency_code
+            (official.agency_code == row.holder_agency || official.agency_code == row.agency_code)
+                && official.covers(row.department.as_deref(), row.assignee.as_deref())
         }
     }
 }
@@ -79,10 +81,29 @@ impl Dossiers {
         let row = store::by_code(&self.db, code.as_str())
             .await?
             .ok_or(DossierError::NotFound)?;
-        if may_see(actor, &row) {
+        if self.reaches(actor, &row).await? {
             Ok(row)
         } else {
             Err(DossierError::NotFound)
+        }
+    }
+
+    /// Whether `actor` may see the dossier `row`: as [`may_see`] says, or as
+    /// an official of its agency who acted on it at an earlier step (the
+    /// desk that received it prints its receipt and answers the applicant
+    /// while another department works on it). Acting stays with the step's
+    /// department.
+    pub(crate) async fn reaches(&self, actor: &Actor, row: &DossierRow) -> Result<bool, DbError> {
+        if may_see(actor, row) {
+            return Ok(true);
+        }
+        match actor {
+            Actor::Official(official)
+                if official.agency_code == row.holder_agency || official.agency_code == row.agency_code =>
+            {
+                store::has_acted(&self.db, row.id, &official.subject).await
+            }
+            _ => Ok(false),
         }
     }
 
@@ -109,6 +130,9 @@ impl Dossiers {
             Actor::Official(official) => {
                 if official.agency_code != row.holder_agency {
                     return Err(DossierError::Forbidden("the dossier is held by another agency"));
+                }
+                if !official.covers(row.department.as_deref(), row.assignee.as_deref()) {
+                    return Err(DossierError::Forbidden("the dossier is at another department's step"));
                 }
                 let needed = current.role_for(act.action, &version.steps);
                 if needed.is_some_and(|role| !official.has(role)) {
@@ -204,11 +228,19 @@ impl Dossiers {
             Action::Refuse | Action::Withdraw | Action::Stop => finished_at = Some(now_ms),
             Action::Forward | Action::SendBack | Action::Approve | Action::Sign => {}
         }
+        // The whole receiving agency sees a transferred dossier; a finished
+        // one belongs to no step.
+        let department = if holder == row.agency_code && !next.state.is_final() {
+            version.department_at(next.step)
+        } else {
+            None
+        };
         let change = Change {
             state: next.state.as_str(),
             step: i32::try_from(next.step).unwrap_or(0),
             resume_state: next.resume.map(State::as_str),
             holder_agency: &holder,
+            department,
             assignee: row.assignee.as_deref(),
             received_at,
             due_at,
@@ -580,16 +612,59 @@ impl Dossiers {
 }
 
 impl Dossiers {
-    /// An official takes a dossier to work on (`take`), or gives it back to
-    /// the agency's queue. Anyone whose role acts at the dossier's step may
-    /// take it while nobody has it; the one who has it may give it back; a
-    /// leader may take it from anyone (reassignment) or give it back for
-    /// them.
+    /// Of `colleagues`, those a leader could give the dossier `code` to at
+    /// its current step: their role acts there and their department is the
+    /// step's (or they have none).
+    pub async fn eligible_assignees(
+        &self,
+        official: &super::Official,
+        code: &str,
+        colleagues: Vec<super::Official>,
+    ) -> Result<Vec<super::Official>, DossierError> {
+        let row = self.visible(&Actor::Official(official.clone()), code).await?;
+        let version = self
+            .version(&row.procedure_code, row.procedure_version)
+            .await?
+            .ok_or(DossierError::NoVersion)?;
+        let acting_role = situation(&row).acting_role(&version.steps);
+        Ok(colleagues
+            .into_iter()
+            .filter(|colleague| may_be_given(colleague, &row, acting_role))
+            .collect())
+    }
+}
+
+/// Whether a leader may give the dossier `row` to `colleague`: an official
+/// of the holding agency whose role acts at the step (`acting_role`), in the
+/// step's department or in none.
+fn may_be_given(colleague: &super::Official, row: &DossierRow, acting_role: Option<super::Role>) -> bool {
+    colleague.agency_code == row.holder_agency
+        && acting_role.is_some_and(|role| colleague.has(role))
+        && colleague.covers(row.department.as_deref(), None)
+}
+
+/// Who is to work on a dossier.
+#[derive(Debug, Clone)]
+pub enum Assignment {
+    /// The caller takes it.
+    Take,
+    /// Nobody: it goes back to the queue.
+    Release,
+    /// A leader gives it to this colleague.
+    To(super::Official),
+}
+
+impl Dossiers {
+    /// Assigns a dossier. Anyone whose role acts at the dossier's step (in
+    /// its department) may take it while nobody has it; the one who has it
+    /// may give it back; a leader may take it from anyone, give it back for
+    /// them, or give it to a named colleague whose role acts at the step and
+    /// whose department is the step's.
     pub async fn assign(
         &self,
         official: &super::Official,
         code: &str,
-        take: bool,
+        assignment: Assignment,
         revision: Option<i32>,
     ) -> Result<(), DossierError> {
         let actor = Actor::Official(official.clone());
@@ -611,32 +686,44 @@ impl Dossiers {
             .version(&row.procedure_code, row.procedure_version)
             .await?
             .ok_or(DossierError::NoVersion)?;
-        let acts_here = current
-            .acting_role(&version.steps)
-            .is_some_and(|role| official.has(role));
-        let allowed = if take {
-            leader || (acts_here && (holder.is_none() || mine))
-        } else {
-            leader || mine
+        let acting_role = current.acting_role(&version.steps);
+        let acts_here = acting_role.is_some_and(|role| official.has(role));
+        let in_department = official.covers(row.department.as_deref(), holder);
+        let assignee = match &assignment {
+            Assignment::Take if leader || (acts_here && in_department && (holder.is_none() || mine)) => Some(official),
+            Assignment::Release if leader || mine => None,
+            Assignment::To(colleague) if leader => {
+                if !may_be_given(colleague, &row, acting_role) {
+                    return Err(DossierError::invalid(
+                        "to",
+                        "Người được giao phải là cán bộ của cơ quan, có vai trò xử lý ở bước này và thuộc bộ phận của bước.",
+                        "Assign it to an official of the agency whose role acts at this step, in the step's department.",
+                    ));
+                }
+                Some(colleague)
+            }
+            Assignment::Take => {
+                return Err(DossierError::Forbidden(
+                    "another official has it, or your role does not act at this step",
+                ));
+            }
+            Assignment::Release => {
+                return Err(DossierError::Forbidden(
+                    "only the one who has it, or a leader, gives it back",
+                ));
+            }
+            Assignment::To(_) => return Err(DossierError::Forbidden("only a leader assigns a dossier to someone")),
         };
-        if !allowed {
-            return Err(DossierError::Forbidden(if take {
-                "another official has it, or your role does not act at this step"
-            } else {
-                "only the one who has it, or a leader, gives it back"
-            }));
-        }
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let assignee = take.then_some((official.subject.as_str(), official.name.as_str()));
-        if !store::set_assignee(&mut tx, row.id, row.revision, assignee).await? {
+        let pair = assignee.map(|assignee| (assignee.subject.as_str(), assignee.name.as_str()));
+        if !store::set_assignee(&mut tx, row.id, row.revision, pair).await? {
             tx.rollback().await?;
             return Err(DossierError::Conflict);
         }
-        let (action, note) = if take {
-            ("assign", official.name.clone())
-        } else {
-            ("release", row.assignee_name.clone().unwrap_or_default())
+        let (action, note) = match assignee {
+            Some(assignee) => ("assign", assignee.name.clone()),
+            None => ("release", row.assignee_name.clone().unwrap_or_default()),
         };
         self.log(&mut tx, &actor, &row, action, Some(current.state), &current, &note, now)
             .await?;
@@ -646,7 +733,11 @@ impl Dossiers {
                 actor: &official.subject,
                 action: "onestop.dossier_assigned",
                 subject: &format!("dossier:{}", row.code),
-                detail: json!({ "take": take, "previous": row.assignee }),
+                detail: json!({
+                    "to": assignee.map(|assignee| assignee.subject.as_str()),
+                    "by_leader": assignee.is_some_and(|assignee| assignee.subject != official.subject),
+                    "previous": row.assignee,
+                }),
                 ip: None,
             },
             now,

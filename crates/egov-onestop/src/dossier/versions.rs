@@ -3,12 +3,13 @@
 //! so a dossier always finds the version it was received under.
 
 use chrono::{DateTime, Utc};
+use egov_core::department::is_department_code;
 use egov_core::money::Vnd;
 use egov_db::{DbError, audit};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::domain::{StepKind, Steps};
+use super::domain::{StepKind, Steps, WorkflowStep};
 use super::eform::{DocumentSlot, Field, FieldKind, FormSchema};
 use super::store::{self, VersionRow};
 use super::{DossierError, Dossiers};
@@ -29,6 +30,15 @@ pub struct ProcedureVersion {
     pub online_fee: Vnd,
     pub processing_days: u32,
     pub steps: Steps,
+    /// The workflow template, step by step (department, hours).
+    pub plan: Vec<WorkflowStep>,
+}
+
+impl ProcedureVersion {
+    /// The department that acts at step `index`, if the template names one.
+    pub fn department_at(&self, index: usize) -> Option<&str> {
+        self.plan.get(index).and_then(|step| step.department.as_deref())
+    }
 }
 
 /// What an agency admin publishes.
@@ -39,14 +49,16 @@ pub struct NewVersion {
     pub fee_vnd: i64,
     pub online_fee_vnd: i64,
     pub processing_days: u32,
-    #[schema(value_type = Vec<String>)]
-    pub steps: Vec<StepKind>,
+    /// The workflow: receive, one or more reviews, approve, sign, return;
+    /// each a kind (`"review"`) or `{"kind", "department", "hours"}`.
+    pub steps: Vec<WorkflowStep>,
 }
 
 impl ProcedureVersion {
     pub(crate) fn from_row(row: &VersionRow) -> Result<ProcedureVersion, DbError> {
-        let kinds: Vec<StepKind> = serde_json::from_str(&row.workflow)?;
-        let steps = Steps::new(kinds).ok_or_else(|| DbError::Unavailable("stored workflow is malformed".to_owned()))?;
+        let plan: Vec<WorkflowStep> = serde_json::from_str(&row.workflow)?;
+        let steps = Steps::new(plan.iter().map(|step| step.kind).collect())
+            .ok_or_else(|| DbError::Unavailable("stored workflow is malformed".to_owned()))?;
         Ok(ProcedureVersion {
             procedure_code: row.procedure_code.clone(),
             version: row.version,
@@ -56,6 +68,7 @@ impl ProcedureVersion {
             online_fee: Vnd::new(row.online_fee_vnd),
             processing_days: u32::try_from(row.processing_days).unwrap_or(0),
             steps,
+            plan,
         })
     }
 }
@@ -100,7 +113,7 @@ impl Dossiers {
         new.form
             .check()
             .map_err(|error| DossierError::invalid("form", error.to_string(), error.to_string()))?;
-        let steps = Steps::new(new.steps.clone()).ok_or_else(|| {
+        Steps::new(new.steps.iter().map(|step| step.kind).collect()).ok_or_else(|| {
             DossierError::invalid(
                 "steps",
                 "Quy trình phải gồm: tiếp nhận, một hoặc nhiều bước thẩm định, phê duyệt, ký, trả kết quả.",
@@ -121,6 +134,7 @@ impl Dossiers {
                 "The time limit is 1 to 365 working days.",
             ));
         }
+        check_plan(&new.steps, new.processing_days)?;
         let snapshot = self.catalogue.snapshot().await?;
         if snapshot.index.get(procedure_code).is_none() {
             return Err(DossierError::UnknownProcedure);
@@ -128,16 +142,7 @@ impl Dossiers {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let version = store::last_version_number(&mut tx, procedure_code).await? + 1;
-        let row = version_row(
-            procedure_code,
-            version,
-            &NewVersion {
-                steps: steps.kinds().to_vec(),
-                ..new.clone()
-            },
-            now,
-            actor,
-        )?;
+        let row = version_row(procedure_code, version, new, now, actor)?;
         store::insert_version(&mut tx, &row).await?;
         audit::record(
             &mut tx,
@@ -154,6 +159,59 @@ impl Dossiers {
         tx.commit().await?;
         Ok(version)
     }
+}
+
+/// Checks each step's department code and hours: the hours the steps are
+/// given fit in the procedure's time limit (counted at 8 hours a day).
+fn check_plan(plan: &[WorkflowStep], processing_days: u32) -> Result<(), DossierError> {
+    for step in plan {
+        if let Some(department) = &step.department
+            && !is_department_code(department)
+        {
+            return Err(DossierError::invalid(
+                "steps",
+                format!("Mã phòng ban `{department}` chỉ gồm chữ in hoa, chữ số và dấu gạch dưới (tối đa 32 ký tự)."),
+                format!("The department code `{department}` is capital letters, digits and underscores (at most 32)."),
+            ));
+        }
+        if step.hours == Some(0) {
+            return Err(DossierError::invalid(
+                "steps",
+                "Thời gian của một bước ít nhất 1 giờ làm việc.",
+                "A step is given at least 1 working hour.",
+            ));
+        }
+    }
+    let planned: u32 = plan.iter().filter_map(|step| step.hours).fold(0, u32::saturating_add);
+    if planned > processing_days.saturating_mul(8) {
+        return Err(DossierError::invalid(
+            "steps",
+            format!(
+                "Tổng thời gian các bước ({planned} giờ) vượt thời hạn giải quyết ({processing_days} ngày làm việc)."
+            ),
+            format!("The steps' hours ({planned}) exceed the time limit ({processing_days} working days)."),
+        ));
+    }
+    Ok(())
+}
+
+/// The standard workflow with the demo's departments
+/// ([`crate::directory::standard_departments`]): the one-stop desk receives
+/// (8 working hours, Decree 45/2020) and returns; the specialist division
+/// reviews; the agency's leaders approve and sign.
+pub fn standard_plan(processing_days: u32) -> Vec<WorkflowStep> {
+    let desk = Some("MOT_CUA");
+    let leaders = processing_days >= 2;
+    Steps::standard()
+        .kinds()
+        .iter()
+        .map(|kind| match kind {
+            StepKind::Receive => WorkflowStep::new(*kind, desk, Some(8)),
+            StepKind::Return => WorkflowStep::new(*kind, desk, None),
+            StepKind::Review => WorkflowStep::new(*kind, Some("CHUYEN_MON"), None),
+            StepKind::Approve | StepKind::Sign => WorkflowStep::new(*kind, None, leaders.then_some(4)),
+        })
+        .collect()
 }
 
 /// The row that stores `new` as version `version` of a procedure.
@@ -272,6 +330,6 @@ pub fn default_version(procedure: &Procedure, effective_from: DateTime<Utc>) -> 
         // period; an admin publishes them as a new version.
         online_fee_vnd: fee,
         processing_days: procedure.processing_days.max(1),
-        steps: Steps::standard().kinds().to_vec(),
+        steps: standard_plan(procedure.processing_days.max(1)),
     }
 }

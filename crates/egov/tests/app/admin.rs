@@ -81,7 +81,8 @@ engine_test! {
         let (status, users) = api(&app, Some(&token), "GET", "/api/v1/id/users").await;
         assert_eq!(status, 200, "{users}");
         let ids: Vec<&str> = users.as_array().expect("list").iter().map(|user| user["personal_id"].as_str().expect("id")).collect();
-        assert_eq!(ids.len(), 3, "{ids:?}");
+        // The receiver, the two specialists and the leader.
+        assert_eq!(ids.len(), 4, "{ids:?}");
         assert!(!ids.contains(&CITIZEN) && !ids.contains(&PLATFORM_ADMIN) && !ids.contains(&AGENCY_ADMIN));
         let (_, found) = api(&app, Some(&token), "GET", "/api/v1/id/users?q=cuong").await;
         assert_eq!(found[0]["personal_id"], SPECIALIST, "{found}");

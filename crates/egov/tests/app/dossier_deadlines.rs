@@ -61,6 +61,7 @@ fn official(roles: &[Role]) -> Actor {
         subject: "official-1".to_owned(),
         name: "Trần Thị Bình".to_owned(),
         agency_code: AGENCY.to_owned(),
+        department: None,
         roles: roles.to_vec(),
     })
 }
@@ -171,6 +172,7 @@ engine_test! {
             subject: "leader-1".to_owned(),
             name: "Phạm Văn Dũng".to_owned(),
             agency_code: AGENCY.to_owned(),
+            department: None,
             roles: vec![Role::Leader],
         };
         let new_date = NaiveDate::from_ymd_opt(2026, 3, 10).expect("date");

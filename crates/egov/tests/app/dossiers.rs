@@ -14,6 +14,8 @@ use super::support::{App, spawn_demo};
 const SPECIALIST: &str = "024088007654";
 const LEADER: &str = "024179001122";
 const AGENCY_ADMIN: &str = "024080003344";
+/// A second specialist of the demo agency's specialist division.
+const COLLEAGUE: &str = "024087006677";
 /// A second citizen, created by the tests.
 const OTHER_CITIZEN: &str = "001190000123";
 /// An official of another agency (the second commune), with every role.
@@ -70,6 +72,7 @@ async fn prepare(app: &App) -> String {
             birthdate: None,
             gender: None,
             agency_code: agency.map(str::to_owned),
+            department: None,
             roles,
         };
         egov_id::admin::add_user(
@@ -143,6 +146,7 @@ struct People {
     leader: String,
     agency_admin: String,
     outsider: String,
+    colleague: String,
 }
 
 async fn people(app: &App) -> People {
@@ -155,6 +159,7 @@ async fn people(app: &App) -> People {
         leader: token(app, &secret, LEADER).await,
         agency_admin: token(app, &secret, AGENCY_ADMIN).await,
         outsider: token(app, &secret, OUTSIDER).await,
+        colleague: token(app, &secret, COLLEAGUE).await,
     }
 }
 
@@ -241,7 +246,18 @@ engine_test! {
         let (status, form) = call(&app, &people.citizen, "GET", &format!("/api/v1/procedures/{PROCEDURE}/form"), None, None).await;
         assert_eq!(status, 200, "{form}");
         assert_eq!(form["version"], 1);
-        assert_eq!(form["steps"], json!(["receive", "review", "approve", "sign", "return"]));
+        // The workflow template names each step's department, and hours
+        // where it plans them (a one-day procedure: only the desk's 8).
+        assert_eq!(
+            form["steps"],
+            json!([
+                {"kind": "receive", "department": "MOT_CUA", "hours": 8},
+                {"kind": "review", "department": "CHUYEN_MON"},
+                {"kind": "approve"},
+                {"kind": "sign"},
+                {"kind": "return", "department": "MOT_CUA"},
+            ])
+        );
 
         let code = submit(&app, &people.citizen, "first-submission-0001").await;
         assert!(egov_onestop::dossier::DossierCode::parse(&code).is_some(), "{code}");
@@ -397,8 +413,13 @@ engine_test! {
             let (_, list) = call(&app, stranger, "GET", "/api/v1/dossiers", None, None).await;
             assert_eq!(list, json!([]));
         }
-        // Inside the agency, each role keeps to its actions.
+        // Inside the agency, each department keeps to its steps (the
+        // specialist division does not see a dossier at the desk's step)
+        // and each role to its actions (the leader sees it, but the desk
+        // accepts).
         let (status, body) = act(&app, &people.specialist, &code, json!({"action": "accept"})).await;
+        assert_eq!((status, body["code"].as_str()), (404, Some("dossier_not_found")));
+        let (status, body) = act(&app, &people.leader, &code, json!({"action": "accept"})).await;
         assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
         let (status, _) = act(&app, &people.citizen, &code, json!({"action": "accept"})).await;
         assert_eq!(status, 403, "an applicant does not accept their own dossier");
@@ -697,5 +718,96 @@ engine_test! {
         assert_eq!(call(&app, &people.leader, "POST", &path, Some(assignment(false)), None).await.0, 204);
         let kinds: Vec<String> = view["events"].as_array().expect("events").iter().map(|event| event["action"].as_str().expect("action").to_owned()).collect();
         assert_eq!(kinds, ["submit", "accept", "assign", "assign"]);
+    }
+}
+
+/// The subject the sign-in service gives the one-stop shop for `token`.
+async fn subject_of(app: &App, token: &str) -> String {
+    let (status, claims) = call(app, token, "GET", "/oauth/userinfo", None, None).await;
+    assert_eq!(status, 200, "{claims}");
+    claims["sub"].as_str().expect("sub").to_owned()
+}
+
+async fn listed(app: &App, token: &str, code: &str) -> bool {
+    let (status, list) = call(app, token, "GET", "/api/v1/dossiers?queue=all", None, None).await;
+    assert_eq!(status, 200, "{list}");
+    list.as_array()
+        .expect("list")
+        .iter()
+        .any(|summary| summary["code"] == code)
+}
+
+engine_test! {
+    async fn departments_split_the_agency_and_a_leader_gives_a_dossier_to_a_named_colleague(test_db: TestDb) {
+        let app = spawn_demo(test_db).await;
+        let people = people(&app).await;
+        let code = submit(&app, &people.citizen, "department-submission-0001").await;
+        let path = format!("/api/v1/dossiers/{code}");
+
+        // At the desk's step: the desk's queue has it, the specialist
+        // division's does not, and a specialist cannot open it.
+        assert!(listed(&app, &people.receiver, &code).await);
+        assert!(!listed(&app, &people.specialist, &code).await);
+        assert_eq!(call(&app, &people.specialist, "GET", &path, None, None).await.0, 404);
+        let (status, body) = act(&app, &people.receiver, &code, json!({"action": "accept"})).await;
+        assert_eq!(status, 200, "{body}");
+
+        // At the review step it is the specialist division's. The desk that
+        // received it still reads it (to print the receipt, to answer the
+        // applicant) but no longer acts on it nor queues it.
+        assert!(listed(&app, &people.specialist, &code).await);
+        assert!(!listed(&app, &people.receiver, &code).await);
+        let (status, view) = call(&app, &people.receiver, "GET", &path, None, None).await;
+        assert_eq!(status, 200, "{view}");
+        assert_eq!(view["department"], "CHUYEN_MON");
+        assert_eq!(view["allowed_actions"], json!([]));
+        let (status, _) = act(&app, &people.receiver, &code, json!({"action": "forward"})).await;
+        assert_eq!(status, 403, "the desk does not review");
+        // The whole agency's leader filters by department.
+        let (_, list) = call(&app, &people.leader, "GET", "/api/v1/dossiers?queue=all&department=MOT_CUA", None, None).await;
+        assert!(!list.as_array().expect("list").iter().any(|summary| summary["code"] == code));
+        let (_, list) = call(&app, &people.leader, "GET", "/api/v1/dossiers?queue=all&department=CHUYEN_MON", None, None).await;
+        assert!(list.as_array().expect("list").iter().any(|summary| summary["code"] == code));
+
+        // The leader gives it to a named specialist of that division.
+        let (status, assignees) = call(&app, &people.leader, "GET", &format!("{path}/assignees"), None, None).await;
+        assert_eq!(status, 200, "{assignees}");
+        let names: Vec<&str> = assignees
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|assignee| assignee["name"].as_str())
+            .collect();
+        assert!(names.contains(&"Lê Văn Cường") && names.contains(&"Đỗ Văn Khoa"), "{names:?}");
+        assert!(!names.contains(&"Trần Thị Bình"), "the desk does not review: {names:?}");
+        let colleague = subject_of(&app, &people.colleague).await;
+        let desk = subject_of(&app, &people.receiver).await;
+        let assignment = format!("{path}/assignment");
+        let (status, body) = call(&app, &people.leader, "POST", &assignment, Some(json!({"to": desk})), None).await;
+        assert_eq!((status, body["problems"][0]["path"].as_str()), (422, Some("to")), "{body}");
+        let (status, body) = call(&app, &people.leader, "POST", &assignment, Some(json!({"to": "nobody"})), None).await;
+        assert_eq!(status, 422, "{body}");
+        let (status, body) = call(&app, &people.specialist, "POST", &assignment, Some(json!({"to": colleague})), None).await;
+        assert_eq!(status, 403, "only a leader assigns to someone: {body}");
+        let (status, body) = call(&app, &people.leader, "POST", &assignment, Some(json!({"to": colleague})), None).await;
+        assert_eq!(status, 204, "{body}");
+        let (_, view) = call(&app, &people.colleague, "GET", &path, None, None).await;
+        assert_eq!(view["assignee_name"], "Đỗ Văn Khoa");
+        let (_, mine) = call(&app, &people.colleague, "GET", "/api/v1/dossiers?queue=all&mine=true", None, None).await;
+        assert!(mine.as_array().expect("list").iter().any(|summary| summary["code"] == code));
+        // The other specialist cannot take it from them.
+        let (status, _) = call(&app, &people.specialist, "POST", &assignment, Some(json!({"take": true})), None).await;
+        assert_eq!(status, 403);
+        let (status, body) = act(&app, &people.colleague, &code, json!({"action": "forward"})).await;
+        assert_eq!(status, 200, "{body}");
+        let (_, view) = call(&app, &people.leader, "GET", &path, None, None).await;
+        assert_eq!(view["department"], Value::Null, "the leaders' step belongs to no department");
+        let events: Vec<&str> = view["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter_map(|event| event["action"].as_str())
+            .collect();
+        assert!(events.contains(&"assign"), "the assignment is in the step log: {events:?}");
     }
 }

@@ -40,6 +40,7 @@ async fn federate(downstream: &App) -> (App, String) {
         birthdate: Some("1995-03-08".into()),
         gender: Some("female".into()),
         agency_code: None,
+        department: None,
         roles: Vec::new(),
     };
     egov_id::admin::add_user(
