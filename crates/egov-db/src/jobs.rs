@@ -132,6 +132,50 @@ pub async fn enqueue(tx: &mut Tx, job: &NewJob, now: DateTime<Utc>) -> Result<Op
     Ok((inserted == 1).then_some(id))
 }
 
+/// Enqueues many jobs in one statement, in the caller's transaction: for
+/// writers that commit a batch of changes at once. Jobs whose dedupe key is
+/// taken are skipped, as [`enqueue`] skips them.
+pub async fn enqueue_many(tx: &mut Tx, jobs: &[(&NewJob, DateTime<Utc>)]) -> Result<(), DbError> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(Uuid, &NewJob, String, i32, i64, i64)> = jobs
+        .iter()
+        .map(|(job, now)| {
+            (
+                egov_core::id::new_id(),
+                *job,
+                job.payload.to_string(),
+                i32::try_from(job.max_attempts).unwrap_or(i32::MAX),
+                epoch_millis(job.run_at.unwrap_or(*now)),
+                epoch_millis(*now),
+            )
+        })
+        .collect();
+    with_tx!(tx, conn => {
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO jobs (id, queue, kind, payload, status, attempts, max_attempts, run_at, dedupe_key, created_at, updated_at) ",
+        );
+        insert.push_values(&rows, |mut values, (id, job, payload, max_attempts, run_at, now_ms)| {
+            values
+                .push_bind(*id)
+                .push_bind(job.queue.as_str())
+                .push_bind(job.kind.as_str())
+                .push_bind(payload.as_str())
+                .push_bind("pending")
+                .push_bind(0_i32)
+                .push_bind(*max_attempts)
+                .push_bind(*run_at)
+                .push_bind(job.dedupe_key.as_deref())
+                .push_bind(*now_ms)
+                .push_bind(*now_ms);
+        });
+        insert.push(" ON CONFLICT (dedupe_key) DO NOTHING");
+        insert.build().execute(&mut *conn).await?;
+    });
+    Ok(())
+}
+
 /// Claims up to `limit` due jobs of `queue` for `worker_id`, leasing them for
 /// `lease`. Jobs whose lease ran out are claimable again.
 #[tracing::instrument(skip(db))]

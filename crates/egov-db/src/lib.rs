@@ -164,6 +164,33 @@ impl Db {
         }
     }
 
+    /// Another pool of up to `max_connections` connections to the same
+    /// database, made like this one and sharing its SQLite writer queue:
+    /// for a task that runs on a runtime of its own (its connections must
+    /// be opened there).
+    pub async fn sibling(&self, max_connections: u32) -> Result<Db, DbError> {
+        Ok(match self {
+            Db::Sqlite(pool, writer) => {
+                let options = (*pool.connect_options()).clone();
+                let sibling = SqlitePoolOptions::new()
+                    .max_connections(max_connections)
+                    .connect_with(options)
+                    .await
+                    .map_err(DbError::Connect)?;
+                Db::Sqlite(sibling, std::sync::Arc::clone(writer))
+            }
+            Db::Postgres(pool) => {
+                let options = (*pool.connect_options()).clone();
+                let sibling = PgPoolOptions::new()
+                    .max_connections(max_connections)
+                    .connect_with(options)
+                    .await
+                    .map_err(DbError::Connect)?;
+                Db::Postgres(sibling)
+            }
+        })
+    }
+
     pub fn engine(&self) -> Engine {
         match self {
             Db::Sqlite(..) => Engine::Sqlite,

@@ -964,22 +964,33 @@ impl Provider {
     /// Verifies one of our access tokens and its record: signature, issuer,
     /// expiry, and not revoked.
     pub async fn check_access_token(&self, token: &str) -> Result<(AccessClaims, AccessRow), IdError> {
-        let invalid = || oauth(domain::OAuthErrorCode::InvalidToken, "the access token is not valid");
-        let cache = self.key_cache().await?;
-        let claims: AccessClaims = cache
-            .public
-            .verify_at(token, &self.inner.config.issuer, None, self.now())
-            .map_err(|_| invalid())?;
-        let row = store::access(&self.inner.db, claims.jti).await?.ok_or_else(invalid)?;
-        if row.revoked || row.expires_at <= self.now_ms() {
-            return Err(invalid());
-        }
+        let claims = self.verify_access_token(token).await?;
+        let row = store::access(&self.inner.db, claims.jti)
+            .await?
+            .filter(|row| self.live(row))
+            .ok_or_else(invalid_access_token)?;
         Ok((claims, row))
     }
 
-    /// The userinfo response for an access token.
+    /// The claims of an access token whose signature, issuer and expiry
+    /// check out (its record is not read).
+    async fn verify_access_token(&self, token: &str) -> Result<AccessClaims, IdError> {
+        let cache = self.key_cache().await?;
+        cache
+            .public
+            .verify_at(token, &self.inner.config.issuer, None, self.now())
+            .map_err(|_| invalid_access_token())
+    }
+
+    fn live(&self, row: &AccessRow) -> bool {
+        !row.revoked && row.expires_at > self.now_ms()
+    }
+
+    /// The userinfo response for an access token. The token's record and
+    /// its user are read in one query: every API call of a resource
+    /// server in this process asks this.
     pub async fn userinfo(&self, token: &str) -> Result<Value, IdError> {
-        let (claims, row) = self.check_access_token(token).await?;
+        let claims = self.verify_access_token(token).await?;
         let scopes = Scopes::parse(&claims.scope);
         let invalid = || {
             oauth(
@@ -990,8 +1001,12 @@ impl Provider {
         if !scopes.contains("openid") {
             return Err(invalid());
         }
-        let user_id = row.user_id.ok_or_else(invalid)?;
-        let user = store::user_by_id(&self.inner.db, user_id).await?.ok_or_else(invalid)?;
+        let (row, user) = store::access_with_user(&self.inner.db, claims.jti)
+            .await?
+            .ok_or_else(invalid)?;
+        if !self.live(&row) {
+            return Err(invalid_access_token());
+        }
         let client = self.client(&row.client_id).await?.ok_or_else(invalid)?;
         let mut body = Map::new();
         body.insert("sub".into(), json!(self.subject(&client, user.id).await?));
@@ -1127,6 +1142,10 @@ pub fn user_claims(user: &UserRow, scopes: &Scopes) -> Map<String, Value> {
         claims.insert("roles".into(), json!(user.roles.split_whitespace().collect::<Vec<_>>()));
     }
     claims
+}
+
+fn invalid_access_token() -> IdError {
+    oauth(domain::OAuthErrorCode::InvalidToken, "the access token is not valid")
 }
 
 /// The level a password-only sign-in reaches.

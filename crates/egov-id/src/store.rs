@@ -659,6 +659,33 @@ pub async fn access(db: &Db, jti: Uuid) -> Result<Option<AccessRow>, DbError> {
     }))
 }
 
+#[derive(sqlx::FromRow)]
+struct AccessWithUser {
+    #[sqlx(flatten)]
+    access: AccessRow,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+/// A user's access token record with the user, in one query.
+pub async fn access_with_user(db: &Db, jti: Uuid) -> Result<Option<(AccessRow, UserRow)>, DbError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let user_columns: Vec<String> = USER_COLUMNS
+            .split(',')
+            .map(|column| format!("u.{}", column.trim()))
+            .collect();
+        format!(
+            "SELECT a.jti, a.client_id, a.user_id, a.family_id, a.code_hash, a.scope, a.expires_at, a.revoked, {} \
+             FROM id_access_tokens a JOIN id_users u ON u.id = a.user_id WHERE a.jti = $1",
+            user_columns.join(", ")
+        )
+    });
+    let row = with_pool!(db, pool => {
+        sqlx::query_as::<_, AccessWithUser>(sqlx::AssertSqlSafe(SQL.as_str())).bind(jti).fetch_optional(pool).await?
+    });
+    Ok(row.map(|row| (row.access, row.user)))
+}
+
 pub async fn revoke_access(db: &Db, jti: Uuid) -> Result<(), DbError> {
     with_pool!(db, pool => {
         sqlx::query("UPDATE id_access_tokens SET revoked = TRUE WHERE jti = $1").bind(jti).execute(pool).await?;

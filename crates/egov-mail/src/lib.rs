@@ -40,10 +40,14 @@ pub async fn enqueue(
     dedupe_key: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    let payload = serde_json::to_value(mail)?;
-    let mut job = NewJob::new(SEND_MAIL, payload);
+    Ok(jobs::enqueue(tx, &job(mail, dedupe_key)?, now).await?.is_some())
+}
+
+/// The job that sends `mail`, for callers that enqueue jobs in batches.
+pub fn job(mail: &OutgoingMail, dedupe_key: Option<String>) -> Result<NewJob, DbError> {
+    let mut job = NewJob::new(SEND_MAIL, serde_json::to_value(mail)?);
     job.dedupe_key = dedupe_key;
-    Ok(jobs::enqueue(tx, &job, now).await?.is_some())
+    Ok(job)
 }
 
 /// Why the mail settings or a delivery failed.

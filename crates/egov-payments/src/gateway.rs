@@ -1,14 +1,17 @@
 //! The merchant side of a redirect payment gateway speaking VNPAY's protocol 2.1.0: building the signed payment
 //! URL the payer's browser is sent to, checking the signed parameters the gateway sends back (the browser's return
-//! URL and the server-to-server IPN), and the JSON replies the IPN expects. It owns the signing rule (parameters
-//! sorted by name, form-urlencoded, HMAC-SHA512 under the merchant's hash secret) and the ×100 amount encoding.
-//! It must not decide what a payment pays for or record anything: callers look the order up and pick the
-//! [`IpnReply`]. It does no I/O.
+//! URL and the server-to-server IPN), the JSON replies the IPN expects, and the refund command of the gateway's
+//! merchant API (a signed JSON request and a signed JSON answer). It owns the signing rules (for redirects and IPN:
+//! parameters sorted by name, form-urlencoded; for the merchant API: fixed fields joined by '|'; both HMAC-SHA512
+//! under the merchant's hash secret) and the ×100 amount encoding. It must not decide what a payment pays for or
+//! record anything: callers look the order up, pick the [`IpnReply`] and keep the refund's outcome. Its only I/O is
+//! [`MerchantApiClient`], the one HTTP call to the gateway's API; everything else is pure.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 use hmac::{Hmac, KeyInit as _, Mac as _};
@@ -88,6 +91,9 @@ pub struct GatewayConfig {
     pub payment_endpoint: String,
     /// Where the gateway sends the payer's browser back, `vnp_ReturnUrl`.
     pub return_url: String,
+    /// The gateway's merchant API, where refunds are posted, e.g.
+    /// `https://sandbox.vnpayment.vn/merchant_webapi/api/transaction`.
+    pub api_endpoint: String,
 }
 
 /// The language of the gateway's pages.
@@ -162,39 +168,9 @@ impl TryFrom<NewPayment> for PaymentRequest {
     type Error = PaymentRequestError;
 
     fn try_from(payment: NewPayment) -> Result<Self, Self::Error> {
-        if payment.amount_vnd <= 0 {
-            return Err(PaymentRequestError::AmountNotPositive(payment.amount_vnd));
-        }
-        if payment.amount_vnd.checked_mul(100).is_none() {
-            return Err(PaymentRequestError::AmountTooLarge(payment.amount_vnd));
-        }
-        let reference = &payment.payment_reference;
-        if reference.is_empty()
-            || reference.len() > MAX_PAYMENT_REFERENCE_CHARS
-            || !reference
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || b".-_".contains(&byte))
-        {
-            return Err(PaymentRequestError::PaymentReferenceInvalid(payment.payment_reference));
-        }
-        let order_info = fold_vietnamese_diacritics(payment.order_info.trim());
-        if order_info.is_empty() {
-            return Err(PaymentRequestError::OrderInfoEmpty);
-        }
-        // PHP's urlencode and the WHATWG form encoder disagree on a few marks such as '*' and '~'; keeping to
-        // characters both leave alone or both escape keeps our signature equal to the gateway's.
-        if let Some(refused) = order_info
-            .chars()
-            .find(|character| !(character.is_ascii_alphanumeric() || " .,:;-_/#()".contains(*character)))
-        {
-            return Err(PaymentRequestError::OrderInfoCharacter(refused));
-        }
-        if order_info.len() > MAX_ORDER_INFO_CHARS {
-            return Err(PaymentRequestError::OrderInfoTooLong {
-                length: order_info.len(),
-                max: MAX_ORDER_INFO_CHARS,
-            });
-        }
+        check_amount(payment.amount_vnd)?;
+        check_payment_reference(&payment.payment_reference)?;
+        let order_info = checked_order_info(&payment.order_info)?;
         let order_type = &payment.order_type;
         if order_type.is_empty()
             || order_type.len() > 20
@@ -218,6 +194,52 @@ impl TryFrom<NewPayment> for PaymentRequest {
             expires_at: payment.expires_at,
         })
     }
+}
+
+/// The amount must be positive and still fit once multiplied by 100.
+fn check_amount(amount_vnd: i64) -> Result<(), PaymentRequestError> {
+    if amount_vnd <= 0 {
+        return Err(PaymentRequestError::AmountNotPositive(amount_vnd));
+    }
+    if amount_vnd.checked_mul(100).is_none() {
+        return Err(PaymentRequestError::AmountTooLarge(amount_vnd));
+    }
+    Ok(())
+}
+
+fn check_payment_reference(reference: &str) -> Result<(), PaymentRequestError> {
+    if reference.is_empty()
+        || reference.len() > MAX_PAYMENT_REFERENCE_CHARS
+        || !reference
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b".-_".contains(&byte))
+    {
+        return Err(PaymentRequestError::PaymentReferenceInvalid(reference.to_owned()));
+    }
+    Ok(())
+}
+
+/// An order description as sent: trimmed, diacritics folded, and only characters that both ends encode alike.
+fn checked_order_info(text: &str) -> Result<String, PaymentRequestError> {
+    let order_info = fold_vietnamese_diacritics(text.trim());
+    if order_info.is_empty() {
+        return Err(PaymentRequestError::OrderInfoEmpty);
+    }
+    // PHP's urlencode and the WHATWG form encoder disagree on a few marks such as '*' and '~'; keeping to
+    // characters both leave alone or both escape keeps our signature equal to the gateway's.
+    if let Some(refused) = order_info
+        .chars()
+        .find(|character| !(character.is_ascii_alphanumeric() || " .,:;-_/#()".contains(*character)))
+    {
+        return Err(PaymentRequestError::OrderInfoCharacter(refused));
+    }
+    if order_info.len() > MAX_ORDER_INFO_CHARS {
+        return Err(PaymentRequestError::OrderInfoTooLong {
+            length: order_info.len(),
+            max: MAX_ORDER_INFO_CHARS,
+        });
+    }
+    Ok(order_info)
 }
 
 impl PaymentRequest {
@@ -548,6 +570,531 @@ pub fn parse_amount_in_hundredths(text: &str) -> Option<i64> {
     (hundredths > 0 && hundredths % 100 == 0).then_some(hundredths / 100)
 }
 
+// ---------------------------------------------------------------- refunds through the merchant API
+
+/// The merchant API's command for a refund.
+pub const REFUND_COMMAND: &str = "refund";
+
+/// The fields of a refund request its signature covers, in the order the signed data joins them with '|'.
+pub const REFUND_REQUEST_SIGNED_FIELDS: [&str; 13] = [
+    "vnp_RequestId",
+    "vnp_Version",
+    "vnp_Command",
+    "vnp_TmnCode",
+    "vnp_TransactionType",
+    "vnp_TxnRef",
+    "vnp_Amount",
+    "vnp_TransactionNo",
+    "vnp_TransactionDate",
+    "vnp_CreateBy",
+    "vnp_CreateDate",
+    "vnp_IpAddr",
+    "vnp_OrderInfo",
+];
+
+/// The fields of the merchant API's answer to a refund its signature covers, in order.
+pub const REFUND_RESPONSE_SIGNED_FIELDS: [&str; 13] = [
+    "vnp_ResponseId",
+    "vnp_Command",
+    "vnp_ResponseCode",
+    "vnp_Message",
+    "vnp_TmnCode",
+    "vnp_TxnRef",
+    "vnp_Amount",
+    "vnp_BankCode",
+    "vnp_PayDate",
+    "vnp_TransactionNo",
+    "vnp_TransactionType",
+    "vnp_TransactionStatus",
+    "vnp_OrderInfo",
+];
+
+/// `vnp_ResponseCode` values of the refund command. VNPAY has published two tables over the years; the codes both
+/// give the same meaning are used as they are, and where they differ the current one wins (02 is the terminal
+/// code there, where an older table used it for "the refunds add up to more than the payment": 93 covers that).
+pub mod refund_code {
+    /// The gateway took the refund.
+    pub const SUCCESS: &str = "00";
+    /// `vnp_TmnCode` names no terminal of the gateway.
+    pub const UNKNOWN_TERMINAL: &str = "02";
+    /// A field is missing or not in its format (including a version other than 2.1.0).
+    pub const MALFORMED: &str = "03";
+    /// A full refund was asked after a partial one.
+    pub const FULL_AFTER_PARTIAL: &str = "04";
+    /// No payment with this `vnp_TxnRef`, `vnp_TransactionDate` (and `vnp_TransactionNo`, when given).
+    pub const TRANSACTION_NOT_FOUND: &str = "91";
+    /// The amount is more than what is left to refund of the payment (or, for a full refund, not the payment's).
+    pub const AMOUNT_INVALID: &str = "93";
+    /// The gateway already has this `vnp_RequestId` for another refund, or a refund of this payment in progress:
+    /// the outcome of the earlier request stands, and sending a new one would risk refunding twice.
+    pub const DUPLICATE_REQUEST: &str = "94";
+    /// The payment did not succeed at the gateway, so there is nothing to refund.
+    pub const PAYMENT_NOT_SUCCESSFUL: &str = "95";
+    /// The request's `vnp_SecureHash` is missing or wrong.
+    pub const INVALID_CHECKSUM: &str = "97";
+    /// Anything else, such as a command the API does not offer.
+    pub const OTHER: &str = "99";
+}
+
+/// How long the merchant waits for the gateway's API before giving up on an answer.
+pub const MERCHANT_API_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The largest answer read from the gateway's API; its answers are a few hundred bytes.
+const MAX_MERCHANT_API_ANSWER_BYTES: usize = 64 * 1024;
+
+/// The longest `vnp_RequestId`.
+pub const MAX_REFUND_REQUEST_ID_CHARS: usize = 32;
+
+/// What a refund gives back: `vnp_TransactionType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundKind {
+    /// "02": the whole payment.
+    Full,
+    /// "03": part of it.
+    Partial,
+}
+
+impl RefundKind {
+    /// The `vnp_TransactionType` value.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            RefundKind::Full => "02",
+            RefundKind::Partial => "03",
+        }
+    }
+
+    #[must_use]
+    pub fn from_code(code: &str) -> Option<Self> {
+        [RefundKind::Full, RefundKind::Partial]
+            .into_iter()
+            .find(|kind| kind.code() == code)
+    }
+}
+
+/// A refund as the caller describes it, before any check.
+#[derive(Debug, Clone)]
+pub struct NewRefund {
+    /// `vnp_RequestId`: 1 to 32 letters or digits, one per refund the merchant means. Sending the same request
+    /// again (after an answer was lost) must reuse it, so the gateway can tell a retry from a second refund.
+    pub request_id: String,
+    pub kind: RefundKind,
+    /// The payment's `vnp_TxnRef`.
+    pub payment_reference: String,
+    pub amount_vnd: i64,
+    /// Why; diacritics are folded as for payments.
+    pub order_info: String,
+    /// The payment's `vnp_TransactionNo` from its IPN or return, if it was kept; "0" is sent otherwise.
+    pub gateway_transaction_no: Option<String>,
+    /// When the payment was created: the `vnp_CreateDate` it was sent with, which the gateway files it under.
+    pub payment_created_at: DateTime<Utc>,
+    /// Who asks for the refund at the merchant; diacritics are folded.
+    pub created_by: String,
+    /// `vnp_IpAddr`.
+    pub client_ip: IpAddr,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Why a refund could not be described to the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RefundRequestError {
+    #[error("the refund request id must be 1 to 32 letters or digits, got {0:?}")]
+    RequestIdInvalid(String),
+    #[error("the gateway transaction number must be 1 to 50 letters or digits, got {0:?}")]
+    TransactionNoInvalid(String),
+    #[error("the refund's author must be 1 to 255 letters, digits, spaces or . - _ @ once folded, got {0:?}")]
+    CreatedByInvalid(String),
+    /// The amount, the payment reference or the description, checked as for a payment.
+    #[error(transparent)]
+    Field(#[from] PaymentRequestError),
+}
+
+/// A refund whose every field has been checked: no field holds the '|' that separates them in the signed data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    request_id: String,
+    kind: RefundKind,
+    payment_reference: String,
+    amount_vnd: i64,
+    order_info: String,
+    gateway_transaction_no: String,
+    payment_created_at: DateTime<Utc>,
+    created_by: String,
+    client_ip: IpAddr,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<NewRefund> for RefundRequest {
+    type Error = RefundRequestError;
+
+    fn try_from(refund: NewRefund) -> Result<Self, Self::Error> {
+        let request_id = &refund.request_id;
+        if request_id.is_empty()
+            || request_id.len() > MAX_REFUND_REQUEST_ID_CHARS
+            || !request_id.bytes().all(|byte| byte.is_ascii_alphanumeric())
+        {
+            return Err(RefundRequestError::RequestIdInvalid(refund.request_id));
+        }
+        check_amount(refund.amount_vnd)?;
+        check_payment_reference(&refund.payment_reference)?;
+        let order_info = checked_order_info(&refund.order_info)?;
+        let gateway_transaction_no = match refund.gateway_transaction_no {
+            None => "0".to_owned(),
+            Some(number) if number.is_empty() => "0".to_owned(),
+            Some(number) => {
+                if number.len() > 50 || !number.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
+                    return Err(RefundRequestError::TransactionNoInvalid(number));
+                }
+                number
+            }
+        };
+        let created_by = fold_vietnamese_diacritics(refund.created_by.trim());
+        if created_by.is_empty()
+            || created_by.len() > 255
+            || !created_by
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b" .-_@".contains(&byte))
+        {
+            return Err(RefundRequestError::CreatedByInvalid(refund.created_by));
+        }
+        Ok(Self {
+            request_id: refund.request_id,
+            kind: refund.kind,
+            payment_reference: refund.payment_reference,
+            amount_vnd: refund.amount_vnd,
+            order_info,
+            gateway_transaction_no,
+            payment_created_at: refund.payment_created_at,
+            created_by,
+            client_ip: refund.client_ip,
+            created_at: refund.created_at,
+        })
+    }
+}
+
+impl RefundRequest {
+    #[must_use]
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    #[must_use]
+    pub fn amount_vnd(&self) -> i64 {
+        self.amount_vnd
+    }
+
+    /// The signed fields by name, in the order of [`REFUND_REQUEST_SIGNED_FIELDS`].
+    #[must_use]
+    pub fn fields(&self, config: &GatewayConfig) -> BTreeMap<String, String> {
+        // Checked when the request was built.
+        let amount_in_hundredths = self.amount_vnd.saturating_mul(100);
+        [
+            ("vnp_RequestId", self.request_id.clone()),
+            ("vnp_Version", PROTOCOL_VERSION.to_owned()),
+            ("vnp_Command", REFUND_COMMAND.to_owned()),
+            ("vnp_TmnCode", config.terminal_code.clone()),
+            ("vnp_TransactionType", self.kind.code().to_owned()),
+            ("vnp_TxnRef", self.payment_reference.clone()),
+            ("vnp_Amount", amount_in_hundredths.to_string()),
+            ("vnp_TransactionNo", self.gateway_transaction_no.clone()),
+            ("vnp_TransactionDate", vietnam_timestamp(self.payment_created_at)),
+            ("vnp_CreateBy", self.created_by.clone()),
+            ("vnp_CreateDate", vietnam_timestamp(self.created_at)),
+            ("vnp_IpAddr", self.client_ip.to_string()),
+            ("vnp_OrderInfo", self.order_info.clone()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    }
+
+    /// The data the request's signature covers: the fields' values joined by '|'.
+    #[must_use]
+    pub fn signed_data(&self, config: &GatewayConfig) -> String {
+        piped_data(&REFUND_REQUEST_SIGNED_FIELDS, &self.fields(config))
+    }
+
+    /// The JSON body posted to the merchant API: every field as a string, and `vnp_SecureHash`.
+    #[must_use]
+    pub fn to_json(&self, config: &GatewayConfig) -> String {
+        let mut fields = self.fields(config);
+        let signature = to_lower_hex(&hmac_sha512(&config.hash_secret, &self.signed_data(config)));
+        fields.insert(SECURE_HASH_PARAMETER.to_owned(), signature);
+        // A map of strings always serialises.
+        serde_json::to_string(&fields).unwrap_or_default()
+    }
+
+    /// What a verified answer means for this request. A success must be about this very refund (terminal,
+    /// reference, amount, kind and command), or it is not trusted; a refusal is taken as it comes, since trusting
+    /// it wrongly only leaves a fee still to be refunded.
+    ///
+    /// # Errors
+    /// [`RefundResponseError::Mismatch`] for a success that answers something else.
+    pub fn outcome(
+        &self,
+        config: &GatewayConfig,
+        response: &RefundResponse,
+    ) -> Result<RefundOutcome, RefundResponseError> {
+        match response.response_code.as_str() {
+            refund_code::SUCCESS => {
+                let fields = self.fields(config);
+                for (name, value) in [
+                    ("vnp_Command", &response.command),
+                    ("vnp_TmnCode", &response.terminal_code),
+                    ("vnp_TxnRef", &response.payment_reference),
+                    ("vnp_Amount", &response.amount),
+                    ("vnp_TransactionType", &response.transaction_type),
+                ] {
+                    if fields.get(name) != Some(value) {
+                        return Err(RefundResponseError::Mismatch(name));
+                    }
+                }
+                Ok(RefundOutcome::Refunded {
+                    transaction_no: response.transaction_no.clone(),
+                })
+            }
+            refund_code::DUPLICATE_REQUEST => Ok(RefundOutcome::AlreadyRequested),
+            _ => Ok(RefundOutcome::Refused {
+                response_code: response.response_code.clone(),
+                message: response.message.clone(),
+            }),
+        }
+    }
+}
+
+/// The merchant API's answer to a refund, as signed. Fields the gateway left out are empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefundResponse {
+    pub response_id: String,
+    pub command: String,
+    /// See [`refund_code`].
+    pub response_code: String,
+    pub message: String,
+    pub terminal_code: String,
+    pub payment_reference: String,
+    /// `vnp_Amount` as sent, in hundredths.
+    pub amount: String,
+    pub bank_code: String,
+    pub pay_date: String,
+    /// The gateway's number for the refund.
+    pub transaction_no: String,
+    pub transaction_type: String,
+    pub transaction_status: String,
+    pub order_info: String,
+}
+
+impl RefundResponse {
+    /// The signed fields by name.
+    #[must_use]
+    pub fn fields(&self) -> BTreeMap<String, String> {
+        let values = [
+            &self.response_id,
+            &self.command,
+            &self.response_code,
+            &self.message,
+            &self.terminal_code,
+            &self.payment_reference,
+            &self.amount,
+            &self.bank_code,
+            &self.pay_date,
+            &self.transaction_no,
+            &self.transaction_type,
+            &self.transaction_status,
+            &self.order_info,
+        ];
+        REFUND_RESPONSE_SIGNED_FIELDS
+            .iter()
+            .zip(values)
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect()
+    }
+
+    fn from_fields(fields: &mut BTreeMap<String, String>) -> Self {
+        let mut take = |name: &str| fields.remove(name).unwrap_or_default();
+        RefundResponse {
+            response_id: take("vnp_ResponseId"),
+            command: take("vnp_Command"),
+            response_code: take("vnp_ResponseCode"),
+            message: take("vnp_Message"),
+            terminal_code: take("vnp_TmnCode"),
+            payment_reference: take("vnp_TxnRef"),
+            amount: take("vnp_Amount"),
+            bank_code: take("vnp_BankCode"),
+            pay_date: take("vnp_PayDate"),
+            transaction_no: take("vnp_TransactionNo"),
+            transaction_type: take("vnp_TransactionType"),
+            transaction_status: take("vnp_TransactionStatus"),
+            order_info: take("vnp_OrderInfo"),
+        }
+    }
+
+    /// The data the answer's signature covers: the fields' values joined by '|'.
+    #[must_use]
+    pub fn signed_data(&self) -> String {
+        piped_data(&REFUND_RESPONSE_SIGNED_FIELDS, &self.fields())
+    }
+
+    /// The answer as the gateway sends it, signed with `secret` (the simulator's side).
+    #[must_use]
+    pub fn to_json(&self, secret: &HashSecret) -> String {
+        let mut fields = self.fields();
+        let signature = to_lower_hex(&hmac_sha512(secret, &self.signed_data()));
+        fields.insert(SECURE_HASH_PARAMETER.to_owned(), signature);
+        serde_json::to_string(&fields).unwrap_or_default()
+    }
+}
+
+/// Why an answer of the merchant API is not trusted.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RefundResponseError {
+    #[error("the answer is not a JSON object of plain values")]
+    NotJson,
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error("the answer's {0} is not the request's")]
+    Mismatch(&'static str),
+}
+
+/// Checks the signature of an answer of the merchant API and reads it.
+///
+/// # Errors
+/// [`RefundResponseError::NotJson`] for a body that is not a flat JSON object, or a [`SignatureError`] for a
+/// missing, malformed or wrong `vnp_SecureHash`.
+pub fn verify_refund_response(secret: &HashSecret, body: &str) -> Result<RefundResponse, RefundResponseError> {
+    let mut fields = json_fields(body).ok_or(RefundResponseError::NotJson)?;
+    check_piped_signature(secret, &REFUND_RESPONSE_SIGNED_FIELDS, &fields)?;
+    Ok(RefundResponse::from_fields(&mut fields))
+}
+
+/// What the gateway did with a refund request whose answer checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// "00": refunded; the gateway's number for the refund.
+    Refunded { transaction_no: String },
+    /// "94": the gateway already has this request, or another refund of the payment in progress. Nothing tells
+    /// whether the money moved, so the request must not be replaced by a new one.
+    AlreadyRequested,
+    /// Any other code: refused, nothing was refunded.
+    Refused { response_code: String, message: String },
+}
+
+/// The values of `fields`, in order, joined by '|'; a field not in `values` counts as empty.
+#[must_use]
+pub fn piped_data(fields: &[&str], values: &BTreeMap<String, String>) -> String {
+    fields
+        .iter()
+        .map(|name| values.get(*name).map_or("", String::as_str))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// Checks the `vnp_SecureHash` among `values` against the '|'-joined data of `fields`, in constant time.
+///
+/// # Errors
+/// A [`SignatureError`] for a missing, malformed or wrong signature.
+pub fn check_piped_signature(
+    secret: &HashSecret,
+    fields: &[&str],
+    values: &BTreeMap<String, String>,
+) -> Result<(), SignatureError> {
+    let stated = values.get(SECURE_HASH_PARAMETER).ok_or(SignatureError::Missing)?;
+    let stated_bytes = from_hex(stated)
+        .filter(|bytes| bytes.len() == 64)
+        .ok_or(SignatureError::Malformed)?;
+    let computed_bytes = hmac_sha512(secret, &piped_data(fields, values));
+    if bool::from(computed_bytes.as_slice().ct_eq(stated_bytes.as_slice())) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// A flat JSON object read as strings: numbers and booleans as written, `null` as absent; `None` for anything
+/// else (the merchant API sends neither arrays nor nested objects).
+#[must_use]
+pub fn json_fields(body: &str) -> Option<BTreeMap<String, String>> {
+    let serde_json::Value::Object(object) = serde_json::from_str(body).ok()? else {
+        return None;
+    };
+    let mut fields = BTreeMap::new();
+    for (name, value) in object {
+        let text = match value {
+            serde_json::Value::String(text) => text,
+            serde_json::Value::Number(number) => number.to_string(),
+            serde_json::Value::Bool(flag) => flag.to_string(),
+            serde_json::Value::Null => continue,
+            serde_json::Value::Array(_) | serde_json::Value::Object(_) => return None,
+        };
+        fields.insert(name, text);
+    }
+    Some(fields)
+}
+
+/// Why a call to the merchant API gave no trusted outcome. Each leaves it open whether the gateway refunded:
+/// the caller retries with the same request id.
+#[derive(Debug, Error)]
+pub enum MerchantApiError {
+    #[error("the gateway's API was not reached or did not answer in time: {0}")]
+    Unreachable(#[source] reqwest::Error),
+    #[error("the gateway's API answered HTTP {0}")]
+    Status(u16),
+    #[error("the gateway's API answered more than {MAX_MERCHANT_API_ANSWER_BYTES} bytes")]
+    TooLarge,
+    #[error("the gateway's answer is not trusted: {0}")]
+    Answer(#[from] RefundResponseError),
+}
+
+/// The merchant's HTTP client for the gateway's API: one JSON POST per call, a deadline, and no redirects
+/// followed (the API answers in place; following one would post the signed request elsewhere).
+#[derive(Debug, Clone)]
+pub struct MerchantApiClient {
+    http: reqwest::Client,
+}
+
+impl MerchantApiClient {
+    /// # Errors
+    /// When the TLS backend or the system's resolver configuration cannot be loaded.
+    pub fn new() -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(MERCHANT_API_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self { http })
+    }
+
+    /// Posts a refund to the gateway's API and reads its signed answer.
+    ///
+    /// # Errors
+    /// A [`MerchantApiError`] when no trusted answer came back: the refund may or may not have been made.
+    pub async fn refund(
+        &self,
+        config: &GatewayConfig,
+        request: &RefundRequest,
+    ) -> Result<RefundOutcome, MerchantApiError> {
+        let mut response = self
+            .http
+            .post(&config.api_endpoint)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(request.to_json(config))
+            .send()
+            .await
+            .map_err(MerchantApiError::Unreachable)?;
+        if !response.status().is_success() {
+            return Err(MerchantApiError::Status(response.status().as_u16()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(MerchantApiError::Unreachable)? {
+            if body.len() + chunk.len() > MAX_MERCHANT_API_ANSWER_BYTES {
+                return Err(MerchantApiError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = String::from_utf8(body).map_err(|_| RefundResponseError::NotJson)?;
+        let answer = verify_refund_response(&config.hash_secret, &body)?;
+        Ok(request.outcome(config, &answer)?)
+    }
+}
+
 fn signed_data(parameters: &BTreeMap<String, String>) -> String {
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(parameters.iter())
@@ -602,6 +1149,7 @@ mod tests {
             hash_secret: HashSecret::new(TEST_SECRET),
             payment_endpoint: "https://sandbox.example/paymentv2/vpcpay.html".to_owned(),
             return_url: "https://dichvucong.example/thanh-toan/ket-qua".to_owned(),
+            api_endpoint: "https://sandbox.example/merchant_webapi/api/transaction".to_owned(),
         }
     }
 
@@ -915,6 +1463,239 @@ mod tests {
         assert_eq!(parse_vietnam_timestamp("20270101003000"), Some(at));
         assert_eq!(parse_vietnam_timestamp("20271301003000"), None);
         assert_eq!(parse_vietnam_timestamp("2027-01-01 00:3"), None);
+    }
+
+    fn new_refund() -> NewRefund {
+        let payment = new_payment();
+        NewRefund {
+            request_id: "0194f3a1b2c37d4e8f9a0b1c2d3e4f50".to_owned(),
+            kind: RefundKind::Full,
+            payment_reference: payment.payment_reference,
+            amount_vnd: 150_000,
+            order_info: "Hoàn phí hồ sơ 000.00.01.H24-261127-0001".to_owned(),
+            gateway_transaction_no: Some("14271027".to_owned()),
+            payment_created_at: payment.created_at,
+            created_by: "Trần Thị Bình".to_owned(),
+            client_ip: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)),
+            created_at: Utc
+                .with_ymd_and_hms(2026, 12, 1, 2, 0, 0)
+                .single()
+                .expect("a valid date"),
+        }
+    }
+
+    /// The gateway's answer to `new_refund`, before signing.
+    fn refund_answer(response_code: &str) -> RefundResponse {
+        RefundResponse {
+            response_id: "a1b2c3".to_owned(),
+            command: "refund".to_owned(),
+            response_code: response_code.to_owned(),
+            message: "Refund success".to_owned(),
+            terminal_code: "EGOVTEST".to_owned(),
+            payment_reference: "PAY-000.00.01.H24-261127-0001".to_owned(),
+            amount: "15000000".to_owned(),
+            bank_code: "NCB".to_owned(),
+            pay_date: "20261201090001".to_owned(),
+            transaction_no: "90000001".to_owned(),
+            transaction_type: "02".to_owned(),
+            transaction_status: "05".to_owned(),
+            order_info: "Hoan phi ho so 000.00.01.H24-261127-0001".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_refund_request_signs_its_fields_joined_by_bars_in_the_protocol_order() {
+        let request = RefundRequest::try_from(new_refund()).expect("valid");
+        let signed_data = request.signed_data(&config());
+        assert_eq!(
+            signed_data,
+            "0194f3a1b2c37d4e8f9a0b1c2d3e4f50|2.1.0|refund|EGOVTEST|02|PAY-000.00.01.H24-261127-0001|15000000\
+             |14271027|20261127100405|Tran Thi Binh|20261201090000|203.0.113.9\
+             |Hoan phi ho so 000.00.01.H24-261127-0001"
+        );
+        let body = json_fields(&request.to_json(&config())).expect("a JSON object");
+        assert_eq!(body.len(), 14, "the 13 signed fields and the signature: {body:?}");
+        assert_eq!(
+            body[SECURE_HASH_PARAMETER],
+            reference_hmac_sha512_hex(TEST_SECRET.as_bytes(), signed_data.as_bytes())
+        );
+        assert_eq!(
+            check_piped_signature(&HashSecret::new(TEST_SECRET), &REFUND_REQUEST_SIGNED_FIELDS, &body),
+            Ok(())
+        );
+        assert_eq!(body["vnp_TransactionDate"], vietnam_timestamp(new_payment().created_at));
+
+        let unknown_number = RefundRequest::try_from(NewRefund {
+            gateway_transaction_no: None,
+            kind: RefundKind::Partial,
+            ..new_refund()
+        })
+        .expect("valid");
+        let fields = unknown_number.fields(&config());
+        assert_eq!(
+            (
+                fields["vnp_TransactionNo"].as_str(),
+                fields["vnp_TransactionType"].as_str()
+            ),
+            ("0", "03")
+        );
+    }
+
+    #[test]
+    fn invalid_refunds_are_refused_with_the_reason() {
+        let check = |refund: NewRefund, expected: RefundRequestError| {
+            assert_eq!(RefundRequest::try_from(refund), Err(expected));
+        };
+        for request_id in ["", "a-b", &"a".repeat(33)] {
+            check(
+                NewRefund {
+                    request_id: request_id.to_owned(),
+                    ..new_refund()
+                },
+                RefundRequestError::RequestIdInvalid(request_id.to_owned()),
+            );
+        }
+        check(
+            NewRefund {
+                created_by: "Bình|00".to_owned(),
+                ..new_refund()
+            },
+            RefundRequestError::CreatedByInvalid("Bình|00".to_owned()),
+        );
+        check(
+            NewRefund {
+                gateway_transaction_no: Some("1|2".to_owned()),
+                ..new_refund()
+            },
+            RefundRequestError::TransactionNoInvalid("1|2".to_owned()),
+        );
+        check(
+            NewRefund {
+                order_info: "Hoàn | phí".to_owned(),
+                ..new_refund()
+            },
+            PaymentRequestError::OrderInfoCharacter('|').into(),
+        );
+        check(
+            NewRefund {
+                amount_vnd: 0,
+                ..new_refund()
+            },
+            PaymentRequestError::AmountNotPositive(0).into(),
+        );
+    }
+
+    #[test]
+    fn a_refund_answer_is_verified_over_its_fields_joined_by_bars() {
+        let answer = refund_answer("00");
+        assert_eq!(
+            answer.signed_data(),
+            "a1b2c3|refund|00|Refund success|EGOVTEST|PAY-000.00.01.H24-261127-0001|15000000|NCB|20261201090001\
+             |90000001|02|05|Hoan phi ho so 000.00.01.H24-261127-0001"
+        );
+        let body = answer.to_json(&HashSecret::new(TEST_SECRET));
+        let fields = json_fields(&body).expect("JSON");
+        assert_eq!(
+            fields[SECURE_HASH_PARAMETER],
+            reference_hmac_sha512_hex(TEST_SECRET.as_bytes(), answer.signed_data().as_bytes())
+        );
+        let verified = verify_refund_response(&HashSecret::new(TEST_SECRET), &body).expect("verifies");
+        assert_eq!(verified, answer);
+        let request = RefundRequest::try_from(new_refund()).expect("valid");
+        assert_eq!(
+            request.outcome(&config(), &verified),
+            Ok(RefundOutcome::Refunded {
+                transaction_no: "90000001".to_owned()
+            })
+        );
+
+        // The gateway may write amounts as JSON numbers; they are signed as written.
+        let mut numeric: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        numeric["vnp_Amount"] = serde_json::json!(15_000_000);
+        assert!(verify_refund_response(&HashSecret::new(TEST_SECRET), &numeric.to_string()).is_ok());
+    }
+
+    #[test]
+    fn a_forged_or_unsigned_refund_answer_is_refused() {
+        let secret = HashSecret::new(TEST_SECRET);
+        let genuine: serde_json::Value = serde_json::from_str(&refund_answer("91").to_json(&secret)).expect("JSON");
+        // A refusal turned into a success, or any other signed field changed, no longer verifies.
+        for name in REFUND_RESPONSE_SIGNED_FIELDS {
+            let mut forged = genuine.clone();
+            forged[name] = serde_json::json!(if name == "vnp_ResponseCode" { "00" } else { "forged" });
+            assert_eq!(
+                verify_refund_response(&secret, &forged.to_string()),
+                Err(RefundResponseError::Signature(SignatureError::Mismatch)),
+                "changed {name}"
+            );
+        }
+        let signed_elsewhere = refund_answer("00").to_json(&HashSecret::new("a guessed secret"));
+        assert_eq!(
+            verify_refund_response(&secret, &signed_elsewhere),
+            Err(SignatureError::Mismatch.into())
+        );
+        let mut unsigned = genuine.clone();
+        unsigned
+            .as_object_mut()
+            .expect("an object")
+            .remove(SECURE_HASH_PARAMETER);
+        assert_eq!(
+            verify_refund_response(&secret, &unsigned.to_string()),
+            Err(SignatureError::Missing.into())
+        );
+        let mut truncated = genuine.clone();
+        truncated[SECURE_HASH_PARAMETER] = serde_json::json!("abc");
+        assert_eq!(
+            verify_refund_response(&secret, &truncated.to_string()),
+            Err(SignatureError::Malformed.into())
+        );
+        for not_json in ["", "<html>502</html>", "[]", r#"{"vnp_ResponseCode":["00"]}"#] {
+            assert_eq!(
+                verify_refund_response(&secret, not_json),
+                Err(RefundResponseError::NotJson),
+                "{not_json}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_signed_success_for_another_refund_is_not_taken_and_other_codes_are_told_apart() {
+        let request = RefundRequest::try_from(new_refund()).expect("valid");
+        let check = |answer: RefundResponse, expected: Result<RefundOutcome, RefundResponseError>| {
+            assert_eq!(request.outcome(&config(), &answer), expected);
+        };
+        check(
+            RefundResponse {
+                amount: "100".to_owned(),
+                ..refund_answer("00")
+            },
+            Err(RefundResponseError::Mismatch("vnp_Amount")),
+        );
+        check(
+            RefundResponse {
+                payment_reference: "PAY-OTHER".to_owned(),
+                ..refund_answer("00")
+            },
+            Err(RefundResponseError::Mismatch("vnp_TxnRef")),
+        );
+        check(
+            RefundResponse {
+                command: "querydr".to_owned(),
+                ..refund_answer("00")
+            },
+            Err(RefundResponseError::Mismatch("vnp_Command")),
+        );
+        check(refund_answer("94"), Ok(RefundOutcome::AlreadyRequested));
+        check(
+            RefundResponse {
+                message: "Transaction not found".to_owned(),
+                ..refund_answer("91")
+            },
+            Ok(RefundOutcome::Refused {
+                response_code: "91".to_owned(),
+                message: "Transaction not found".to_owned(),
+            }),
+        );
     }
 
     #[test]

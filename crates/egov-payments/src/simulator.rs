@@ -1,19 +1,23 @@
 //! A local stand-in for the payment gateway, for tests and the demo: it checks a signed payment URL, shows the
 //! payer a page with "Thanh toán" and "Hủy", then calls the merchant's IPN server to server and sends the browser
-//! back to the return URL, both with signed results, as the real gateway does. It keeps no state: everything it
-//! needs travels in the signed query, so a forged or altered request is refused. It must not be mounted in
-//! production, and it moves no money.
+//! back to the return URL, both with signed results, as the real gateway does. A payment request keeps no state:
+//! everything it needs travels in the signed query, so a forged or altered request is refused. The merchant API's
+//! refund command (`POST /vnpay/merchant_webapi/api/transaction`, signed JSON both ways) needs to know what was
+//! paid, so the simulator keeps a ledger in memory of the payments decided on its page and of the refunds it
+//! answered; a restarted simulator has forgotten them and answers 91 (transaction not found). It must not be
+//! mounted in production, and it moves no money.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Form, Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,8 +25,9 @@ use chrono::Utc;
 use thiserror::Error;
 
 use crate::gateway::{
-    self, CURRENCY_VND, HashSecret, IpnReply, PROTOCOL_VERSION, RESPONSE_CODE_CANCELLED_BY_PAYER,
-    RESPONSE_CODE_SUCCESS, SECURE_HASH_PARAMETER, SignatureError,
+    self, CURRENCY_VND, HashSecret, IpnReply, PROTOCOL_VERSION, REFUND_COMMAND, REFUND_REQUEST_SIGNED_FIELDS,
+    RESPONSE_CODE_CANCELLED_BY_PAYER, RESPONSE_CODE_SUCCESS, RefundKind, RefundResponse, SECURE_HASH_PARAMETER,
+    SignatureError, refund_code,
 };
 use crate::vietqr::group_thousands;
 
@@ -39,6 +44,10 @@ pub const IPN_REPLY_HEADER: HeaderName = HeaderName::from_static("x-simulator-ip
 
 /// The form field carrying the payer's choice on the simulated page.
 const DECISION_FIELD: &str = "decision";
+
+/// Where the simulator serves the gateway's merchant API, VNPAY's `/merchant_webapi/api/transaction` under
+/// `/vnpay`.
+pub const MERCHANT_API_PATH: &str = "/vnpay/merchant_webapi/api/transaction";
 
 /// What the simulated gateway knows about the one merchant it serves.
 #[derive(Clone)]
@@ -93,12 +102,68 @@ impl IntoResponse for SimulatorError {
     }
 }
 
-/// The simulator's routes: `GET /vnpay/pay` and `POST /vnpay/pay/confirm`.
+/// The simulator's routes: `GET /vnpay/pay`, `POST /vnpay/pay/confirm` and the merchant API at
+/// [`MERCHANT_API_PATH`]. Each call makes a simulator with an empty ledger.
 pub fn router(config: SimulatorConfig) -> Router {
     Router::new()
         .route("/vnpay/pay", get(show_payment_page))
         .route("/vnpay/pay/confirm", post(confirm_payment))
-        .with_state(Arc::new(config))
+        .route(MERCHANT_API_PATH, post(merchant_api))
+        .with_state(Arc::new(Simulator {
+            config,
+            ledger: Mutex::default(),
+        }))
+}
+
+/// The simulator's configuration and what it remembers.
+#[derive(Debug)]
+struct Simulator {
+    config: SimulatorConfig,
+    ledger: Mutex<Ledger>,
+}
+
+impl std::ops::Deref for Simulator {
+    type Target = SimulatorConfig;
+
+    fn deref(&self) -> &SimulatorConfig {
+        &self.config
+    }
+}
+
+impl Simulator {
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        // The ledger is only touched by short, non-panicking sections; a poisoned lock still holds whole entries.
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The payments decided on the simulated page and the refunds answered, by reference and request id.
+#[derive(Debug, Default)]
+struct Ledger {
+    payments: HashMap<String, LedgerPayment>,
+    refunds: HashMap<String, LedgerRefund>,
+    /// Numbers the answers' `vnp_ResponseId` and the refunds' `vnp_TransactionNo`.
+    sequence: u64,
+}
+
+#[derive(Debug)]
+struct LedgerPayment {
+    amount_vnd: i64,
+    succeeded: bool,
+    transaction_no: String,
+    /// The payment request's `vnp_CreateDate`, which a refund names as `vnp_TransactionDate`.
+    create_date: String,
+    bank_code: String,
+    refunded_vnd: i64,
+}
+
+/// A refund request as first received, and the answer it got, given again to a repeat of the request.
+#[derive(Debug)]
+struct LedgerRefund {
+    payment_reference: String,
+    amount: String,
+    transaction_type: String,
+    answer: RefundResponse,
 }
 
 /// A payment request whose signature and fields were checked.
@@ -178,7 +243,7 @@ fn check_payment_request(
 }
 
 async fn show_payment_page(
-    State(config): State<Arc<SimulatorConfig>>,
+    State(config): State<Arc<Simulator>>,
     Query(query_pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, SimulatorError> {
     let payment = check_payment_request(&config, &query_pairs)?;
@@ -235,7 +300,7 @@ async fn show_payment_page(
 }
 
 async fn confirm_payment(
-    State(config): State<Arc<SimulatorConfig>>,
+    State(config): State<Arc<Simulator>>,
     Form(form_pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, SimulatorError> {
     let mut decision = None;
@@ -257,7 +322,9 @@ async fn confirm_payment(
         _ => return Err(SimulatorError::DecisionInvalid),
     };
 
-    let result_query = gateway::sign_parameters(&config.hash_secret, &result_parameters(&payment, paid));
+    let result = result_parameters(&payment, paid);
+    config.ledger().record_payment(&payment, &result, paid);
+    let result_query = gateway::sign_parameters(&config.hash_secret, &result);
     let ipn_reply = match (config.ipn_caller)(append_query(&config.ipn_url, &result_query)).await {
         Ok(body) => IpnReply::from_json(&body).map_or("unreadable", IpnReply::code),
         Err(_) => "unreachable",
@@ -312,6 +379,195 @@ fn simulated_transaction_no(payment: &SignedPayment) -> String {
     format!("{:08}", seed % 100_000_000)
 }
 
+impl Ledger {
+    /// Remembers a payment decided on the page. A reference paid once stays paid: a repeated confirmation (the
+    /// payer's second click) neither resets its refunds nor turns it into a cancellation.
+    fn record_payment(&mut self, payment: &SignedPayment, result: &BTreeMap<String, String>, paid: bool) {
+        let reference = payment.parameter("vnp_TxnRef").to_owned();
+        if self.payments.get(&reference).is_some_and(|known| known.succeeded) {
+            return;
+        }
+        let result_value = |name: &str| result.get(name).cloned().unwrap_or_default();
+        self.payments.insert(
+            reference,
+            LedgerPayment {
+                amount_vnd: payment.amount_vnd,
+                succeeded: paid,
+                transaction_no: result_value("vnp_TransactionNo"),
+                create_date: payment.parameter("vnp_CreateDate").to_owned(),
+                bank_code: result_value("vnp_BankCode"),
+                refunded_vnd: 0,
+            },
+        );
+    }
+
+    fn next_number(&mut self) -> u64 {
+        self.sequence += 1;
+        self.sequence
+    }
+}
+
+/// The merchant API: reads the command and answers with a signed JSON object, HTTP 200 whatever the outcome, as
+/// the real API does.
+async fn merchant_api(State(simulator): State<Arc<Simulator>>, body: Bytes) -> Response {
+    let answer = answer_api_request(&simulator, &body);
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        answer.to_json(&simulator.hash_secret),
+    )
+        .into_response()
+}
+
+/// The answer to one call of the merchant API.
+///
+/// Checks come in the order a gateway can make them: the body, the signature (97), the version (03) and command
+/// (99), the terminal (02), each field's format (03); then, under the ledger's lock, a request id seen before
+/// (the same refund gets its first answer again, another one 94), the payment (91, 95) and the amount (04, 93).
+fn answer_api_request(simulator: &Simulator, body: &[u8]) -> RefundResponse {
+    let early_refusal = |fields: &BTreeMap<String, String>, response_code: &str, message: &str| {
+        let mut answer = refusal(fields, response_code, message);
+        answer.response_id = response_id(simulator.ledger().next_number());
+        answer
+    };
+    let Some(fields) = std::str::from_utf8(body).ok().and_then(gateway::json_fields) else {
+        return early_refusal(&BTreeMap::new(), refund_code::MALFORMED, "Invalid request data");
+    };
+    if gateway::check_piped_signature(&simulator.hash_secret, &REFUND_REQUEST_SIGNED_FIELDS, &fields).is_err() {
+        return early_refusal(&fields, refund_code::INVALID_CHECKSUM, "Invalid checksum");
+    }
+    let field = |name: &str| fields.get(name).map_or("", String::as_str);
+    if field("vnp_Version") != PROTOCOL_VERSION {
+        return early_refusal(&fields, refund_code::MALFORMED, "Unsupported version");
+    }
+    if field("vnp_Command") != REFUND_COMMAND {
+        return early_refusal(&fields, refund_code::OTHER, "Unsupported command");
+    }
+    if field("vnp_TmnCode") != simulator.terminal_code {
+        return early_refusal(&fields, refund_code::UNKNOWN_TERMINAL, "Invalid terminal code");
+    }
+    let Some(amount_vnd) = well_formed_refund_amount(&fields) else {
+        return early_refusal(&fields, refund_code::MALFORMED, "Invalid request data");
+    };
+
+    let request_id = field("vnp_RequestId").to_owned();
+    let mut ledger = simulator.ledger();
+    if let Some(earlier) = ledger.refunds.get(&request_id) {
+        let same_refund = earlier.payment_reference == field("vnp_TxnRef")
+            && earlier.amount == field("vnp_Amount")
+            && earlier.transaction_type == field("vnp_TransactionType");
+        if same_refund {
+            return earlier.answer.clone();
+        }
+        let mut answer = refusal(&fields, refund_code::DUPLICATE_REQUEST, "Duplicate request");
+        answer.response_id = response_id(ledger.next_number());
+        return answer;
+    }
+    let mut answer = refund_against_ledger(&mut ledger, &fields, amount_vnd);
+    answer.response_id = response_id(ledger.next_number());
+    ledger.refunds.insert(
+        request_id,
+        LedgerRefund {
+            payment_reference: field("vnp_TxnRef").to_owned(),
+            amount: field("vnp_Amount").to_owned(),
+            transaction_type: field("vnp_TransactionType").to_owned(),
+            answer: answer.clone(),
+        },
+    );
+    answer
+}
+
+fn response_id(number: u64) -> String {
+    format!("SIM{number:017}")
+}
+
+/// The refund's amount in đồng if every field is in its format, `None` otherwise. A '|' anywhere is refused: it
+/// separates the fields of the signed data, so it would let one signature stand for two requests.
+fn well_formed_refund_amount(fields: &BTreeMap<String, String>) -> Option<i64> {
+    let field = |name: &str| fields.get(name).map_or("", String::as_str);
+    if REFUND_REQUEST_SIGNED_FIELDS
+        .iter()
+        .any(|name| field(name).is_empty() || field(name).contains('|'))
+    {
+        return None;
+    }
+    let request_id = field("vnp_RequestId");
+    let request_id_ok = request_id.len() <= gateway::MAX_REFUND_REQUEST_ID_CHARS
+        && request_id.bytes().all(|byte| byte.is_ascii_alphanumeric());
+    let dates_ok = gateway::parse_vietnam_timestamp(field("vnp_TransactionDate")).is_some()
+        && gateway::parse_vietnam_timestamp(field("vnp_CreateDate")).is_some();
+    let kind_ok = RefundKind::from_code(field("vnp_TransactionType")).is_some();
+    if !(request_id_ok && dates_ok && kind_ok) {
+        return None;
+    }
+    gateway::parse_amount_in_hundredths(field("vnp_Amount"))
+}
+
+/// Looks the payment up and refunds it if the amount allows, in the ledger.
+fn refund_against_ledger(ledger: &mut Ledger, fields: &BTreeMap<String, String>, amount_vnd: i64) -> RefundResponse {
+    let field = |name: &str| fields.get(name).map_or("", String::as_str);
+    let refund_number = ledger.sequence + 1;
+    let Some(payment) = ledger.payments.get_mut(field("vnp_TxnRef")) else {
+        return refusal(fields, refund_code::TRANSACTION_NOT_FOUND, "Transaction not found");
+    };
+    let transaction_no = field("vnp_TransactionNo");
+    let same_transaction_no = transaction_no == "0" || transaction_no == payment.transaction_no;
+    if payment.create_date != field("vnp_TransactionDate") || !same_transaction_no {
+        return refusal(fields, refund_code::TRANSACTION_NOT_FOUND, "Transaction not found");
+    }
+    if !payment.succeeded {
+        return refusal(
+            fields,
+            refund_code::PAYMENT_NOT_SUCCESSFUL,
+            "The transaction was not successful",
+        );
+    }
+    let full = field("vnp_TransactionType") == RefundKind::Full.code();
+    let left = payment.amount_vnd - payment.refunded_vnd;
+    if full && payment.refunded_vnd > 0 && left > 0 {
+        return refusal(
+            fields,
+            refund_code::FULL_AFTER_PARTIAL,
+            "A full refund is not allowed after a partial refund",
+        );
+    }
+    if amount_vnd > left || (full && amount_vnd != payment.amount_vnd) {
+        return refusal(fields, refund_code::AMOUNT_INVALID, "Invalid refund amount");
+    }
+    payment.refunded_vnd += amount_vnd;
+    let bank_code = payment.bank_code.clone();
+    ledger.sequence = refund_number;
+    RefundResponse {
+        response_code: refund_code::SUCCESS.to_owned(),
+        message: "Refund success".to_owned(),
+        bank_code,
+        // A refund number of its own, out of the range the payments' numbers are drawn from.
+        transaction_no: format!("9{:07}", refund_number % 10_000_000),
+        // "05": the gateway is processing the refund, the status its real answers carry.
+        transaction_status: "05".to_owned(),
+        ..refusal(fields, "", "")
+    }
+}
+
+/// An answer echoing the request's fields, with a code and a message; the response id is set by the caller.
+fn refusal(fields: &BTreeMap<String, String>, response_code: &str, message: &str) -> RefundResponse {
+    let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
+    RefundResponse {
+        response_id: String::new(),
+        command: field("vnp_Command"),
+        response_code: response_code.to_owned(),
+        message: message.to_owned(),
+        terminal_code: field("vnp_TmnCode"),
+        payment_reference: field("vnp_TxnRef"),
+        amount: field("vnp_Amount"),
+        bank_code: String::new(),
+        pay_date: gateway::vietnam_timestamp(Utc::now()),
+        transaction_no: String::new(),
+        transaction_type: field("vnp_TransactionType"),
+        transaction_status: String::new(),
+        order_info: field("vnp_OrderInfo"),
+    }
+}
+
 fn append_query(url: &str, query: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}{query}")
@@ -343,7 +599,9 @@ mod tests {
     use tower::ServiceExt as _;
 
     use super::*;
-    use crate::gateway::{Callback, GatewayConfig, Locale, NewPayment, PaymentOutcome, PaymentRequest};
+    use crate::gateway::{
+        Callback, GatewayConfig, Locale, NewPayment, NewRefund, PaymentOutcome, PaymentRequest, RefundRequest,
+    };
 
     const SECRET: &str = "SIMULATOR-TEST-SECRET-0123456789";
     const GATEWAY_ORIGIN: &str = "http://gateway.test";
@@ -424,12 +682,16 @@ mod tests {
             hash_secret: HashSecret::new(secret),
             payment_endpoint: format!("{GATEWAY_ORIGIN}/vnpay/pay"),
             return_url: return_url.to_owned(),
+            api_endpoint: format!("{GATEWAY_ORIGIN}{MERCHANT_API_PATH}"),
         }
     }
 
     /// A payment URL path (origin stripped) created `minutes_ago` and valid for 15 minutes.
     fn payment_path(secret: &str, return_url: &str, minutes_ago: i64) -> String {
-        let created_at = Utc::now() - chrono::Duration::minutes(minutes_ago);
+        payment_path_at(secret, return_url, Utc::now() - chrono::Duration::minutes(minutes_ago))
+    }
+
+    fn payment_path_at(secret: &str, return_url: &str, created_at: chrono::DateTime<Utc>) -> String {
         let request = PaymentRequest::try_from(NewPayment {
             payment_reference: "PAY-000.00.01.H24-261127-0001".to_owned(),
             amount_vnd: AMOUNT_DUE_VND,
@@ -504,6 +766,188 @@ mod tests {
             .strip_prefix(MERCHANT_ORIGIN)
             .expect("back to the merchant")
             .to_owned()
+    }
+
+    /// Pays (or cancels) the test payment on the simulated page; when it was created and the gateway's number.
+    async fn decide_payment(simulator: &Router, ipn_log: &IpnLog, decision: &str) -> (chrono::DateTime<Utc>, String) {
+        let created_at = Utc::now();
+        let path = payment_path_at(SECRET, &default_return_url(), created_at);
+        let (_, _, page) = get_path(simulator, &path).await;
+        let (status, _, _) = post_form(simulator, &with_decision(hidden_fields(&page), decision)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let log = ipn_log.lock().expect("not poisoned");
+        let transaction_no = log
+            .last()
+            .and_then(|callback| callback.gateway_transaction_no.clone())
+            .expect("a transaction number");
+        (created_at, transaction_no)
+    }
+
+    fn refund(
+        request_id: &str,
+        kind: RefundKind,
+        amount_vnd: i64,
+        paid: &(chrono::DateTime<Utc>, String),
+    ) -> NewRefund {
+        NewRefund {
+            request_id: request_id.to_owned(),
+            kind,
+            payment_reference: "PAY-000.00.01.H24-261127-0001".to_owned(),
+            amount_vnd,
+            order_info: "Hoàn phí hồ sơ 000.00.01.H24-261127-0001".to_owned(),
+            gateway_transaction_no: Some(paid.1.clone()),
+            payment_created_at: paid.0,
+            created_by: "Trần Thị Bình".to_owned(),
+            client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            created_at: Utc::now(),
+        }
+    }
+
+    /// Posts a JSON body to the merchant API; the answer, its signature checked with the merchant's secret.
+    async fn post_api(simulator: &Router, body: String) -> RefundResponse {
+        let request = Request::post(MERCHANT_API_PATH)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .expect("a request");
+        let (status, headers, answer) = send(simulator, request).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(headers[CONTENT_TYPE], "application/json");
+        gateway::verify_refund_response(&HashSecret::new(SECRET), &answer).expect("a signed answer")
+    }
+
+    async fn ask_refund(simulator: &Router, refund: NewRefund) -> RefundResponse {
+        let request = RefundRequest::try_from(refund).expect("a valid refund");
+        post_api(
+            simulator,
+            request.to_json(&gateway_config(SECRET, &default_return_url())),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_paid_transaction_is_refunded_once_and_a_repeated_request_gets_the_same_answer() {
+        let (simulator, _, ipn_log) = simulator_and_merchant();
+        let paid = decide_payment(&simulator, &ipn_log, "pay").await;
+        let first = ask_refund(&simulator, refund("R1", RefundKind::Full, AMOUNT_DUE_VND, &paid)).await;
+        assert_eq!(first.response_code, refund_code::SUCCESS, "{first:?}");
+        assert_eq!(
+            (
+                first.command.as_str(),
+                first.amount.as_str(),
+                first.transaction_type.as_str()
+            ),
+            ("refund", "15000000", "02")
+        );
+        assert_eq!(first.transaction_no.len(), 8);
+        assert_ne!(first.transaction_no, paid.1, "the refund has a number of its own");
+
+        // The answer was lost and the merchant asks again with the same request id: the same answer, no second
+        // refund.
+        let again = ask_refund(&simulator, refund("R1", RefundKind::Full, AMOUNT_DUE_VND, &paid)).await;
+        assert_eq!(again, first);
+        // A new request id for the same money is a second refund, and there is nothing left to refund.
+        let second = ask_refund(&simulator, refund("R2", RefundKind::Full, AMOUNT_DUE_VND, &paid)).await;
+        assert_eq!(second.response_code, refund_code::AMOUNT_INVALID);
+        let more = ask_refund(&simulator, refund("R3", RefundKind::Partial, 1, &paid)).await;
+        assert_eq!(more.response_code, refund_code::AMOUNT_INVALID);
+        // The first request id reused for another refund is a duplicate.
+        let reused = ask_refund(&simulator, refund("R1", RefundKind::Partial, 1, &paid)).await;
+        assert_eq!(reused.response_code, refund_code::DUPLICATE_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn partial_refunds_add_up_to_at_most_the_payment() {
+        let (simulator, _, ipn_log) = simulator_and_merchant();
+        let paid = decide_payment(&simulator, &ipn_log, "pay").await;
+        let code = |answer: RefundResponse| answer.response_code;
+        assert_eq!(
+            code(ask_refund(&simulator, refund("P1", RefundKind::Partial, 50_000, &paid)).await),
+            "00"
+        );
+        assert_eq!(
+            code(ask_refund(&simulator, refund("P2", RefundKind::Full, AMOUNT_DUE_VND, &paid)).await),
+            refund_code::FULL_AFTER_PARTIAL
+        );
+        assert_eq!(
+            code(ask_refund(&simulator, refund("P3", RefundKind::Partial, 100_001, &paid)).await),
+            refund_code::AMOUNT_INVALID
+        );
+        assert_eq!(
+            code(ask_refund(&simulator, refund("P4", RefundKind::Partial, 100_000, &paid)).await),
+            "00"
+        );
+    }
+
+    #[tokio::test]
+    async fn refunds_of_unknown_or_unpaid_transactions_and_forged_requests_get_the_gateway_codes() {
+        let (simulator, _, ipn_log) = simulator_and_merchant();
+        let nothing_paid = (Utc::now(), "12345678".to_owned());
+        let unknown = ask_refund(
+            &simulator,
+            refund("U1", RefundKind::Full, AMOUNT_DUE_VND, &nothing_paid),
+        )
+        .await;
+        assert_eq!(unknown.response_code, refund_code::TRANSACTION_NOT_FOUND);
+
+        let cancelled = decide_payment(&simulator, &ipn_log, "cancel").await;
+        assert_eq!(cancelled.1, "0");
+        let unpaid = ask_refund(&simulator, refund("U2", RefundKind::Full, AMOUNT_DUE_VND, &cancelled)).await;
+        assert_eq!(unpaid.response_code, refund_code::PAYMENT_NOT_SUCCESSFUL);
+
+        let paid = decide_payment(&simulator, &ipn_log, "pay").await;
+        let wrong_date = (paid.0 - chrono::Duration::days(1), paid.1.clone());
+        let answer = ask_refund(&simulator, refund("U3", RefundKind::Full, AMOUNT_DUE_VND, &wrong_date)).await;
+        assert_eq!(answer.response_code, refund_code::TRANSACTION_NOT_FOUND);
+        let wrong_number = (paid.0, "87654321".to_owned());
+        let answer = ask_refund(
+            &simulator,
+            refund("U4", RefundKind::Full, AMOUNT_DUE_VND, &wrong_number),
+        )
+        .await;
+        assert_eq!(answer.response_code, refund_code::TRANSACTION_NOT_FOUND);
+        let wrong_amount = ask_refund(&simulator, refund("U5", RefundKind::Full, 1_000, &paid)).await;
+        assert_eq!(wrong_amount.response_code, refund_code::AMOUNT_INVALID);
+
+        // Forged: signed with another secret, altered after signing, unsigned, another terminal, not JSON.
+        let genuine = RefundRequest::try_from(refund("F1", RefundKind::Full, AMOUNT_DUE_VND, &paid)).expect("valid");
+        let guessed = genuine.to_json(&gateway_config("a guessed secret", &default_return_url()));
+        assert_eq!(
+            post_api(&simulator, guessed).await.response_code,
+            refund_code::INVALID_CHECKSUM
+        );
+        let body = genuine.to_json(&gateway_config(SECRET, &default_return_url()));
+        let altered = body.replace("\"vnp_Amount\":\"15000000\"", "\"vnp_Amount\":\"14000000\"");
+        assert_ne!(altered, body);
+        assert_eq!(
+            post_api(&simulator, altered).await.response_code,
+            refund_code::INVALID_CHECKSUM
+        );
+        let mut unsigned: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        unsigned
+            .as_object_mut()
+            .expect("an object")
+            .remove(SECURE_HASH_PARAMETER);
+        assert_eq!(
+            post_api(&simulator, unsigned.to_string()).await.response_code,
+            refund_code::INVALID_CHECKSUM
+        );
+        let other_terminal = GatewayConfig {
+            terminal_code: "OTHERTMN".to_owned(),
+            ..gateway_config(SECRET, &default_return_url())
+        };
+        assert_eq!(
+            post_api(&simulator, genuine.to_json(&other_terminal))
+                .await
+                .response_code,
+            refund_code::UNKNOWN_TERMINAL
+        );
+        assert_eq!(
+            post_api(&simulator, "not json".to_owned()).await.response_code,
+            refund_code::MALFORMED
+        );
+
+        // None of that refunded anything: the genuine request still goes through.
+        assert_eq!(post_api(&simulator, body).await.response_code, refund_code::SUCCESS);
     }
 
     #[tokio::test]

@@ -261,7 +261,12 @@ async fn prepare(base: &str) -> Result<People, String> {
     let version = json!({
         "effective_from": (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339(),
         "form": schema, "fee_vnd": 0, "online_fee_vnd": 0, "processing_days": 1,
-        "steps": ["receive", "review", "approve", "sign", "return"],
+        "steps": [
+            {"kind": "receive", "department": "MOT_CUA"},
+            {"kind": "review", "department": "CHUYEN_MON"},
+            "approve", "sign",
+            {"kind": "return", "department": "MOT_CUA"},
+        ],
     });
     post(
         &client,

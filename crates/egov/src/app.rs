@@ -39,10 +39,22 @@ pub struct AppConfig {
 pub struct PaymentSetup {
     /// Serve the payment-gateway simulator at `/vnpay/` and pay through it.
     pub simulator: bool,
-    /// A real gateway: terminal code, hash secret, payment page.
-    pub gateway: Option<(String, String, String)>,
+    /// A real gateway.
+    pub gateway: Option<GatewaySetup>,
     pub bank: Option<BankAccount>,
     pub bank_notification_secret: Option<Vec<u8>>,
+}
+
+/// What a real payment gateway issued to this instance.
+#[derive(Debug, Clone)]
+pub struct GatewaySetup {
+    pub terminal_code: String,
+    /// Never printed.
+    pub hash_secret: HashSecret,
+    /// The payment page the payer is sent to.
+    pub payment_endpoint: String,
+    /// The merchant API refunds are posted to.
+    pub api_endpoint: String,
 }
 
 impl PaymentSetup {
@@ -174,20 +186,28 @@ fn payments(config: &AppConfig) -> (PaymentSettings, Option<Router>) {
             hash_secret: HashSecret::new(secret),
             payment_endpoint: format!("{}/vnpay/pay", config.public_url),
             return_url,
+            api_endpoint: format!("{}{}", config.public_url, egov_payments::simulator::MERCHANT_API_PATH),
         })
     } else {
-        setup
-            .gateway
-            .as_ref()
-            .map(|(terminal_code, secret, endpoint)| GatewayConfig {
-                terminal_code: terminal_code.clone(),
-                hash_secret: HashSecret::new(secret.clone()),
-                payment_endpoint: endpoint.clone(),
-                return_url,
-            })
+        setup.gateway.as_ref().map(|gateway| GatewayConfig {
+            terminal_code: gateway.terminal_code.clone(),
+            hash_secret: gateway.hash_secret.clone(),
+            payment_endpoint: gateway.payment_endpoint.clone(),
+            return_url,
+            api_endpoint: gateway.api_endpoint.clone(),
+        })
     };
+    // Refunds go through the gateway's API; without a client (the TLS
+    // backend failed to load) they are refused with a message, and payments
+    // still work.
+    let merchant_api = gateway.as_ref().and_then(|_| {
+        egov_payments::gateway::MerchantApiClient::new()
+            .inspect_err(|error| tracing::error!(%error, "The payment gateway's API client cannot be set up"))
+            .ok()
+    });
     let settings = PaymentSettings {
         gateway,
+        merchant_api,
         bank: setup.bank.clone(),
         bank_notification_secret: setup.bank_notification_secret.clone(),
     };

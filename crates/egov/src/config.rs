@@ -122,6 +122,10 @@ pub struct PaymentSettings {
     /// The gateway's payment page (VNPAY 2.1.0 protocol), e.g.
     /// `https://sandbox.vnpayment.vn/paymentv2/vpcpay.html`.
     pub gateway_endpoint: String,
+    /// The gateway's merchant API, where refunds are posted, e.g.
+    /// `https://sandbox.vnpayment.vn/merchant_webapi/api/transaction`;
+    /// required with `gateway_endpoint`.
+    pub gateway_api_endpoint: String,
     /// The merchant's terminal code at the gateway (`vnp_TmnCode`).
     pub gateway_terminal_code: String,
     /// The merchant's hash secret for HMAC-SHA512 signatures.
@@ -229,6 +233,16 @@ impl Settings {
         if egov_mail::parse_mailbox(&self.mail.from).is_err() {
             return invalid("mail.from", "is not an e-mail address (`Name <address>` or `address`)");
         }
+        let payments = &self.payments;
+        let api_is_web_url = ["https://", "http://"]
+            .iter()
+            .any(|scheme| payments.gateway_api_endpoint.starts_with(scheme));
+        if !payments.gateway_endpoint.is_empty() && !api_is_web_url {
+            return invalid(
+                "payments.gateway_api_endpoint",
+                "is required with payments.gateway_endpoint (refunds go through it) and must be an http(s) URL",
+            );
+        }
         if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
             return invalid("log.level", "is not a valid tracing filter");
         }
@@ -276,6 +290,17 @@ mod tests {
             .expect_err("wrong type")
             .to_string();
         assert!(error.contains("database.max_connections"), "{error}");
+    }
+
+    #[test]
+    fn a_gateway_needs_its_merchant_api_for_refunds() {
+        let gateway = "[payments]\ngateway_endpoint = \"https://sandbox.vnpayment.vn/paymentv2/vpcpay.html\"\n";
+        let error = load_toml(gateway).expect_err("no API endpoint").to_string();
+        assert!(error.contains("payments.gateway_api_endpoint"), "{error}");
+        let with_api = format!(
+            "{gateway}gateway_api_endpoint = \"https://sandbox.vnpayment.vn/merchant_webapi/api/transaction\"\n"
+        );
+        assert!(load_toml(&with_api).is_ok());
     }
 
     #[test]

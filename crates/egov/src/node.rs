@@ -91,12 +91,11 @@ fn payment_setup(settings: &Settings, secret_key: &[u8], demo: bool) -> crate::a
         });
         return crate::app::PaymentSetup::demo(secret);
     }
-    let gateway = (!payments.gateway_endpoint.is_empty()).then(|| {
-        (
-            payments.gateway_terminal_code.clone(),
-            payments.gateway_hash_secret.expose().to_owned(),
-            payments.gateway_endpoint.clone(),
-        )
+    let gateway = (!payments.gateway_endpoint.is_empty()).then(|| crate::app::GatewaySetup {
+        terminal_code: payments.gateway_terminal_code.clone(),
+        hash_secret: egov_payments::gateway::HashSecret::new(payments.gateway_hash_secret.expose()),
+        payment_endpoint: payments.gateway_endpoint.clone(),
+        api_endpoint: payments.gateway_api_endpoint.clone(),
     });
     let bank = (!payments.bank_bin.is_empty()).then(|| egov_onestop::dossier::payment::BankAccount {
         bin: payments.bank_bin.clone(),

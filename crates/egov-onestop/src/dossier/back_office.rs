@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use egov_web::i18n::ShellText;
+use egov_web::layout::ClientAddress;
 use egov_web::{AppError, Lang, PageContext, PageMeta};
 
 use super::api::{DossierState, attachment, error_response};
@@ -21,6 +22,8 @@ use super::pages::{
     DetailView, SummaryRow, detail, notice, page_response, read_multipart, receipt, return_path, signed_in,
     summary_row, vn_time,
 };
+use super::payment::RefundOutcome;
+use super::payment_http::refund_failure_notice;
 use super::read::{QueueKind, QueueQuery};
 use super::text::{DossierText, text};
 use super::transition::Act;
@@ -256,6 +259,12 @@ struct DossierPage {
     /// For a leader: whom the dossier can be given to (subject, name).
     assignees: Vec<(String, String)>,
     notice: String,
+    /// The notice tells that the action did not go through.
+    notice_alert: bool,
+    /// Fees due back that were paid through the gateway (refunded through
+    /// it) and otherwise (refunded by hand).
+    refund_through_gateway: bool,
+    refund_by_hand: bool,
     errors: Vec<(String, String)>,
 }
 
@@ -306,6 +315,12 @@ async fn render_dossier(
     } else {
         Vec::new()
     };
+    let due_back = |through_gateway: bool| {
+        view.payments
+            .iter()
+            .any(|payment| payment.status == "refund_due" && (payment.method == "gateway") == through_gateway)
+    };
+    let (refund_through_gateway, refund_by_hand) = (due_back(true), due_back(false));
     let t = text(lang);
     let page = DossierPage {
         page: context.meta(&format!("{} {}", t.code, view.code)),
@@ -316,6 +331,9 @@ async fn render_dossier(
         department,
         assignees,
         notice,
+        notice_alert: status.is_client_error(),
+        refund_through_gateway,
+        refund_by_hand,
         errors: form_view::summary(problems, lang == Lang::En),
     };
     Ok(page_response(status, page.render()?))
@@ -367,13 +385,25 @@ async fn dossier_post(
     Path(code): Path<String>,
     BackOffice(official): BackOffice,
     context: PageContext,
+    ClientAddress(address): ClientAddress,
     multipart: Multipart,
 ) -> Result<Response, AppError> {
     let posted = read_multipart(multipart).await?;
     let actor = Actor::Official(official.clone());
     let note = posted.get("note").to_owned();
     let result = match posted.get("action") {
-        "refund" => state.dossiers.record_refund(&official, &code).await.map(|_| ()),
+        "refund" => {
+            let ip = address.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+            match state.dossiers.record_refund(&official, &code, ip).await {
+                Ok(RefundOutcome::Refunded(_)) => Ok(()),
+                // The fee is still due back: the page says why, and that trying again is safe.
+                Ok(RefundOutcome::GatewayFailed(failure)) => {
+                    let notice = refund_failure_notice(&failure, context.lang);
+                    return render_dossier(&state, &context, official, &code, notice, &[], StatusCode::CONFLICT).await;
+                }
+                Err(error) => Err(error),
+            }
+        }
         "take" | "release" | "assign" => {
             let revision = posted.get("revision").parse().ok();
             let take = posted.get("action") == "take";

@@ -30,6 +30,7 @@ mod text;
 pub mod transition;
 pub mod upload;
 pub mod versions;
+mod writer;
 
 use std::sync::Arc;
 
@@ -66,6 +67,9 @@ pub struct Dossiers {
     lookups: Arc<read::LookupLimiter>,
     /// Procedure versions read so far (they never change once published).
     versions: Arc<std::sync::RwLock<std::collections::HashMap<(String, i32), versions::ProcedureVersion>>>,
+    /// The group-commit writer of submissions and actions, started on
+    /// first use.
+    writer: Arc<std::sync::OnceLock<writer::ActionWriter>>,
 }
 
 impl Dossiers {
@@ -79,6 +83,7 @@ impl Dossiers {
             public_url: Arc::from("http://localhost"),
             versions: Arc::default(),
             lookups: Arc::default(),
+            writer: Arc::default(),
         }
     }
 

@@ -3,18 +3,23 @@
 //! transfer with the VietQR code, matched to the dossier by the dossier
 //! code in the transfer note when the bank notifies the transfer or an
 //! official imports the statement. A refused or stopped dossier's paid fees
-//! are marked to be refunded.
+//! are marked to be refunded: a gateway payment through the gateway's
+//! refund API (only its signed success marks it refunded), a bank transfer
+//! by hand (the official transfers it back and records it).
 
 use std::net::IpAddr;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use egov_db::{DbError, audit};
-use egov_payments::gateway::{self, Callback, GatewayConfig, IpnReply, Locale, NewPayment, PaymentOutcome};
-use egov_payments::vietqr::VietQr;
+use egov_payments::gateway::{
+    self, Callback, GatewayConfig, IpnReply, Locale, MerchantApiClient, NewPayment, NewRefund, PaymentOutcome,
+    RefundKind, RefundRequest,
+};
+use egov_payments::vietqr::{VietQr, fold_vietnamese_diacritics};
 use serde_json::json;
 
 use super::domain::{DossierCode, State};
-use super::store::{self, DossierRow, EventRow, PaymentRow};
+use super::store::{self, DossierRow, EventRow, GatewayRefundRow, PaymentRow};
 use super::transition::situation;
 use super::{Actor, Applicant, DossierError, Dossiers};
 
@@ -31,6 +36,8 @@ pub struct BankAccount {
 #[derive(Debug, Clone, Default)]
 pub struct PaymentSettings {
     pub gateway: Option<GatewayConfig>,
+    /// The client for the gateway's merchant API (refunds).
+    pub merchant_api: Option<MerchantApiClient>,
     pub bank: Option<BankAccount>,
     /// The secret the bank signs transfer notifications with.
     pub bank_notification_secret: Option<Vec<u8>>,
@@ -399,10 +406,77 @@ impl Dossiers {
     }
 }
 
+/// How recording a refund went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// Every fee due back was refunded (through the gateway if it was paid
+    /// through it, by hand otherwise); the amount, 0 if a racing request
+    /// did it first.
+    Refunded(i64),
+    /// A refund through the gateway did not go through: the fee is still due
+    /// back, and recording the refund again is safe.
+    GatewayFailed(RefundFailure),
+}
+
+/// Why a refund through the gateway did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundFailure {
+    /// This instance has no gateway (any more) to refund through.
+    NotConfigured,
+    /// The gateway refused, with its signed code and message; nothing was
+    /// refunded, and the next attempt is a new request.
+    Refused { response_code: String, message: String },
+    /// The gateway already has this request (its code 94); the next attempt
+    /// sends the same request again.
+    InProgress,
+    /// No answer, or none that can be trusted: the gateway may or may not
+    /// have refunded, so the next attempt sends the same request again, and
+    /// the gateway answers it without refunding twice.
+    NoTrustedAnswer,
+}
+
+impl RefundFailure {
+    fn reason(&self) -> &'static str {
+        match self {
+            RefundFailure::NotConfigured => "not_configured",
+            RefundFailure::Refused { .. } => "refused",
+            RefundFailure::InProgress => "in_progress",
+            RefundFailure::NoTrustedAnswer => "no_trusted_answer",
+        }
+    }
+}
+
+/// The official's name as the gateway takes it in `vnp_CreateBy`: plain
+/// letters, digits and spaces.
+fn refund_author(official: &super::Official) -> String {
+    let folded = fold_vietnamese_diacritics(&official.name);
+    let plain: String = folded
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() {
+                character
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    let words: Vec<&str> = plain.split_whitespace().collect();
+    let author: String = words.join(" ").chars().take(255).collect();
+    if author.is_empty() { "egov".to_owned() } else { author }
+}
+
 impl Dossiers {
     /// The desk records that the fees due back (the dossier was refused or
-    /// stopped) were refunded to the payer; returns the amount.
-    pub async fn record_refund(&self, official: &super::Official, code: &str) -> Result<i64, DossierError> {
+    /// stopped) were refunded to the payer. A fee paid through the gateway
+    /// is refunded through the gateway's refund API first, and counts as
+    /// refunded only on its signed success; a bank transfer is transferred
+    /// back by the official, who records it here.
+    pub async fn record_refund(
+        &self,
+        official: &super::Official,
+        code: &str,
+        client_ip: IpAddr,
+    ) -> Result<RefundOutcome, DossierError> {
         let actor = Actor::Official(official.clone());
         let row = self.visible(&actor, code).await?;
         if official.agency_code != row.agency_code
@@ -412,19 +486,44 @@ impl Dossiers {
                 "the receiving agency's desk or leader records refunds",
             ));
         }
-        let now = self.now();
-        let mut tx = self.db.begin().await?;
-        let amount = store::record_refund(&mut tx, row.id, now.timestamp_millis()).await?;
-        if amount == 0 {
-            tx.rollback().await?;
+        let due_back: Vec<PaymentRow> = store::payments(&self.db, row.id)
+            .await?
+            .into_iter()
+            .filter(|payment| payment.status == "refund_due")
+            .collect();
+        if due_back.is_empty() {
             return Err(DossierError::BadRequest("nothing is due back"));
         }
-        let current = situation(&row);
+        let mut refunded = 0;
+        for payment in due_back.iter().filter(|payment| payment.method == "gateway") {
+            match self.refund_through_gateway(official, &row, payment, client_ip).await? {
+                Ok(amount) => refunded += amount,
+                Err(failure) => return Ok(RefundOutcome::GatewayFailed(failure)),
+            }
+        }
+        if due_back.iter().any(|payment| payment.method != "gateway") {
+            refunded += self.record_refund_by_hand(official, &row).await?;
+        }
+        Ok(RefundOutcome::Refunded(refunded))
+    }
+
+    /// Records the refund of the fees due back that were not paid through
+    /// the gateway; returns the amount.
+    async fn record_refund_by_hand(&self, official: &super::Official, row: &DossierRow) -> Result<i64, DossierError> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let amount = store::record_refund_by_hand(&mut tx, row.id, now.timestamp_millis()).await?;
+        if amount == 0 {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        let current = situation(row);
         let note = egov_core::money::Vnd::new(amount).format_vi();
+        let actor = Actor::Official(official.clone());
         self.log(
             &mut tx,
             &actor,
-            &row,
+            row,
             "refund",
             Some(current.state),
             &current,
@@ -438,7 +537,7 @@ impl Dossiers {
                 actor: &official.subject,
                 action: "onestop.fee_refunded",
                 subject: &format!("dossier:{}", row.code),
-                detail: json!({ "amount_vnd": amount }),
+                detail: json!({ "amount_vnd": amount, "method": "by_hand" }),
                 ip: None,
             },
             now,
@@ -446,5 +545,211 @@ impl Dossiers {
         .await?;
         tx.commit().await?;
         Ok(amount)
+    }
+
+    /// Refunds one gateway payment through the gateway's refund API; the
+    /// amount refunded (0 if a racing request did it), or why not.
+    ///
+    /// The request is named before it is sent: the payment's standing refund
+    /// request (`vnp_RequestId`) is stored first, and every attempt sends it
+    /// until the gateway gives a signed answer. A lost or forged answer thus
+    /// leads to the same request again, which the gateway recognises, never
+    /// to a second refund; only a signed refusal lets the next attempt be a
+    /// new request.
+    async fn refund_through_gateway(
+        &self,
+        official: &super::Official,
+        row: &DossierRow,
+        payment: &PaymentRow,
+        client_ip: IpAddr,
+    ) -> Result<Result<i64, RefundFailure>, DossierError> {
+        let (Some(config), Some(api)) = (&self.payments.gateway, &self.payments.merchant_api) else {
+            let failure = RefundFailure::NotConfigured;
+            self.refund_failed(official, row, payment, None, &failure, "").await?;
+            return Ok(Err(failure));
+        };
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let refund = store::open_gateway_refund(
+            &mut tx,
+            &GatewayRefundRow {
+                id: egov_core::id::new_id(),
+                payment_id: payment.id,
+                request_id: egov_core::id::new_id().simple().to_string(),
+                amount_vnd: payment.amount_vnd,
+                status: "sent".to_owned(),
+                response_code: None,
+                gateway_transaction: None,
+                requested_by: official.subject.clone(),
+                created_at: now.timestamp_millis(),
+                settled_at: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        if refund.status == "refunded" {
+            // A racing request was refunded first; it marked the payment.
+            return Ok(Ok(0));
+        }
+        let payment_created_at: DateTime<Utc> = DateTime::from_timestamp_millis(payment.created_at)
+            .ok_or(DossierError::BadRequest("the payment's creation time is out of range"))?;
+        let request = RefundRequest::try_from(NewRefund {
+            request_id: refund.request_id.clone(),
+            kind: RefundKind::Full,
+            payment_reference: payment.reference.clone(),
+            amount_vnd: refund.amount_vnd,
+            order_info: format!("Hoan phi ho so {}", row.code),
+            gateway_transaction_no: payment.gateway_transaction.clone(),
+            // The payment's `vnp_CreateDate` was taken from the same instant
+            // as its row's creation time.
+            payment_created_at,
+            created_by: refund_author(official),
+            client_ip,
+            created_at: now,
+        })
+        .map_err(|_| DossierError::BadRequest("the refund cannot be described to the gateway"))?;
+        let (failure, error) = match api.refund(config, &request).await {
+            Ok(gateway::RefundOutcome::Refunded { transaction_no }) => {
+                let amount = self
+                    .gateway_refunded(official, row, payment, &refund, &transaction_no)
+                    .await?;
+                return Ok(Ok(amount));
+            }
+            Ok(gateway::RefundOutcome::AlreadyRequested) => (RefundFailure::InProgress, String::new()),
+            Ok(gateway::RefundOutcome::Refused { response_code, message }) => {
+                (RefundFailure::Refused { response_code, message }, String::new())
+            }
+            Err(error) => (RefundFailure::NoTrustedAnswer, error.to_string()),
+        };
+        self.refund_failed(official, row, payment, Some(&refund), &failure, &error)
+            .await?;
+        Ok(Err(failure))
+    }
+
+    /// The gateway's signed success: the request is settled, the payment
+    /// refunded, with its step-log line and audit record, in one
+    /// transaction. Returns the amount, 0 if a racing request settled it.
+    async fn gateway_refunded(
+        &self,
+        official: &super::Official,
+        row: &DossierRow,
+        payment: &PaymentRow,
+        refund: &GatewayRefundRow,
+        transaction_no: &str,
+    ) -> Result<i64, DossierError> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let settled = store::settle_gateway_refund(
+            &mut tx,
+            &refund.request_id,
+            "refunded",
+            gateway::refund_code::SUCCESS,
+            Some(transaction_no),
+            now.timestamp_millis(),
+        )
+        .await?;
+        if !settled || !store::refund_payment(&mut tx, payment.id, now.timestamp_millis()).await? {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        let current = situation(row);
+        let note = format!(
+            "{} (gateway, {}, mã giao dịch hoàn tiền {transaction_no})",
+            egov_core::money::Vnd::new(refund.amount_vnd).format_vi(),
+            payment.reference
+        );
+        let actor = Actor::Official(official.clone());
+        self.log(
+            &mut tx,
+            &actor,
+            row,
+            "refund",
+            Some(current.state),
+            &current,
+            &note,
+            now,
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            &audit::AuditEntry {
+                actor: &official.subject,
+                action: "onestop.fee_refunded",
+                subject: &format!("dossier:{}", row.code),
+                detail: json!({
+                    "amount_vnd": refund.amount_vnd,
+                    "method": "gateway",
+                    "payment": payment.reference,
+                    "request_id": refund.request_id,
+                    "gateway_transaction": transaction_no,
+                }),
+                ip: None,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(refund.amount_vnd)
+    }
+
+    /// Audits a refund through the gateway that did not go through; a signed
+    /// refusal also closes the request, so that the next attempt is a new one.
+    async fn refund_failed(
+        &self,
+        official: &super::Official,
+        row: &DossierRow,
+        payment: &PaymentRow,
+        refund: Option<&GatewayRefundRow>,
+        failure: &RefundFailure,
+        error: &str,
+    ) -> Result<(), DbError> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let (response_code, message) = match failure {
+            RefundFailure::Refused { response_code, message } => {
+                if let Some(refund) = refund {
+                    store::settle_gateway_refund(
+                        &mut tx,
+                        &refund.request_id,
+                        "failed",
+                        response_code,
+                        None,
+                        now.timestamp_millis(),
+                    )
+                    .await?;
+                }
+                (Some(response_code.as_str()), message.as_str())
+            }
+            RefundFailure::InProgress => (Some(gateway::refund_code::DUPLICATE_REQUEST), ""),
+            RefundFailure::NotConfigured | RefundFailure::NoTrustedAnswer => (None, error),
+        };
+        tracing::warn!(
+            reason = failure.reason(),
+            response_code,
+            error,
+            reference = payment.reference,
+            "Refund through the gateway did not go through"
+        );
+        audit::record(
+            &mut tx,
+            &audit::AuditEntry {
+                actor: &official.subject,
+                action: "onestop.fee_refund_failed",
+                subject: &format!("dossier:{}", row.code),
+                detail: json!({
+                    "amount_vnd": payment.amount_vnd,
+                    "payment": payment.reference,
+                    "request_id": refund.map(|refund| refund.request_id.as_str()),
+                    "reason": failure.reason(),
+                    "response_code": response_code,
+                    "message": message,
+                }),
+                ip: None,
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -1,7 +1,8 @@
 //! The payment endpoints: the applicant's "pay" button (off to the
 //! gateway), the gateway's signed return and IPN calls, the bank's signed
 //! transfer notifications, and the back office's statement import with its
-//! reconciliation.
+//! reconciliation; and what the back office tells an official whose refund
+//! through the gateway did not go through.
 
 use askama::Template;
 use axum::Json;
@@ -19,7 +20,8 @@ use serde_json::json;
 use super::api::{DossierState, error_response};
 use super::identity::Identity;
 use super::pages::{SignedIn, page_response, read_multipart};
-use super::payment::TransferMatch;
+use super::payment::{RefundFailure, TransferMatch};
+use super::text::text;
 
 pub fn router(state: DossierState) -> Router {
     Router::new()
@@ -241,4 +243,21 @@ async fn import_post(
         ));
     }
     render_import(&identity, &context, lines, Vec::new())
+}
+
+/// What the dossier page tells the official when a refund through the
+/// gateway did not go through; the fee is still due back.
+pub(crate) fn refund_failure_notice(failure: &RefundFailure, lang: Lang) -> String {
+    let t = text(lang);
+    match failure {
+        RefundFailure::NotConfigured => t.refund_not_configured.to_owned(),
+        RefundFailure::Refused { response_code, message } if message.is_empty() => {
+            format!("{} ({} {response_code})", t.refund_refused, t.gateway_code)
+        }
+        RefundFailure::Refused { response_code, message } => {
+            format!("{} ({} {response_code}: {message})", t.refund_refused, t.gateway_code)
+        }
+        RefundFailure::InProgress => t.refund_in_progress.to_owned(),
+        RefundFailure::NoTrustedAnswer => t.refund_no_trusted_answer.to_owned(),
+    }
 }

@@ -8,8 +8,8 @@
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Datelike as _, Timelike as _, Utc};
-use egov_db::jobs::{self, NewJob};
-use egov_db::{DbError, Tx, audit};
+use egov_db::jobs::NewJob;
+use egov_db::{DbError, audit};
 use egov_documents::{AgencySigningKey, CreationDate, DetachedSignature, ResultDocument, ResultRenderer};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -30,15 +30,15 @@ pub(crate) fn renderer() -> Result<&'static ResultRenderer, String> {
         .map_err(Clone::clone)
 }
 
-/// Queues the rendering of a dossier's result, in the signing transaction.
-pub(crate) async fn enqueue(tx: &mut Tx, dossier_id: Uuid, signer: &Actor, now: DateTime<Utc>) -> Result<(), DbError> {
+/// The job that renders and signs a dossier's result, enqueued with the
+/// signing action.
+pub(crate) fn job(dossier_id: Uuid, signer: &Actor) -> NewJob {
     let mut job = NewJob::new(
         PRODUCE_RESULT,
         json!({ "dossier_id": dossier_id, "signer": signer.subject(), "signer_name": signer.name() }),
     );
     job.dedupe_key = Some(format!("{PRODUCE_RESULT}:{dossier_id}"));
-    jobs::enqueue(tx, &job, now).await?;
-    Ok(())
+    job
 }
 
 /// What the public verification page shows.

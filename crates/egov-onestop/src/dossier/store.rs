@@ -214,13 +214,13 @@ pub async fn by_code(db: &Db, code: &str) -> Result<Option<DossierRow>, DbError>
 
 /// What a transition writes.
 #[derive(Debug, Clone)]
-pub struct Change<'a> {
-    pub state: &'a str,
+pub struct Change {
+    pub state: &'static str,
     pub step: i32,
-    pub resume_state: Option<&'a str>,
-    pub holder_agency: &'a str,
-    pub department: Option<&'a str>,
-    pub assignee: Option<&'a str>,
+    pub resume_state: Option<&'static str>,
+    pub holder_agency: String,
+    pub department: Option<String>,
+    pub assignee: Option<String>,
     pub received_at: Option<i64>,
     pub due_at: Option<i64>,
     pub paused_at: Option<i64>,
@@ -235,7 +235,7 @@ pub struct Change<'a> {
 /// Writes a transition if the dossier is still at `revision`; returns
 /// whether it was (otherwise another action won the race).
 #[tracing::instrument(skip_all, fields(dossier = %id, revision))]
-pub async fn update_situation(tx: &mut Tx, id: Uuid, revision: i32, change: &Change<'_>) -> Result<bool, DbError> {
+pub async fn update_situation(tx: &mut Tx, id: Uuid, revision: i32, change: &Change) -> Result<bool, DbError> {
     let updated = with_tx!(tx, conn => {
         sqlx::query(
             "UPDATE dossiers SET state = $1, step = $2, resume_state = $3, holder_agency = $4, assignee = $5, \
@@ -246,8 +246,8 @@ pub async fn update_situation(tx: &mut Tx, id: Uuid, revision: i32, change: &Cha
         .bind(change.state)
         .bind(change.step)
         .bind(change.resume_state)
-        .bind(change.holder_agency)
-        .bind(change.assignee)
+        .bind(&change.holder_agency)
+        .bind(change.assignee.as_deref())
         .bind(change.received_at)
         .bind(change.due_at)
         .bind(change.paused_at)
@@ -257,7 +257,7 @@ pub async fn update_situation(tx: &mut Tx, id: Uuid, revision: i32, change: &Cha
         .bind(revision)
         .bind(change.supplement_requests)
         .bind(change.transfers)
-        .bind(change.department)
+        .bind(change.department.as_deref())
         .execute(&mut *conn)
         .await?
         .rows_affected()
@@ -365,6 +365,36 @@ pub async fn insert_event(tx: &mut Tx, row: &EventRow) -> Result<(), DbError> {
         .bind(&row.note)
         .execute(&mut *conn)
         .await?;
+    });
+    Ok(())
+}
+
+/// Appends many step-log lines in one statement (the action writer's
+/// batch).
+pub async fn insert_events(tx: &mut Tx, rows: &[&EventRow]) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    with_tx!(tx, conn => {
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO dossier_events (id, dossier_id, at, actor, actor_name, agency_code, action, from_state, \
+             to_state, step, note) ",
+        );
+        insert.push_values(rows, |mut values, row| {
+            values
+                .push_bind(row.id)
+                .push_bind(row.dossier_id)
+                .push_bind(row.at)
+                .push_bind(row.actor.as_str())
+                .push_bind(row.actor_name.as_str())
+                .push_bind(row.agency_code.as_deref())
+                .push_bind(row.action.as_str())
+                .push_bind(row.from_state.as_deref())
+                .push_bind(row.to_state.as_str())
+                .push_bind(row.step)
+                .push_bind(row.note.as_str());
+        });
+        insert.build().execute(&mut *conn).await?;
     });
     Ok(())
 }
@@ -1011,6 +1041,142 @@ pub async fn record_refund(tx: &mut Tx, dossier_id: Uuid, now_ms: i64) -> Result
         sqlx::query_scalar(
             "UPDATE dossier_payments SET status = 'refunded', settled_at = $1 \
              WHERE dossier_id = $2 AND status = 'refund_due' RETURNING amount_vnd",
+        )
+        .bind(now_ms)
+        .bind(dossier_id)
+        .fetch_all(&mut *conn)
+        .await?
+    });
+    let total: i64 = refunded.iter().sum();
+    if total > 0 {
+        with_tx!(tx, conn => {
+            sqlx::query("UPDATE dossiers SET fee_paid_vnd = fee_paid_vnd - $1, revision = revision + 1 WHERE id = $2")
+                .bind(total)
+                .bind(dossier_id)
+                .execute(&mut *conn)
+                .await?;
+        });
+    }
+    Ok(total)
+}
+
+/// A refund request to the payment gateway for a gateway payment
+/// (`dossier_payment_refunds`), named by its `vnp_RequestId`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GatewayRefundRow {
+    pub id: Uuid,
+    pub payment_id: Uuid,
+    pub request_id: String,
+    pub amount_vnd: i64,
+    /// `sent` (no trusted answer yet), `refunded` or `failed`.
+    pub status: String,
+    pub response_code: Option<String>,
+    pub gateway_transaction: Option<String>,
+    pub requested_by: String,
+    pub created_at: i64,
+    pub settled_at: Option<i64>,
+}
+
+const GATEWAY_REFUND_COLUMNS: &str = "id, payment_id, request_id, amount_vnd, status, response_code, \
+                                      gateway_transaction, requested_by, created_at, settled_at";
+
+/// The payment's refund request that stands (in flight or done): `row`,
+/// unless one stands already, which is returned instead. The partial unique
+/// index on `payment_id` makes this safe against a racing request.
+#[tracing::instrument(skip_all, fields(payment = %row.payment_id))]
+pub async fn open_gateway_refund(tx: &mut Tx, row: &GatewayRefundRow) -> Result<GatewayRefundRow, DbError> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO dossier_payment_refunds ({GATEWAY_REFUND_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"
+        )))
+        .bind(row.id)
+        .bind(row.payment_id)
+        .bind(&row.request_id)
+        .bind(row.amount_vnd)
+        .bind(&row.status)
+        .bind(row.response_code.as_deref())
+        .bind(row.gateway_transaction.as_deref())
+        .bind(&row.requested_by)
+        .bind(row.created_at)
+        .bind(row.settled_at)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {GATEWAY_REFUND_COLUMNS} FROM dossier_payment_refunds WHERE payment_id = $1 AND status <> 'failed'"
+        )))
+        .bind(row.payment_id)
+        .fetch_one(&mut *conn)
+        .await?
+    }))
+}
+
+/// Records the gateway's signed answer to a refund request still in flight
+/// (`refunded` or `failed`); returns whether it was in flight.
+#[tracing::instrument(skip(tx, response_code, gateway_transaction, now_ms))]
+pub async fn settle_gateway_refund(
+    tx: &mut Tx,
+    request_id: &str,
+    status: &str,
+    response_code: &str,
+    gateway_transaction: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, DbError> {
+    let updated = with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE dossier_payment_refunds \
+             SET status = $1, response_code = $2, gateway_transaction = $3, settled_at = $4 \
+             WHERE request_id = $5 AND status = 'sent'",
+        )
+        .bind(status)
+        .bind(response_code)
+        .bind(gateway_transaction)
+        .bind(now_ms)
+        .bind(request_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    });
+    Ok(updated == 1)
+}
+
+/// Marks one payment due back as refunded and takes it off what its dossier
+/// has paid; returns whether it was due back (a racing refund finds it
+/// refunded and changes nothing).
+#[tracing::instrument(skip(tx, now_ms))]
+pub async fn refund_payment(tx: &mut Tx, payment_id: Uuid, now_ms: i64) -> Result<bool, DbError> {
+    let refunded: Option<(Uuid, i64)> = with_tx!(tx, conn => {
+        sqlx::query_as(
+            "UPDATE dossier_payments SET status = 'refunded', settled_at = $1 \
+             WHERE id = $2 AND status = 'refund_due' RETURNING dossier_id, amount_vnd",
+        )
+        .bind(now_ms)
+        .bind(payment_id)
+        .fetch_optional(&mut *conn)
+        .await?
+    });
+    let Some((dossier_id, amount_vnd)) = refunded else {
+        return Ok(false);
+    };
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE dossiers SET fee_paid_vnd = fee_paid_vnd - $1, revision = revision + 1 WHERE id = $2")
+            .bind(amount_vnd)
+            .bind(dossier_id)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(true)
+}
+
+/// Like [`record_refund`], for the fees due back that were not paid
+/// through the gateway (bank transfers), whose refund an official records
+/// by hand; returns the amount.
+#[tracing::instrument(skip(tx, now_ms))]
+pub async fn record_refund_by_hand(tx: &mut Tx, dossier_id: Uuid, now_ms: i64) -> Result<i64, DbError> {
+    let refunded: Vec<i64> = with_tx!(tx, conn => {
+        sqlx::query_scalar(
+            "UPDATE dossier_payments SET status = 'refunded', settled_at = $1 \
+             WHERE dossier_id = $2 AND status = 'refund_due' AND method <> 'gateway' RETURNING amount_vnd",
         )
         .bind(now_ms)
         .bind(dossier_id)

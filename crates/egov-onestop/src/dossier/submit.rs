@@ -4,7 +4,7 @@
 //! line, the audit record and the notice, or nothing.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
-use egov_db::{DbError, audit};
+use egov_db::DbError;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
@@ -13,6 +13,7 @@ use super::domain::{Channel, DossierCode, Situation};
 use super::eform::Problem;
 use super::store::{self, DocumentRow, DossierRow, EventRow};
 use super::versions::ProcedureVersion;
+use super::writer::{AddedDocuments, AuditRecord, FileRows, Filed, FiledRows, SubmitWrite};
 use super::{Applicant, DossierError, Dossiers, Official, upload};
 
 /// Working hours the desk has to check an online dossier (Decree 45/2020).
@@ -85,6 +86,18 @@ pub(crate) struct CheckedDocument {
     media_type: &'static str,
     sha256: String,
     content: Vec<u8>,
+}
+
+impl std::fmt::Debug for CheckedDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedDocument")
+            .field("slot", &self.slot)
+            .field("file_name", &self.file_name)
+            .field("media_type", &self.media_type)
+            .field("sha256", &self.sha256)
+            .field("bytes", &self.content.len())
+            .finish()
+    }
 }
 
 /// Checks uploads against the version's slots: each known, within its
@@ -317,27 +330,10 @@ impl Dossiers {
         let actor = counter.map_or(applicant.subject.as_str(), |official| official.subject.as_str());
         let actor_name = counter.map_or(applicant.name.as_str(), |official| official.name.as_str());
 
-        let mut tx = self.db.begin().await?;
-        if let Some(code) = store::by_idempotency_key(&mut tx, &applicant.subject, &new.idempotency_key).await? {
-            tx.rollback().await?;
-            return Ok(Submitted {
-                code: DossierCode::parse(&code).ok_or(DossierError::NotFound)?,
-                created: false,
-            });
-        }
-        let day = now_vn.format("%y%m%d").to_string();
-        let sequence = store::next_sequence(&mut tx, &agency.code, &day).await?;
-        let code = DossierCode::new(&agency.code, now_vn.date(), u32::try_from(sequence).unwrap_or(u32::MAX));
-        let search_text = egov_core::text::fold(&format!(
-            "{} {} {} {}",
-            code,
-            applicant.name,
-            procedure.name_vi,
-            applicant.personal_id.as_deref().unwrap_or_default()
-        ));
-        let row = DossierRow {
+        // What the writer needs to write the dossier once it has its code.
+        let template = DossierRow {
             id,
-            code: code.to_string(),
+            code: String::new(),
             procedure_code: procedure.code.to_string(),
             procedure_version: version.version,
             agency_code: agency.code.clone(),
@@ -361,66 +357,76 @@ impl Dossiers {
             finished_at: None,
             late: None,
             revision: 0,
-            search_text,
+            search_text: String::new(),
             fee_paid_vnd: 0,
             assignee_name: None,
             department: version.department_at(situation.step).map(str::to_owned),
         };
-        if let Err(error) = store::insert_dossier(&mut tx, &row).await {
-            tx.rollback().await?;
-            // Two submissions with one key raced; the other one won.
-            if error.is_unique_violation() {
-                let mut tx = self.db.begin().await?;
-                let existing = store::by_idempotency_key(&mut tx, &applicant.subject, &new.idempotency_key).await?;
-                tx.rollback().await?;
-                if let Some(code) = existing.as_deref().and_then(DossierCode::parse) {
-                    return Ok(Submitted { code, created: false });
-                }
-            }
-            return Err(error.into());
-        }
-        store_documents(&mut tx, id, &documents, actor, false, now_ms).await?;
-        store::delete_draft(&mut tx, &applicant.subject, &row.procedure_code).await?;
-        store::insert_event(
-            &mut tx,
-            &EventRow {
-                id: egov_core::id::new_id(),
-                dossier_id: id,
-                at: now_ms,
-                actor: actor.to_owned(),
-                actor_name: actor_name.to_owned(),
-                agency_code: counter.map(|official| official.agency_code.clone()),
-                action: if counter.is_some() { "counter_intake" } else { "submit" }.to_owned(),
-                from_state: None,
-                to_state: situation.state.as_str().to_owned(),
-                step: row.step,
-                note: String::new(),
-            },
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            &audit::AuditEntry {
-                actor,
-                action: if counter.is_some() {
-                    "onestop.dossier_registered_at_counter"
-                } else {
-                    "onestop.dossier_submitted"
+        let event = EventRow {
+            id: egov_core::id::new_id(),
+            dossier_id: id,
+            at: now_ms,
+            actor: actor.to_owned(),
+            actor_name: actor_name.to_owned(),
+            agency_code: counter.map(|official| official.agency_code.clone()),
+            action: if counter.is_some() { "counter_intake" } else { "submit" }.to_owned(),
+            from_state: None,
+            to_state: situation.state.as_str().to_owned(),
+            step: template.step,
+            note: String::new(),
+        };
+        let audit_detail = json!({
+            "procedure": procedure.code.as_str(),
+            "version": version.version,
+            "agency": agency.code,
+            "documents": documents.len(),
+        });
+        let audit_action = if counter.is_some() {
+            "onestop.dossier_registered_at_counter"
+        } else {
+            "onestop.dossier_submitted"
+        };
+        let search_words = format!(
+            "{} {} {}",
+            applicant.name,
+            procedure.name_vi,
+            applicant.personal_id.as_deref().unwrap_or_default()
+        );
+        let (state, actor_subject) = (situation.state, actor.to_owned());
+        let rows: FileRows = Box::new(move |code: &DossierCode| {
+            let mut dossier = template.clone();
+            dossier.code = code.to_string();
+            dossier.search_text = egov_core::text::fold(&format!("{code} {search_words}"));
+            let jobs = super::transition::notice(&dossier, code, state)?.into_iter().collect();
+            Ok(FiledRows {
+                dossier,
+                event: event.clone(),
+                audit: AuditRecord {
+                    actor: actor_subject.clone(),
+                    action: audit_action,
+                    subject: format!("dossier:{code}"),
+                    detail: audit_detail.clone(),
                 },
-                subject: &format!("dossier:{code}"),
-                detail: json!({
-                    "procedure": procedure.code.as_str(),
-                    "version": version.version,
-                    "agency": agency.code,
-                    "documents": documents.len(),
-                }),
-                ip: None,
+                jobs,
+            })
+        });
+        let write = SubmitWrite {
+            applicant_subject: applicant.subject.clone(),
+            idempotency_key: new.idempotency_key.clone(),
+            agency_code: agency.code.clone(),
+            procedure_code: procedure.code.to_string(),
+            date: now_vn.date(),
+            documents: AddedDocuments {
+                documents,
+                added_by: actor.to_owned(),
+                internal: false,
             },
-            now,
-        )
-        .await?;
-        self.notify(&mut tx, &row, &code, situation.state, now).await?;
-        tx.commit().await?;
-        Ok(Submitted { code, created: true })
+            rows,
+            at: now,
+        };
+        Ok(match self.writer().file(write).await? {
+            Filed::New(code) => Submitted { code, created: true },
+            Filed::Existing(code) => Submitted { code, created: false },
+        })
     }
 }

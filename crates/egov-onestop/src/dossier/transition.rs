@@ -9,6 +9,7 @@ use serde_json::json;
 use super::domain::{Action, Delivery, DossierCode, Situation, State};
 use super::store::{self, Change, DossierRow, EventRow};
 use super::submit::{self, NewDocument, from_vn, to_vn};
+use super::writer::{ActionWrite, ActionWriter, AddedDocuments, Applied, AuditRecord};
 use super::{Actor, DossierError, Dossiers};
 
 /// Longest note or message, in characters.
@@ -239,9 +240,9 @@ impl Dossiers {
             state: next.state.as_str(),
             step: i32::try_from(next.step).unwrap_or(0),
             resume_state: next.resume.map(State::as_str),
-            holder_agency: &holder,
-            department,
-            assignee: row.assignee.as_deref(),
+            department: department.map(str::to_owned),
+            assignee: row.assignee.clone(),
+            holder_agency: holder.clone(),
             received_at,
             due_at,
             paused_at,
@@ -251,40 +252,36 @@ impl Dossiers {
             transfers: i32::from(act.action == Action::Transfer),
         };
         let expected = act.revision.unwrap_or(row.revision);
-        let mut tx = self.db.begin().await?;
-        if !store::update_situation(&mut tx, row.id, expected, &change).await? {
-            tx.rollback().await?;
-            return Err(DossierError::Conflict);
-        }
-        if act.action == Action::Sign {
-            super::result::enqueue(&mut tx, row.id, actor, now).await?;
-        }
-        if matches!(act.action, Action::Refuse | Action::Stop) && row.fee_paid_vnd > 0 {
-            store::mark_refund_due(&mut tx, row.id).await?;
-        }
-        let internal = matches!(actor, Actor::Official(_));
-        submit::store_documents(&mut tx, row.id, &documents, actor.subject(), internal, now_ms).await?;
         let note_line = match act.delivery {
             Some(delivery) => format!("[{}] {note}", delivery.as_str()).trim_end().to_owned(),
             None => note,
         };
-        self.log(
-            &mut tx,
-            actor,
-            &row,
-            act.action.as_str(),
-            Some(current.state),
-            &next,
-            &note_line,
-            now,
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            &audit::AuditEntry {
-                actor: actor.subject(),
+        let mut jobs = Vec::new();
+        if act.action == Action::Sign {
+            jobs.push(super::result::job(row.id, actor));
+        }
+        if let Some(code) = DossierCode::parse(&row.code)
+            && let Some(notice) = notice(&row, &code, next.state)?
+        {
+            jobs.push(notice);
+        }
+        let write = ActionWrite {
+            dossier_id: row.id,
+            revision: expected,
+            change,
+            event: event_row(
+                actor,
+                &row,
+                act.action.as_str(),
+                Some(current.state),
+                &next,
+                &note_line,
+                now,
+            ),
+            audit: AuditRecord {
+                actor: actor.subject().to_owned(),
                 action: "onestop.dossier_action",
-                subject: &format!("dossier:{}", row.code),
+                subject: format!("dossier:{}", row.code),
                 detail: json!({
                     "action": act.action.as_str(),
                     "from": current.state.as_str(),
@@ -292,19 +289,23 @@ impl Dossiers {
                     "holder": holder,
                     "documents": documents.len(),
                 }),
-                ip: None,
             },
-            now,
-        )
-        .await?;
-        if let Some(code) = DossierCode::parse(&row.code) {
-            self.notify(&mut tx, &row, &code, next.state, now).await?;
+            jobs,
+            refund_due: matches!(act.action, Action::Refuse | Action::Stop) && row.fee_paid_vnd > 0,
+            documents: (!documents.is_empty()).then(|| AddedDocuments {
+                documents,
+                added_by: actor.subject().to_owned(),
+                internal: matches!(actor, Actor::Official(_)),
+            }),
+            at: now,
+        };
+        match self.writer().act(write).await? {
+            Applied::Moved => Ok(Acted {
+                revision: expected + 1,
+                state: next.state,
+            }),
+            Applied::Conflict => Err(DossierError::Conflict),
         }
-        tx.commit().await?;
-        Ok(Acted {
-            revision: expected + 1,
-            state: next.state,
-        })
     }
 
     /// Adds a comment without moving the dossier: an official's internal
@@ -383,23 +384,7 @@ impl Dossiers {
         note: &str,
         now: DateTime<Utc>,
     ) -> Result<(), DbError> {
-        store::insert_event(
-            tx,
-            &EventRow {
-                id: egov_core::id::new_id(),
-                dossier_id: row.id,
-                at: now.timestamp_millis(),
-                actor: actor.subject().to_owned(),
-                actor_name: actor.name().to_owned(),
-                agency_code: actor.agency().map(str::to_owned),
-                action: action.to_owned(),
-                from_state: from.map(|state| state.as_str().to_owned()),
-                to_state: to.state.as_str().to_owned(),
-                step: i32::try_from(to.step).unwrap_or(0),
-                note: note.to_owned(),
-            },
-        )
-        .await
+        store::insert_event(tx, &event_row(actor, row, action, from, to, note, now)).await
     }
 
     /// The appointment moved on by the working time the dossier spent
@@ -431,26 +416,68 @@ impl Dossiers {
         state: State,
         now: DateTime<Utc>,
     ) -> Result<(), DbError> {
-        let Some(email) = row.applicant_email.as_deref().filter(|email| !email.is_empty()) else {
-            return Ok(());
-        };
-        let mail = egov_mail::OutgoingMail {
-            to: email.to_owned(),
-            subject: format!("Hồ sơ {code}: {}", state.label_vi()),
-            text: format!(
-                "Kính gửi {},\n\nHồ sơ {code} của Ông/Bà hiện ở trạng thái: {} ({}).\n\
-                 Xem chi tiết tại trang Hồ sơ của tôi trên Cổng dịch vụ công: /portal/dossiers/{code}\n\n\
-                 Dear {},\nYour application {code} is now: {}.\n",
-                row.applicant_name,
-                state.label_vi(),
-                state.label_en(),
-                row.applicant_name,
-                state.label_en(),
-            ),
-        };
-        egov_mail::enqueue(tx, &mail, None, now).await?;
+        if let Some(job) = notice(row, code, state)? {
+            egov_db::jobs::enqueue(tx, &job, now).await?;
+        }
         Ok(())
     }
+
+    /// The node's action writer, started on first use.
+    pub(crate) fn writer(&self) -> &ActionWriter {
+        self.writer.get_or_init(|| ActionWriter::start(&self.db))
+    }
+}
+
+/// A step-log line.
+fn event_row(
+    actor: &Actor,
+    row: &DossierRow,
+    action: &str,
+    from: Option<State>,
+    to: &Situation,
+    note: &str,
+    now: DateTime<Utc>,
+) -> EventRow {
+    EventRow {
+        id: egov_core::id::new_id(),
+        dossier_id: row.id,
+        at: now.timestamp_millis(),
+        actor: actor.subject().to_owned(),
+        actor_name: actor.name().to_owned(),
+        agency_code: actor.agency().map(str::to_owned),
+        action: action.to_owned(),
+        from_state: from.map(|state| state.as_str().to_owned()),
+        to_state: to.state.as_str().to_owned(),
+        step: i32::try_from(to.step).unwrap_or(0),
+        note: note.to_owned(),
+    }
+}
+
+/// The e-mail job telling the applicant where their dossier now stands, if
+/// they gave an address.
+pub(crate) fn notice(
+    row: &DossierRow,
+    code: &DossierCode,
+    state: State,
+) -> Result<Option<egov_db::jobs::NewJob>, DbError> {
+    let Some(email) = row.applicant_email.as_deref().filter(|email| !email.is_empty()) else {
+        return Ok(None);
+    };
+    let mail = egov_mail::OutgoingMail {
+        to: email.to_owned(),
+        subject: format!("Hồ sơ {code}: {}", state.label_vi()),
+        text: format!(
+            "Kính gửi {},\n\nHồ sơ {code} của Ông/Bà hiện ở trạng thái: {} ({}).\n\
+             Xem chi tiết tại trang Hồ sơ của tôi trên Cổng dịch vụ công: /portal/dossiers/{code}\n\n\
+             Dear {},\nYour application {code} is now: {}.\n",
+            row.applicant_name,
+            state.label_vi(),
+            state.label_en(),
+            row.applicant_name,
+            state.label_en(),
+        ),
+    };
+    Ok(Some(egov_mail::job(&mail, None)?))
 }
 
 impl Dossiers {
