@@ -88,11 +88,11 @@ test("a citizen applies online and the agency takes the dossier to its result", 
   assert.equal(await page.locator("h1").textContent(), "Nộp hồ sơ trực tuyến");
   await expectAccessible(page, "e-form");
 
-  // A first try without the documents comes back with the problems listed
-  // and what was typed kept.
+  // A first try without the documents, and with a ward of Hà Nội under
+  // Bắc Ninh, comes back with the problems listed and what was typed kept.
   await page.getByLabel("Cơ quan giải quyết").selectOption("000.00.01.H24");
   await page.getByLabel("Tỉnh, thành phố").selectOption("24");
-  await page.getByLabel("Xã, phường, đặc khu").fill("Phường Kinh Bắc");
+  await page.getByLabel("Xã, phường, đặc khu").fill("Phường Ba Đình");
   await page.getByLabel("Số nhà, đường, thôn, tổ").fill("12 Nguyễn Trãi");
   await page.getByLabel("Nội dung yêu cầu").fill("Chứng thực 2 bản sao giấy khai sinh");
   await page.getByLabel(/Tôi cam đoan/).check();
@@ -100,7 +100,12 @@ test("a citizen applies online and the agency takes the dossier to its result", 
   await page.waitForLoadState("load");
   assert.match(await page.getByRole("alert").textContent(), /Thiếu thành phần hồ sơ bắt buộc/);
   assert.equal(await page.getByLabel("Số nhà, đường, thôn, tổ").inputValue(), "12 Nguyễn Trãi");
+  assert.match(await page.getByRole("alert").textContent(), /Không có xã, phường, đặc khu này/);
+  // The suggestions are now the chosen province's communes.
+  const suggestions = page.locator("datalist option");
+  assert.equal(await suggestions.count(), 99, "Bắc Ninh's 99 communes and wards");
   await expectAccessible(page, "e-form with problems");
+  await page.getByLabel("Xã, phường, đặc khu").fill("phuong kinh bac");
 
   await page.getByLabel(/Bản chính giấy tờ/).setInputFiles(pdf("ban-chinh.pdf"));
   await page.getByLabel(/Bản sao cần chứng thực/).setInputFiles(pdf("ban-sao.pdf"));

@@ -132,9 +132,106 @@ pub fn is_province_code(code: &str) -> bool {
     CODES.iter().any(|known| known == code)
 }
 
+/// A commune-level unit (xã, phường or đặc khu) in force since 1 July 2025.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commune {
+    /// The five-digit code of the national list.
+    pub code: String,
+    pub province_code: String,
+    /// The full name, e.g. `Phường Kinh Bắc`.
+    pub name_vi: String,
+    /// `xa`, `phuong` or `dac_khu`.
+    pub kind: String,
+}
+
+/// The 3,321 communes, wards and special zones of the 34 provincial units
+/// (`code,province_code,name_vi,kind`), from the national list of
+/// administrative units in force since 1 July 2025. Their counts per
+/// province agree with `provinces.csv`.
+pub const COMMUNES_CSV: &str = include_str!("../../data/communes.csv");
+
+/// The communes of each province, in the list's order.
+fn communes() -> &'static std::collections::HashMap<String, Vec<Commune>> {
+    static COMMUNES: std::sync::LazyLock<std::collections::HashMap<String, Vec<Commune>>> =
+        std::sync::LazyLock::new(|| {
+            let mut by_province: std::collections::HashMap<String, Vec<Commune>> = std::collections::HashMap::new();
+            let mut reader = csv::Reader::from_reader(COMMUNES_CSV.as_bytes());
+            for record in reader.records().flatten() {
+                let field = |index: usize| record.get(index).map(str::trim).unwrap_or_default().to_owned();
+                let commune = Commune {
+                    code: field(0),
+                    province_code: field(1),
+                    name_vi: field(2),
+                    kind: field(3),
+                };
+                by_province
+                    .entry(commune.province_code.clone())
+                    .or_default()
+                    .push(commune);
+            }
+            by_province
+        });
+    &COMMUNES
+}
+
+/// The communes, wards and special zones of a province.
+pub fn communes_of(province_code: &str) -> &'static [Commune] {
+    communes().get(province_code).map_or(&[], Vec::as_slice)
+}
+
+/// The commune of `province_code` that `text` names: its code, or its name
+/// with or without diacritics and case (`phuong kinh bac`).
+pub fn find_commune(province_code: &str, text: &str) -> Option<&'static Commune> {
+    let wanted = egov_core::text::fold(text);
+    communes_of(province_code)
+        .iter()
+        .find(|commune| commune.code == text.trim() || egov_core::text::fold(&commune.name_vi) == wanted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_province_has_the_communes_the_provinces_file_counts() {
+        let mut reader = csv::Reader::from_reader(crate::seed::PROVINCES_CSV.as_bytes());
+        let headers = reader.headers().expect("header").clone();
+        let column = |name: &str| headers.iter().position(|header| header == name).expect(name);
+        let (units, xa, phuong, dac_khu) = (
+            column("commune_units"),
+            column("xa"),
+            column("phuong"),
+            column("dac_khu"),
+        );
+        let mut provinces = 0;
+        for record in reader.records() {
+            let record = record.expect("row");
+            let communes = communes_of(&record[0]);
+            let count = |kind: &str| {
+                communes
+                    .iter()
+                    .filter(|commune| commune.kind == kind)
+                    .count()
+                    .to_string()
+            };
+            assert_eq!(communes.len().to_string(), record[units], "province {}", &record[0]);
+            assert_eq!(count("xa"), record[xa], "province {}", &record[0]);
+            assert_eq!(count("phuong"), record[phuong], "province {}", &record[0]);
+            assert_eq!(count("dac_khu"), record[dac_khu], "province {}", &record[0]);
+            provinces += 1;
+        }
+        assert_eq!(provinces, 34);
+        assert_eq!(communes().values().map(Vec::len).sum::<usize>(), 3_321);
+    }
+
+    #[test]
+    fn a_commune_is_found_in_its_province_only_by_code_or_folded_name() {
+        let kinh_bac = find_commune("24", "Phường Kinh Bắc").expect("in Bắc Ninh");
+        assert_eq!(find_commune("24", "phuong kinh bac"), Some(kinh_bac));
+        assert_eq!(find_commune("24", &kinh_bac.code), Some(kinh_bac));
+        assert_eq!(find_commune("01", "Phường Kinh Bắc"), None, "not in Hà Nội");
+        assert_eq!(find_commune("24", "Phường Không Có"), None);
+    }
 
     #[test]
     fn the_shipped_provinces_file_has_the_34_units() {

@@ -355,7 +355,7 @@ fn validate_field(
             let empty = Map::new();
             let object = raw.and_then(Value::as_object).unwrap_or(&empty);
             let part = |name: &str| as_text(object.get(name));
-            let (province, commune, street) = (part("province"), part("commune"), part("street"));
+            let (province, mut commune, street) = (part("province"), part("commune"), part("street"));
             if province.is_none() && commune.is_none() && street.is_none() {
                 missing(problems);
                 return None;
@@ -408,7 +408,31 @@ fn validate_field(
                     Some(_) => {}
                 }
             }
-            ok.then(|| serde_json::json!({ "province": province, "commune": commune, "street": street }))
+            // The commune must be one of the chosen province's (since 1 July
+            // 2025); it is kept under its official name and code.
+            let mut commune_code = None;
+            if ok && let (Some(province), Some(text)) = (&province, &commune) {
+                if let Some(found) = crate::directory::find_commune(province, text) {
+                    commune = Some(found.name_vi.clone());
+                    commune_code = Some(found.code.clone());
+                } else {
+                    ok = false;
+                    problem(
+                        problems,
+                        &format!("{path}.commune"),
+                        "Không có xã, phường, đặc khu này trong tỉnh, thành phố đã chọn.",
+                        "No such commune or ward in the chosen province.",
+                    );
+                }
+            }
+            ok.then(|| {
+                serde_json::json!({
+                    "province": province,
+                    "commune": commune,
+                    "commune_code": commune_code,
+                    "street": street,
+                })
+            })
         }
         FieldKind::Checkbox => {
             let checked = match raw {
@@ -698,6 +722,18 @@ mod tests {
         assert_eq!(values["agree"], true);
         assert_eq!(values["residence"]["province"], "01");
         assert!(values.get("unexpected").is_none());
+    }
+
+    #[test]
+    fn a_commune_must_be_one_of_the_chosen_provinces_and_is_kept_by_its_official_name() {
+        let mut typed = good();
+        typed["residence"] = json!({"province": "01", "commune": "phuong ba dinh", "street": "1 Hoàng Hoa Thám"});
+        let values = schema().validate(&typed, today()).expect("valid");
+        assert_eq!(values["residence"]["commune"], "Phường Ba Đình");
+        assert_eq!(values["residence"]["commune_code"], "00004");
+        let mut elsewhere = good();
+        elsewhere["residence"] = json!({"province": "24", "commune": "Phường Ba Đình", "street": "1 Hoàng Hoa Thám"});
+        assert_eq!(paths(schema().validate(&elsewhere, today())), ["residence.commune"]);
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub struct InputView {
     pub id: String,
     pub label: String,
     pub hint: String,
-    /// `text`, `textarea`, `number`, `date`, `select`, `checkbox`, `personal_id`.
+    /// `text`, `textarea`, `number`, `date`, `select`, `checkbox`,
+    /// `personal_id`, `commune` (text with a datalist of `options`).
     pub kind: &'static str,
     pub required: bool,
     pub value: String,
@@ -159,6 +160,7 @@ impl Context<'_> {
         let part = |key: &str| value.and_then(|value| value.get(key));
         let name = |key: &str| format!("{}.{key}", field.name);
         let province = text_of(part("province"));
+        let chosen_province = province.clone();
         let province_input = InputView {
             id: html_id(&name("province")),
             error: problem_at(self.problems, &name("province"), self.english),
@@ -193,9 +195,46 @@ impl Context<'_> {
             max_chars: 200,
             name: name(key),
         };
+        // The commune is typed with suggestions (a datalist, no script):
+        // the chosen province's communes, or every one until a province is
+        // chosen. The server checks it against the province.
+        let communes: Vec<OptionView> = if crate::directory::is_province_code(&chosen_province) {
+            crate::directory::communes_of(&chosen_province)
+                .iter()
+                .map(|commune| OptionView {
+                    value: commune.name_vi.clone(),
+                    label: String::new(),
+                    selected: false,
+                })
+                .collect()
+        } else {
+            self.provinces
+                .iter()
+                .flat_map(|(code, province)| {
+                    crate::directory::communes_of(code)
+                        .iter()
+                        .map(move |commune| OptionView {
+                            value: commune.name_vi.clone(),
+                            label: province.clone(),
+                            selected: false,
+                        })
+                })
+                .collect()
+        };
+        let commune_input = InputView {
+            kind: "commune",
+            options: communes,
+            hint: self
+                .pick(
+                    "Gõ vài chữ để chọn trong danh sách xã, phường, đặc khu của tỉnh, thành phố.",
+                    "Type a few letters to pick from the province's communes and wards.",
+                )
+                .to_owned(),
+            ..text_input("commune", "Xã, phường, đặc khu", "Commune or ward")
+        };
         vec![
             province_input,
-            text_input("commune", "Xã, phường, đặc khu", "Commune or ward"),
+            commune_input,
             text_input("street", "Số nhà, đường, thôn, tổ", "Street address"),
         ]
     }
