@@ -67,6 +67,8 @@ pub struct Dossiers {
     lookups: Arc<read::LookupLimiter>,
     /// Procedure versions read so far (they never change once published).
     versions: Arc<std::sync::RwLock<std::collections::HashMap<(String, i32), versions::ProcedureVersion>>>,
+    /// Each procedure's versions with their dates, as read (and when).
+    schedules: Arc<std::sync::RwLock<std::collections::HashMap<String, versions::Schedule>>>,
     /// The group-commit writer of submissions and actions, started on
     /// first use.
     writer: Arc<std::sync::OnceLock<writer::ActionWriter>>,
@@ -84,6 +86,7 @@ impl Dossiers {
             versions: Arc::default(),
             lookups: Arc::default(),
             writer: Arc::default(),
+            schedules: Arc::default(),
         }
     }
 

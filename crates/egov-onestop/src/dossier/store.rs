@@ -56,17 +56,15 @@ pub async fn last_version_number(tx: &mut Tx, procedure_code: &str) -> Result<i3
     Ok(last.unwrap_or(0))
 }
 
-/// The version in force at `at_ms`: the latest published of those that took
-/// effect by then (a version scheduled for later waits its turn).
-pub async fn version_in_force(db: &Db, procedure_code: &str, at_ms: i64) -> Result<Option<VersionRow>, DbError> {
+/// Every published version of a procedure with when it takes effect
+/// (version, effective from), by version.
+pub async fn version_schedule(db: &Db, procedure_code: &str) -> Result<Vec<(i32, i64)>, DbError> {
     Ok(with_pool!(db, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {VERSION_COLUMNS} FROM procedure_versions WHERE procedure_code = $1 AND effective_from <= $2 \
-             ORDER BY version DESC LIMIT 1"
-        )))
+        sqlx::query_as(
+            "SELECT version, effective_from FROM procedure_versions WHERE procedure_code = $1 ORDER BY version",
+        )
         .bind(procedure_code)
-        .bind(at_ms)
-        .fetch_optional(pool)
+        .fetch_all(pool)
         .await?
     }))
 }

@@ -15,6 +15,15 @@ use super::store::{self, VersionRow};
 use super::{DossierError, Dossiers};
 use crate::catalogue::domain::Procedure;
 
+/// A procedure's versions with when each takes effect (version, effective
+/// from in ms), and when the node read them.
+pub(crate) type Schedule = (std::time::Instant, Vec<(i32, i64)>);
+
+/// How long a node trusts the schedule of versions it read.
+pub const SCHEDULE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Procedures whose schedule a node keeps at most.
+const SCHEDULE_CACHE_SIZE: usize = 4096;
+
 /// Largest document accepted by the default slots: 10 MB.
 pub const DEFAULT_MAX_BYTES: u64 = 10_000_000;
 
@@ -74,10 +83,43 @@ impl ProcedureVersion {
 }
 
 impl Dossiers {
-    /// The version of `procedure_code` in force now.
+    /// The version of `procedure_code` in force now: the latest published
+    /// of those that took effect by now. Each node keeps a procedure's
+    /// schedule of versions for [`SCHEDULE_TTL`] (and forgets it when it
+    /// publishes one itself), so a version published on another node is in
+    /// force here at most that much later than its date.
     pub async fn version_in_force(&self, procedure_code: &str) -> Result<Option<ProcedureVersion>, DossierError> {
-        let row = store::version_in_force(&self.db, procedure_code, self.now().timestamp_millis()).await?;
-        Ok(row.as_ref().map(ProcedureVersion::from_row).transpose()?)
+        let now_ms = self.now().timestamp_millis();
+        let cached = self
+            .schedules
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(procedure_code)
+            .filter(|(read_at, _)| read_at.elapsed() < SCHEDULE_TTL)
+            .map(|(_, schedule)| schedule.clone());
+        let schedule = if let Some(schedule) = cached {
+            schedule
+        } else {
+            let schedule = store::version_schedule(&self.db, procedure_code).await?;
+            let mut schedules = self
+                .schedules
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if schedules.len() >= SCHEDULE_CACHE_SIZE {
+                schedules.clear();
+            }
+            schedules.insert(procedure_code.to_owned(), (std::time::Instant::now(), schedule.clone()));
+            schedule
+        };
+        let in_force = schedule
+            .iter()
+            .filter(|(_, effective_from)| *effective_from <= now_ms)
+            .map(|(version, _)| *version)
+            .max();
+        match in_force {
+            Some(version) => self.version(procedure_code, version).await,
+            None => Ok(None),
+        }
     }
 
     /// A published version. Versions never change once published, so each
@@ -144,6 +186,10 @@ impl Dossiers {
         let version = store::last_version_number(&mut tx, procedure_code).await? + 1;
         let row = version_row(procedure_code, version, new, now, actor)?;
         store::insert_version(&mut tx, &row).await?;
+        self.schedules
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(procedure_code);
         audit::record(
             &mut tx,
             &audit::AuditEntry {
