@@ -517,32 +517,9 @@ impl Dossiers {
             tx.rollback().await?;
             return Ok(0);
         }
-        let current = situation(row);
         let note = egov_core::money::Vnd::new(amount).format_vi();
-        let actor = Actor::Official(official.clone());
-        self.log(
-            &mut tx,
-            &actor,
-            row,
-            "refund",
-            Some(current.state),
-            &current,
-            &note,
-            now,
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            &audit::AuditEntry {
-                actor: &official.subject,
-                action: "onestop.fee_refunded",
-                subject: &format!("dossier:{}", row.code),
-                detail: json!({ "amount_vnd": amount, "method": "by_hand" }),
-                ip: None,
-            },
-            now,
-        )
-        .await?;
+        let detail = json!({ "amount_vnd": amount, "method": "by_hand" });
+        self.log_refund(&mut tx, official, row, &note, detail, now).await?;
         tx.commit().await?;
         Ok(amount)
     }
@@ -652,42 +629,19 @@ impl Dossiers {
             tx.rollback().await?;
             return Ok(0);
         }
-        let current = situation(row);
         let note = format!(
             "{} (gateway, {}, mã giao dịch hoàn tiền {transaction_no})",
             egov_core::money::Vnd::new(refund.amount_vnd).format_vi(),
             payment.reference
         );
-        let actor = Actor::Official(official.clone());
-        self.log(
-            &mut tx,
-            &actor,
-            row,
-            "refund",
-            Some(current.state),
-            &current,
-            &note,
-            now,
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            &audit::AuditEntry {
-                actor: &official.subject,
-                action: "onestop.fee_refunded",
-                subject: &format!("dossier:{}", row.code),
-                detail: json!({
-                    "amount_vnd": refund.amount_vnd,
-                    "method": "gateway",
-                    "payment": payment.reference,
-                    "request_id": refund.request_id,
-                    "gateway_transaction": transaction_no,
-                }),
-                ip: None,
-            },
-            now,
-        )
-        .await?;
+        let detail = json!({
+            "amount_vnd": refund.amount_vnd,
+            "method": "gateway",
+            "payment": payment.reference,
+            "request_id": refund.request_id,
+            "gateway_transaction": transaction_no,
+        });
+        self.log_refund(&mut tx, official, row, &note, detail, now).await?;
         tx.commit().await?;
         Ok(refund.amount_vnd)
     }
@@ -750,6 +704,37 @@ impl Dossiers {
         )
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Dossiers {
+    /// The step-log line and audit record of a refund, in its transaction.
+    async fn log_refund(
+        &self,
+        tx: &mut egov_db::Tx,
+        official: &super::Official,
+        row: &DossierRow,
+        note: &str,
+        detail: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        let current = situation(row);
+        let actor = Actor::Official(official.clone());
+        self.log(tx, &actor, row, "refund", Some(current.state), &current, note, now)
+            .await?;
+        audit::record(
+            tx,
+            &audit::AuditEntry {
+                actor: &official.subject,
+                action: "onestop.fee_refunded",
+                subject: &format!("dossier:{}", row.code),
+                detail,
+                ip: None,
+            },
+            now,
+        )
+        .await?;
         Ok(())
     }
 }

@@ -1032,32 +1032,6 @@ pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<DossierRow>, DbError> {
     }))
 }
 
-/// Marks a dossier's fees due back as refunded and takes them off what it
-/// has paid; returns the amount refunded.
-pub async fn record_refund(tx: &mut Tx, dossier_id: Uuid, now_ms: i64) -> Result<i64, DbError> {
-    let refunded: Vec<i64> = with_tx!(tx, conn => {
-        sqlx::query_scalar(
-            "UPDATE dossier_payments SET status = 'refunded', settled_at = $1 \
-             WHERE dossier_id = $2 AND status = 'refund_due' RETURNING amount_vnd",
-        )
-        .bind(now_ms)
-        .bind(dossier_id)
-        .fetch_all(&mut *conn)
-        .await?
-    });
-    let total: i64 = refunded.iter().sum();
-    if total > 0 {
-        with_tx!(tx, conn => {
-            sqlx::query("UPDATE dossiers SET fee_paid_vnd = fee_paid_vnd - $1, revision = revision + 1 WHERE id = $2")
-                .bind(total)
-                .bind(dossier_id)
-                .execute(&mut *conn)
-                .await?;
-        });
-    }
-    Ok(total)
-}
-
 /// A refund request to the payment gateway for a gateway payment
 /// (`dossier_payment_refunds`), named by its `vnp_RequestId`.
 #[derive(Debug, Clone, sqlx::FromRow)]
