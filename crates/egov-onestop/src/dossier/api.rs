@@ -642,6 +642,15 @@ pub struct Assignee {
     pub department: Option<String>,
 }
 
+/// The officials of `official`'s agency, from the sign-in service.
+async fn officials_of(state: &DossierState, official: &Official) -> Result<Vec<Official>, DossierError> {
+    state.identify.officials(&official.agency_code).await.map_err(|error| {
+        DossierError::Db(egov_db::DbError::Unavailable(format!(
+            "the officials' directory: {error:?}"
+        )))
+    })
+}
+
 /// The assignment a request asks for; a colleague named by `to` is looked
 /// up among the officials of the caller's agency.
 pub(crate) async fn requested_assignment(
@@ -653,11 +662,7 @@ pub(crate) async fn requested_assignment(
     let Some(to) = to.filter(|to| !to.is_empty()) else {
         return Ok(if take { Assignment::Take } else { Assignment::Release });
     };
-    let colleagues = state.identify.officials(&official.agency_code).await.map_err(|error| {
-        DossierError::Db(egov_db::DbError::Unavailable(format!(
-            "the officials' directory: {error:?}"
-        )))
-    })?;
+    let colleagues = officials_of(state, official).await?;
     colleagues
         .into_iter()
         .find(|colleague| colleague.subject == to)
@@ -704,11 +709,7 @@ pub(crate) async fn assignees(
     official: &Official,
     code: &str,
 ) -> Result<Vec<Assignee>, DossierError> {
-    let colleagues = state.identify.officials(&official.agency_code).await.map_err(|error| {
-        DossierError::Db(egov_db::DbError::Unavailable(format!(
-            "the officials' directory: {error:?}"
-        )))
-    })?;
+    let colleagues = officials_of(state, official).await?;
     let eligible = state.dossiers.eligible_assignees(official, code, colleagues).await?;
     Ok(eligible
         .into_iter()

@@ -344,27 +344,9 @@ pub struct EventRow {
     pub note: String,
 }
 
+/// Appends a step-log line.
 pub async fn insert_event(tx: &mut Tx, row: &EventRow) -> Result<(), DbError> {
-    with_tx!(tx, conn => {
-        sqlx::query(
-            "INSERT INTO dossier_events (id, dossier_id, at, actor, actor_name, agency_code, action, from_state, \
-             to_state, step, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(row.id)
-        .bind(row.dossier_id)
-        .bind(row.at)
-        .bind(&row.actor)
-        .bind(&row.actor_name)
-        .bind(row.agency_code.as_deref())
-        .bind(&row.action)
-        .bind(row.from_state.as_deref())
-        .bind(&row.to_state)
-        .bind(row.step)
-        .bind(&row.note)
-        .execute(&mut *conn)
-        .await?;
-    });
-    Ok(())
+    insert_events(tx, &[row]).await
 }
 
 /// Appends many step-log lines in one statement (the action writer's
