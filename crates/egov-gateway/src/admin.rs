@@ -1,0 +1,304 @@
+//! Registering what the gateway serves, for the CLI, the demo and (later)
+//! the operator's pages: subsystems, services, access rights. Each change
+//! is checked first and written with its audit record in one transaction.
+//! A node sees its own changes at once ([`Gateway::refresh`]), the others
+//! within [`DIRECTORY_TTL`](crate::gateway::DIRECTORY_TTL).
+
+use chrono::Utc;
+use egov_db::audit::{self, AuditEntry};
+use egov_db::{Db, DbError};
+
+use crate::id::{BadIdentifier, ClientId, ServiceId};
+use crate::store::{self, Endpoint, ServiceRow};
+
+/// Why a registration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Identifier(#[from] BadIdentifier),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Who may call through the gateway as a subsystem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// Only systems on the gateway's own host (or in its process).
+    Loopback,
+    /// Any system that reaches the gateway: for gateways on a closed
+    /// network of agency systems.
+    Open,
+}
+
+impl Connection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Connection::Loopback => "loopback",
+            Connection::Open => "open",
+        }
+    }
+}
+
+/// A service to register.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    pub service: ServiceId,
+    /// `local:NAME` or an `http(s)://` base URL.
+    pub target: String,
+    /// An OpenAPI 3 description in JSON; its paths become the endpoints.
+    pub openapi: Option<String>,
+    pub timeout_ms: i64,
+}
+
+/// Registers (or renames) a subsystem this gateway serves.
+pub async fn add_subsystem(
+    db: &Db,
+    actor: &str,
+    subsystem: &ClientId,
+    name: &str,
+    connection: Connection,
+) -> Result<(), AdminError> {
+    if subsystem.subsystem.is_none() {
+        return Err(AdminError::Invalid("A subsystem identifier has four parts".to_owned()));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AdminError::Invalid(
+            "A subsystem's name has 1 to 200 characters".to_owned(),
+        ));
+    }
+    let id = subsystem.to_string();
+    let mut tx = db.begin().await?;
+    store::upsert_subsystem(&mut tx, &id, name, connection.as_str()).await?;
+    audit::record(
+        &mut tx,
+        &AuditEntry {
+            actor,
+            action: "gateway.subsystem_registered",
+            subject: &format!("subsystem:{id}"),
+            detail: serde_json::json!({ "name": name, "connection": connection.as_str() }),
+            ip: None,
+        },
+        Utc::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Registers (or changes) a service of a registered subsystem.
+pub async fn add_service(db: &Db, actor: &str, spec: &ServiceSpec) -> Result<(), AdminError> {
+    check_target(&spec.target)?;
+    if !(100..=300_000).contains(&spec.timeout_ms) {
+        return Err(AdminError::Invalid("A service's timeout is 100 ms to 300 s".to_owned()));
+    }
+    let endpoints = match &spec.openapi {
+        Some(description) => endpoints_of(description)?,
+        None => vec![Endpoint {
+            method: "*".to_owned(),
+            path: "**".to_owned(),
+        }],
+    };
+    let subsystem_id = spec.service.provider.to_string();
+    if !store::subsystems(db).await?.iter().any(|row| row.id == subsystem_id) {
+        return Err(AdminError::Invalid(format!(
+            "{subsystem_id} is not a subsystem of this gateway"
+        )));
+    }
+    let row = ServiceRow {
+        subsystem_id,
+        service_code: spec.service.service_code.clone(),
+        target: spec.target.clone(),
+        openapi: spec.openapi.clone(),
+        endpoints: serde_json::to_string(&endpoints).map_err(DbError::from)?,
+        timeout_ms: spec.timeout_ms,
+    };
+    let mut tx = db.begin().await?;
+    store::upsert_service(&mut tx, &row).await?;
+    audit::record(
+        &mut tx,
+        &AuditEntry {
+            actor,
+            action: "gateway.service_registered",
+            subject: &format!("service:{}", spec.service),
+            detail: serde_json::json!({ "target": spec.target, "endpoints": endpoints.len() }),
+            ip: None,
+        },
+        Utc::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Lets a client (a member, or one of its subsystems) call a service.
+pub async fn grant(db: &Db, actor: &str, service: &ServiceId, client: &ClientId) -> Result<(), AdminError> {
+    let known = store::services(db)
+        .await?
+        .iter()
+        .any(|row| row.subsystem_id == service.provider.to_string() && row.service_code == service.service_code);
+    if !known {
+        return Err(AdminError::Invalid(format!(
+            "{service} is not a service of this gateway"
+        )));
+    }
+    let mut tx = db.begin().await?;
+    store::grant(
+        &mut tx,
+        &service.provider.to_string(),
+        &service.service_code,
+        &client.to_string(),
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        &AuditEntry {
+            actor,
+            action: "gateway.access_granted",
+            subject: &format!("service:{service}"),
+            detail: serde_json::json!({ "client": client.to_string() }),
+            ip: None,
+        },
+        Utc::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Takes a client's right to a service away; false if it had none.
+pub async fn revoke(db: &Db, actor: &str, service: &ServiceId, client: &ClientId) -> Result<bool, AdminError> {
+    let mut tx = db.begin().await?;
+    let revoked = store::revoke(
+        &mut tx,
+        &service.provider.to_string(),
+        &service.service_code,
+        &client.to_string(),
+    )
+    .await?;
+    if revoked {
+        audit::record(
+            &mut tx,
+            &AuditEntry {
+                actor,
+                action: "gateway.access_revoked",
+                subject: &format!("service:{service}"),
+                detail: serde_json::json!({ "client": client.to_string() }),
+                ip: None,
+            },
+            Utc::now(),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(revoked)
+}
+
+/// A target is `local:NAME`, or an http(s) URL without credentials, query
+/// or fragment (the call's path and query are appended to it).
+fn check_target(target: &str) -> Result<(), AdminError> {
+    if let Some(name) = target.strip_prefix("local:") {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(AdminError::Invalid(
+                "A local service's name is letters, digits, - and _".to_owned(),
+            ));
+        }
+        return Ok(());
+    }
+    let url = reqwest::Url::parse(target)
+        .map_err(|error| AdminError::Invalid(format!("The service's address is not a URL: {error}")))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || url.host().is_none()
+    {
+        return Err(AdminError::Invalid(
+            "A service's address is http(s)://host[:port][/path], without credentials, query or fragment".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// The endpoints of an OpenAPI 3 description in JSON, as listMethods shows
+/// them: each path with its parameters as `*`.
+pub fn endpoints_of(description: &str) -> Result<Vec<Endpoint>, AdminError> {
+    let document: serde_json::Value = serde_json::from_str(description)
+        .map_err(|error| AdminError::Invalid(format!("The OpenAPI description is not JSON: {error}")))?;
+    if !document["openapi"]
+        .as_str()
+        .is_some_and(|version| version.starts_with("3."))
+    {
+        return Err(AdminError::Invalid("The description is not OpenAPI 3".to_owned()));
+    }
+    let Some(paths) = document["paths"].as_object() else {
+        return Err(AdminError::Invalid("The OpenAPI description has no paths".to_owned()));
+    };
+    let mut endpoints = Vec::new();
+    for (path, item) in paths {
+        let pattern: Vec<&str> = path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') && segment.ends_with('}') {
+                    "*"
+                } else {
+                    segment
+                }
+            })
+            .collect();
+        let pattern = pattern.join("/");
+        for method in ["get", "put", "post", "delete", "options", "head", "patch", "trace"] {
+            if item.get(method).is_some() {
+                endpoints.push(Endpoint {
+                    method: method.to_ascii_uppercase(),
+                    path: pattern.clone(),
+                });
+            }
+        }
+    }
+    Ok(endpoints)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_local_names_or_plain_http_urls() {
+        for target in ["local:registry", "https://registry.example/api", "http://10.0.0.5:8080"] {
+            assert!(check_target(target).is_ok(), "{target}");
+        }
+        for target in [
+            "local:",
+            "local:../x",
+            "ftp://registry.example",
+            "https://user:pw@registry.example",
+            "https://registry.example/?a=1",
+            "https://registry.example/#x",
+            "file:///etc/passwd",
+        ] {
+            assert!(check_target(target).is_err(), "{target}");
+        }
+    }
+
+    #[test]
+    fn an_openapi_description_gives_its_endpoints_with_parameters_as_stars() {
+        let endpoints =
+            endpoints_of(r#"{"openapi":"3.0.3","paths":{"/persons/{id}":{"get":{},"put":{}},"/persons":{"post":{}}}}"#)
+                .expect("endpoints");
+        assert!(endpoints.contains(&Endpoint {
+            method: "GET".to_owned(),
+            path: "/persons/*".to_owned()
+        }));
+        assert!(endpoints.contains(&Endpoint {
+            method: "POST".to_owned(),
+            path: "/persons".to_owned()
+        }));
+        assert_eq!(endpoints.len(), 3);
+        assert!(endpoints_of(r#"{"swagger":"2.0","paths":{}}"#).is_err());
+        assert!(endpoints_of("openapi: 3.0.0").is_err());
+    }
+}

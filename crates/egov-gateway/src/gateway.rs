@@ -1,0 +1,870 @@
+//! The gateway service: an r1 call from an agency system, through the
+//! consumer side (who calls, which provider, sign, log) and the provider
+//! side (verify, access right, call the service, sign, log) and back.
+//!
+//! Both sides do their whole work even when this gateway serves both the
+//! caller and the provider, as in one instance: the request is signed by
+//! the consumer side and verified by the provider side, the response the
+//! other way round, and each side logs the exchange. Reaching a provider
+//! behind another gateway is the hub's work (the federation's
+//! configuration and mutual TLS); until this gateway knows one, such a
+//! call gets `Server.ClientProxy.UnknownMember`.
+//!
+//! What the gateway serves (subsystems, services, access rights) is read
+//! from the database into a snapshot that each node refreshes every
+//! [`DIRECTORY_TTL`], and at once on the node that changes it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::response::{IntoResponse as _, Response};
+use egov_core::clock::Clock;
+use egov_db::{Db, DbError};
+use tower::ServiceExt as _;
+
+use crate::error::XRoadError;
+use crate::id::{self, ClientId, MetaService, R1Target, ServiceId};
+use crate::log::{Exchange, LoggedMessage, MessageLog, Side};
+use crate::message::{self, GatewayKey, Kind, TrustedKeys};
+use crate::store::{self, Endpoint, ServiceRow};
+
+/// How long a node serves from its snapshot of subsystems, services and
+/// access rights before reading them again.
+pub const DIRECTORY_TTL: Duration = Duration::from_secs(5);
+/// The most header bytes a call may carry.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// The longest `X-Road-Id`, `X-Road-UserId` or `X-Road-Represented-Party`.
+const MAX_ID_HEADER: usize = 255;
+/// The longest `X-Road-Issue`.
+const MAX_ISSUE: usize = 1024;
+/// The largest response body read from a service.
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Who is on the other end of a call to `/r1/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// A system of this instance, in the same process.
+    InProcess,
+    Network(SocketAddr),
+    /// The address is not known: treated as a remote system.
+    Unknown,
+}
+
+impl Caller {
+    fn is_local(self) -> bool {
+        match self {
+            Caller::InProcess => true,
+            Caller::Network(address) => address.ip().is_loopback(),
+            Caller::Unknown => false,
+        }
+    }
+}
+
+/// A call as it reached the gateway.
+#[derive(Debug)]
+pub struct Call {
+    pub method: Method,
+    /// Path and query, still encoded.
+    pub target: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub caller: Caller,
+}
+
+/// A request signed by a consumer gateway, as it crosses to the provider.
+#[derive(Debug, Clone)]
+pub struct SignedRequest {
+    pub method: Method,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub key_id: String,
+    pub signature: String,
+}
+
+/// A response signed by the provider gateway.
+#[derive(Debug, Clone)]
+pub struct SignedResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub key_id: String,
+    pub signature: String,
+}
+
+/// What an in-process service is: a router that receives the call as an
+/// HTTP request, with the X-Road headers the provider gateway sets.
+pub type LocalServices = HashMap<String, Router>;
+
+/// What one node knows of what the gateway serves.
+#[derive(Debug, Default)]
+struct Directory {
+    subsystems: BTreeMap<String, store::SubsystemRow>,
+    services: HashMap<(String, String), ServiceRow>,
+    /// (provider subsystem, service code) → clients.
+    rights: HashMap<(String, String), HashSet<String>>,
+}
+
+impl Directory {
+    async fn load(db: &Db) -> Result<Directory, DbError> {
+        let subsystems = store::subsystems(db)
+            .await?
+            .into_iter()
+            .map(|row| (row.id.clone(), row))
+            .collect();
+        let services = store::services(db)
+            .await?
+            .into_iter()
+            .map(|row| ((row.subsystem_id.clone(), row.service_code.clone()), row))
+            .collect();
+        let mut rights: HashMap<(String, String), HashSet<String>> = HashMap::new();
+        for (subsystem, service, client) in store::access_rights(db).await? {
+            rights.entry((subsystem, service)).or_default().insert(client);
+        }
+        Ok(Directory {
+            subsystems,
+            services,
+            rights,
+        })
+    }
+
+    fn allowed(&self, service: &ServiceId, client: &ClientId) -> bool {
+        let key = (service.provider.to_string(), service.service_code.clone());
+        self.rights.get(&key).is_some_and(|clients| {
+            clients.contains(&client.to_string()) || clients.contains(&client.member().to_string())
+        })
+    }
+}
+
+struct Snapshot {
+    directory: Arc<Directory>,
+    /// None until first read.
+    loaded: Option<Instant>,
+}
+
+impl Snapshot {
+    fn fresh(&self) -> Option<Arc<Directory>> {
+        self.loaded
+            .filter(|loaded| loaded.elapsed() < DIRECTORY_TTL)
+            .map(|_| Arc::clone(&self.directory))
+    }
+}
+
+struct Inner {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    log: MessageLog,
+    keys: tokio::sync::OnceCell<(GatewayKey, TrustedKeys)>,
+    snapshot: Mutex<Snapshot>,
+    reload: tokio::sync::Mutex<()>,
+    local_services: LocalServices,
+    http: Option<reqwest::Client>,
+}
+
+/// The gateway of this instance.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").finish_non_exhaustive()
+    }
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Key(#[from] message::KeyError),
+}
+
+/// The gateway's signing key and the keys it trusts; a new key is made on
+/// first use.
+pub async fn keys(db: &Db) -> Result<(GatewayKey, TrustedKeys), GatewayError> {
+    let mut rows = store::keys(db).await?;
+    if rows.iter().all(|row| row.retired_at.is_some()) {
+        let key = GatewayKey::generate(format!("gw-{}", egov_core::id::new_id().simple()));
+        match store::insert_key(db, &key.key_id, &key.private_pem()?, &key.public_pem()?).await {
+            Ok(()) => {}
+            // Another node made one at the same moment: use whichever is first.
+            Err(error) if error.is_unique_violation() => {}
+            Err(error) => return Err(error.into()),
+        }
+        rows = store::keys(db).await?;
+    }
+    let mut trusted = TrustedKeys::default();
+    for row in &rows {
+        trusted.insert_pem(&row.key_id, &row.public_pem)?;
+    }
+    let current = rows
+        .iter()
+        .rev()
+        .find(|row| row.retired_at.is_none())
+        .ok_or_else(|| message::KeyError::Unknown("current".to_owned()))?;
+    let key = GatewayKey::from_pem(current.key_id.clone(), &current.private_pem)?;
+    Ok((key, trusted))
+}
+
+impl Gateway {
+    /// The gateway of a node. Its keys (made on first use) and what it
+    /// serves are read at its first call; its message log's writer starts
+    /// now.
+    pub fn new(db: Db, clock: Arc<dyn Clock>, local_services: LocalServices) -> Gateway {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .inspect_err(|error| tracing::error!(%error, "The gateway's HTTP client cannot be set up"))
+            .ok();
+        Gateway {
+            inner: Arc::new(Inner {
+                log: MessageLog::start(&db),
+                db,
+                clock,
+                keys: tokio::sync::OnceCell::new(),
+                snapshot: Mutex::new(Snapshot {
+                    directory: Arc::new(Directory::default()),
+                    loaded: None,
+                }),
+                reload: tokio::sync::Mutex::new(()),
+                local_services,
+                http,
+            }),
+        }
+    }
+
+    /// The gateway's signing key and the keys it trusts.
+    pub async fn keys(&self) -> Result<&(GatewayKey, TrustedKeys), GatewayError> {
+        self.inner.keys.get_or_try_init(|| keys(&self.inner.db)).await
+    }
+
+    async fn signing(&self) -> Result<&(GatewayKey, TrustedKeys), XRoadError> {
+        self.keys().await.map_err(|error| {
+            XRoadError::new(
+                "Server.ClientProxy.InternalError",
+                format!("The gateway's keys cannot be read: {error}"),
+            )
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    async fn directory(&self) -> Result<Arc<Directory>, XRoadError> {
+        if let Some(directory) = self.lock_snapshot().fresh() {
+            return Ok(directory);
+        }
+        let _reloading = self.inner.reload.lock().await;
+        if let Some(directory) = self.lock_snapshot().fresh() {
+            return Ok(directory);
+        }
+        self.reload()
+            .await
+            .map_err(|error| XRoadError::new("Server.ClientProxy.DatabaseError", error.to_string()))
+    }
+
+    /// Reads what the gateway serves again, now (after a change on this node).
+    pub async fn refresh(&self) -> Result<(), DbError> {
+        self.reload().await.map(drop)
+    }
+
+    async fn reload(&self) -> Result<Arc<Directory>, DbError> {
+        let directory = Arc::new(Directory::load(&self.inner.db).await?);
+        let mut snapshot = self.lock_snapshot();
+        snapshot.directory = Arc::clone(&directory);
+        snapshot.loaded = Some(Instant::now());
+        Ok(directory)
+    }
+
+    fn lock_snapshot(&self) -> std::sync::MutexGuard<'_, Snapshot> {
+        // A panic while holding the lock leaves a snapshot that is still whole.
+        self.inner
+            .snapshot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Handles one r1 call: the consumer gateway's work, and the provider's
+    /// when this gateway serves the provider.
+    pub async fn call(&self, call: Call) -> Response {
+        match self.consume(call).await {
+            Ok(response) => response,
+            Err(error) => error.into_response(),
+        }
+    }
+
+    async fn consume(&self, call: Call) -> Result<Response, XRoadError> {
+        let header_bytes: usize = call
+            .headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum();
+        if header_bytes > MAX_HEADER_BYTES {
+            return Err(XRoadError::bad_request(format!(
+                "The request's headers are larger than {MAX_HEADER_BYTES} bytes"
+            )));
+        }
+        let target = id::parse_r1(&call.target).map_err(|error| XRoadError::bad_request(error.to_string()))?;
+        let client = client_of(&call.headers)?;
+        let message_id = single_header(&call.headers, "x-road-id", MAX_ID_HEADER)?;
+        for (name, limit) in [
+            ("x-road-userid", MAX_ID_HEADER),
+            ("x-road-issue", MAX_ISSUE),
+            ("x-road-represented-party", MAX_ID_HEADER),
+        ] {
+            single_header(&call.headers, name, limit)?;
+        }
+        let directory = self.directory().await?;
+        let client_key = client.to_string();
+        let Some(registered) = directory
+            .subsystems
+            .get(&client_key)
+            .filter(|_| client.subsystem.is_some())
+        else {
+            return Err(XRoadError::new(
+                "Server.ClientProxy.UnknownMember",
+                format!("The client {client_key} is not a subsystem of this gateway"),
+            ));
+        };
+        if registered.connection == "loopback" && !call.caller.is_local() {
+            return Err(XRoadError::new(
+                "Server.ClientProxy.SslAuthenticationFailed",
+                format!("The client {client_key} may call only from the gateway's own host"),
+            ));
+        }
+        match target {
+            R1Target::Meta { provider, meta, query } => {
+                metadata(&directory, &client, &provider, meta, query.as_deref())
+            }
+            R1Target::Service { service, .. } => {
+                let message_id = message_id.unwrap_or_else(|| egov_core::id::new_id().to_string());
+                self.exchange(&directory, call, &client, &service, message_id).await
+            }
+        }
+    }
+
+    /// The consumer side of an exchange with a provider this gateway serves.
+    async fn exchange(
+        &self,
+        directory: &Directory,
+        call: Call,
+        client: &ClientId,
+        service: &ServiceId,
+        message_id: String,
+    ) -> Result<Response, XRoadError> {
+        if !directory.subsystems.contains_key(&service.provider.to_string()) {
+            return Err(XRoadError::new(
+                "Server.ClientProxy.UnknownMember",
+                format!(
+                    "No gateway known to this one serves {}; the federation's configuration comes from the hub",
+                    service.provider
+                ),
+            ));
+        }
+        let mut headers: Vec<(String, String)> = Vec::with_capacity(call.headers.len() + 1);
+        for (name, value) in &call.headers {
+            if !message::crosses(name.as_str()) {
+                continue;
+            }
+            let value = value
+                .to_str()
+                .map_err(|_| XRoadError::bad_request(format!("The header {name} is not visible ASCII")))?;
+            headers.push((name.as_str().to_owned(), value.to_owned()));
+        }
+        if !headers.iter().any(|(name, _)| name == "x-road-id") {
+            headers.push(("x-road-id".to_owned(), message_id.clone()));
+        }
+        let (key, trusted) = self.signing().await?;
+        let head = message::request_head(call.method.as_str(), &call.target, &headers);
+        let request_hash = message::message_hash(&head, &call.body);
+        let signed = SignedRequest {
+            method: call.method,
+            target: call.target,
+            headers,
+            key_id: key.key_id.clone(),
+            signature: key.sign(Kind::Request, &request_hash),
+            body: call.body,
+        };
+        let request_log = LoggedMessage {
+            head,
+            body: signed.body.clone(),
+            hash: message::encode_hash(&request_hash),
+            key_id: signed.key_id.clone(),
+            signature: signed.signature.clone(),
+        };
+        let user_id = header_value(&signed.headers, "x-road-userid");
+        let issue = header_value(&signed.headers, "x-road-issue");
+        // The provider gateway is this one; across instances this is where
+        // the signed request crosses over mutual TLS.
+        let response = self.provide(signed).await?;
+        let response_head = message::response_head(response.status, &response.headers);
+        let response_hash = message::message_hash(&response_head, &response.body);
+        trusted
+            .verify(&response.key_id, Kind::Response, &response_hash, &response.signature)
+            .map_err(|error| {
+                XRoadError::new(
+                    "Server.ClientProxy.InvalidSignatureValue",
+                    format!("The provider gateway's response signature does not hold: {error}"),
+                )
+            })?;
+        if header_value(&response.headers, "x-road-request-hash").as_deref() != Some(request_log.hash.as_str()) {
+            return Err(XRoadError::new(
+                "Server.ClientProxy.InvalidRequestHash",
+                "The provider gateway's response is not for this request",
+            ));
+        }
+        self.inner
+            .log
+            .append(Exchange {
+                side: Side::Consumer,
+                message_id,
+                client_id: client.to_string(),
+                service_id: service.to_string(),
+                user_id,
+                issue,
+                request: request_log,
+                status: response.status,
+                response: LoggedMessage {
+                    head: response_head,
+                    body: response.body.clone(),
+                    hash: message::encode_hash(&response_hash),
+                    key_id: response.key_id.clone(),
+                    signature: response.signature.clone(),
+                },
+                at: self.inner.clock.now(),
+            })
+            .await
+            .map_err(|error| XRoadError::new("Server.ClientProxy.MessageLogFailure", error.to_string()))?;
+        Ok(into_response(response))
+    }
+
+    /// The provider side: verify, check the access right, call the service,
+    /// sign and log. Refusals after the signature held are signed and
+    /// logged like answers.
+    pub async fn provide(&self, request: SignedRequest) -> Result<SignedResponse, XRoadError> {
+        let head = message::request_head(request.method.as_str(), &request.target, &request.headers);
+        let request_hash = message::message_hash(&head, &request.body);
+        let (key, trusted) = self.signing().await?;
+        trusted
+            .verify(&request.key_id, Kind::Request, &request_hash, &request.signature)
+            .map_err(|error| {
+                XRoadError::new(
+                    "Server.ServerProxy.InvalidSignatureValue",
+                    format!("The consumer gateway's signature does not hold: {error}"),
+                )
+            })?;
+        let encoded_request_hash = message::encode_hash(&request_hash);
+        let client_value = header_value(&request.headers, "x-road-client").unwrap_or_default();
+        let message_id = header_value(&request.headers, "x-road-id").unwrap_or_default();
+        let (service_id, outcome) = match self.serve(&request, &client_value).await {
+            Ok((service, response)) => (service.to_string(), Ok(response)),
+            Err((service, error)) => (service, Err(error)),
+        };
+        let (status, mut headers, body) = match outcome {
+            Ok(answer) => answer,
+            Err(error) => error_answer(&error),
+        };
+        headers.retain(|(name, _)| {
+            !name.to_ascii_lowercase().starts_with("x-road-") || name.eq_ignore_ascii_case("x-road-error")
+        });
+        headers.push(("x-road-client".to_owned(), client_value.clone()));
+        headers.push(("x-road-service".to_owned(), service_id.clone()));
+        headers.push(("x-road-id".to_owned(), message_id.clone()));
+        headers.push(("x-road-request-id".to_owned(), egov_core::id::new_id().to_string()));
+        headers.push(("x-road-request-hash".to_owned(), encoded_request_hash.clone()));
+        let response_head = message::response_head(status, &headers);
+        let response_hash = message::message_hash(&response_head, &body);
+        let signature = key.sign(Kind::Response, &response_hash);
+        self.inner
+            .log
+            .append(Exchange {
+                side: Side::Provider,
+                message_id,
+                client_id: client_value,
+                service_id,
+                user_id: header_value(&request.headers, "x-road-userid"),
+                issue: header_value(&request.headers, "x-road-issue"),
+                request: LoggedMessage {
+                    head,
+                    body: request.body,
+                    hash: encoded_request_hash,
+                    key_id: request.key_id,
+                    signature: request.signature,
+                },
+                status,
+                response: LoggedMessage {
+                    head: response_head,
+                    body: body.clone(),
+                    hash: message::encode_hash(&response_hash),
+                    key_id: key.key_id.clone(),
+                    signature: signature.clone(),
+                },
+                at: self.inner.clock.now(),
+            })
+            .await
+            .map_err(|error| XRoadError::new("Server.ServerProxy.MessageLogFailure", error.to_string()))?;
+        Ok(SignedResponse {
+            status,
+            headers,
+            body,
+            key_id: key.key_id.clone(),
+            signature,
+        })
+    }
+
+    /// Finds the service, checks the right, calls it.
+    async fn serve(
+        &self,
+        request: &SignedRequest,
+        client_value: &str,
+    ) -> Result<(ServiceId, Answer), (String, XRoadError)> {
+        let bad = |error: id::BadIdentifier| (String::new(), XRoadError::bad_request(error.to_string()));
+        let (service, path, query) = match id::parse_r1(&request.target).map_err(bad)? {
+            R1Target::Service { service, path, query } => (service, path, query),
+            R1Target::Meta { .. } => {
+                return Err((
+                    String::new(),
+                    XRoadError::bad_request("Metadata services are answered by the consumer gateway"),
+                ));
+            }
+        };
+        let service_key = service.to_string();
+        let client = ClientId::parse_header(client_value)
+            .map_err(|error| (service_key.clone(), XRoadError::bad_request(error.to_string())))?;
+        let directory = self.directory().await.map_err(|error| (service_key.clone(), error))?;
+        let Some(row) = directory
+            .services
+            .get(&(service.provider.to_string(), service.service_code.clone()))
+        else {
+            return Err((
+                service_key,
+                XRoadError::new(
+                    "Server.ServerProxy.UnknownService",
+                    format!("The provider has no service {}", service.service_code),
+                ),
+            ));
+        };
+        if !directory.allowed(&service, &client) {
+            return Err((
+                service_key,
+                XRoadError::new(
+                    "Server.ServerProxy.AccessDenied",
+                    format!("The client {client} has no access right to {service}"),
+                ),
+            ));
+        }
+        let answer = self
+            .call_service(row, request, &path, query.as_deref())
+            .await
+            .map_err(|error| (service_key, error))?;
+        Ok((service, answer))
+    }
+
+    async fn call_service(
+        &self,
+        row: &ServiceRow,
+        request: &SignedRequest,
+        path: &str,
+        query: Option<&str>,
+    ) -> Result<Answer, XRoadError> {
+        let timeout = Duration::from_millis(u64::try_from(row.timeout_ms).unwrap_or(30_000));
+        let path_and_query = match query {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_owned(),
+        };
+        if let Some(name) = row.target.strip_prefix("local:") {
+            let router = self.inner.local_services.get(name).ok_or_else(|| {
+                XRoadError::new(
+                    "Server.ServerProxy.ServiceFailed",
+                    format!("This instance has no local service {name}"),
+                )
+            })?;
+            let uri = if path_and_query.is_empty() {
+                "/".to_owned()
+            } else {
+                path_and_query
+            };
+            let mut builder = Request::builder().method(request.method.clone()).uri(uri);
+            for (name, value) in &request.headers {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+            let http_request = builder
+                .body(Body::from(request.body.clone()))
+                .map_err(|error| XRoadError::new("Server.ServerProxy.ServiceFailed", error.to_string()))?;
+            let response = tokio::time::timeout(timeout, router.clone().oneshot(http_request))
+                .await
+                .map_err(|_| XRoadError::new("Server.ServerProxy.NetworkError", "The service did not answer in time"))?
+                .map_err(|error: std::convert::Infallible| match error {})?;
+            let status = response.status().as_u16();
+            let headers = crossing_headers(response.headers());
+            let body = axum::body::to_bytes(response.into_body(), MAX_RESPONSE_BYTES)
+                .await
+                .map_err(|error| XRoadError::new("Server.ServerProxy.ServiceFailed", error.to_string()))?;
+            return Ok((status, headers, body.to_vec()));
+        }
+        let url = service_url(&row.target, &path_and_query)?;
+        let Some(client) = &self.inner.http else {
+            return Err(XRoadError::new(
+                "Server.ServerProxy.ServiceFailed",
+                "The gateway's HTTP client is not available",
+            ));
+        };
+        let mut outgoing = client
+            .request(request.method.clone(), url)
+            .timeout(timeout)
+            .body(request.body.clone());
+        for (name, value) in &request.headers {
+            outgoing = outgoing.header(name.as_str(), value.as_str());
+        }
+        let response = outgoing.send().await.map_err(|error| {
+            XRoadError::new(
+                "Server.ServerProxy.NetworkError",
+                format!("The service could not be reached: {}", error.without_url()),
+            )
+        })?;
+        let status = response.status().as_u16();
+        let headers = crossing_headers(response.headers());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| XRoadError::new("Server.ServerProxy.ServiceFailed", error.without_url().to_string()))?;
+        if body.len() > MAX_RESPONSE_BYTES {
+            return Err(XRoadError::new(
+                "Server.ServerProxy.ServiceFailed",
+                "The service's response is too large",
+            ));
+        }
+        Ok((status, headers, body.to_vec()))
+    }
+
+    /// listClients: the members and subsystems this gateway knows, as
+    /// X-Road lists them.
+    pub async fn list_clients(&self, instance: Option<&str>) -> Response {
+        let directory = match self.directory().await {
+            Ok(directory) => directory,
+            Err(error) => return error.into_response(),
+        };
+        let mut members: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        for row in directory.subsystems.values() {
+            let Ok(subsystem) = ClientId::parse(&row.id) else {
+                continue;
+            };
+            if instance.is_some_and(|instance| instance != subsystem.instance) {
+                continue;
+            }
+            let member = subsystem.member();
+            members.entry(member.to_string()).or_insert_with(|| {
+                serde_json::json!({
+                    "id": {
+                        "member_class": member.member_class,
+                        "member_code": member.member_code,
+                        "object_type": "MEMBER",
+                        "xroad_instance": member.instance,
+                    },
+                    "name": member.member_code,
+                })
+            });
+            members.insert(
+                row.id.clone(),
+                serde_json::json!({
+                    "id": {
+                        "member_class": subsystem.member_class,
+                        "member_code": subsystem.member_code,
+                        "object_type": "SUBSYSTEM",
+                        "subsystem_code": subsystem.subsystem,
+                        "xroad_instance": subsystem.instance,
+                    },
+                    "name": row.name,
+                }),
+            );
+        }
+        let member: Vec<serde_json::Value> = members.into_values().collect();
+        axum::Json(serde_json::json!({ "member": member })).into_response()
+    }
+}
+
+/// listMethods, allowedMethods and getOpenAPI of a provider this
+/// gateway serves.
+fn metadata(
+    directory: &Directory,
+    client: &ClientId,
+    provider: &ClientId,
+    meta: MetaService,
+    query: Option<&str>,
+) -> Result<Response, XRoadError> {
+    let provider_key = provider.to_string();
+    if !directory.subsystems.contains_key(&provider_key) {
+        return Err(XRoadError::new(
+            "Server.ClientProxy.UnknownMember",
+            format!("No gateway known to this one serves {provider_key}"),
+        ));
+    }
+    let services = directory
+        .services
+        .values()
+        .filter(|row| row.subsystem_id == provider_key);
+    match meta {
+        MetaService::ListMethods | MetaService::AllowedMethods => {
+            let mut listed: Vec<serde_json::Value> = services
+                .filter(|row| {
+                    meta == MetaService::ListMethods
+                        || ServiceId::new(provider.clone(), &row.service_code)
+                            .is_ok_and(|service| directory.allowed(&service, client))
+                })
+                .map(|row| service_entry(provider, row))
+                .collect();
+            listed.sort_by(|a, b| a["service_code"].as_str().cmp(&b["service_code"].as_str()));
+            Ok(axum::Json(serde_json::json!({ "service": listed })).into_response())
+        }
+        MetaService::GetOpenApi => {
+            let code = id::single_query_value(query, "serviceCode")
+                .map_err(|error| XRoadError::bad_request(error.to_string()))?
+                .ok_or_else(|| XRoadError::bad_request("getOpenAPI needs the query parameter serviceCode"))?;
+            let row = directory
+                .services
+                .get(&(provider_key, code.clone()))
+                .ok_or_else(|| XRoadError::new("Server.ServerProxy.UnknownService", format!("No service {code}")))?;
+            let description = row.openapi.as_deref().ok_or_else(|| {
+                XRoadError::new(
+                    "Server.ServerProxy.OpenApiNotFound",
+                    format!("The service {code} is a REST service without an OpenAPI description"),
+                )
+            })?;
+            let content_type = if description.trim_start().starts_with('{') {
+                "application/json"
+            } else {
+                "text/yaml"
+            };
+            Ok((
+                [(axum::http::header::CONTENT_TYPE, content_type)],
+                description.to_owned(),
+            )
+                .into_response())
+        }
+    }
+}
+
+type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
+fn service_entry(provider: &ClientId, row: &ServiceRow) -> serde_json::Value {
+    let endpoints: Vec<Endpoint> = row.endpoints();
+    serde_json::json!({
+        "member_class": provider.member_class,
+        "member_code": provider.member_code,
+        "object_type": "SERVICE",
+        "service_code": row.service_code,
+        "service_type": if row.openapi.is_some() { "OPENAPI" } else { "REST" },
+        "subsystem_code": provider.subsystem,
+        "xroad_instance": provider.instance,
+        "endpoint_list": endpoints,
+    })
+}
+
+/// A refusal as the provider gateway answers it: the protocol's error body.
+fn error_answer(error: &XRoadError) -> Answer {
+    let detail = egov_core::id::new_id();
+    tracing::info!(kind = error.kind, message = %error.message, %detail, "X-Road call refused by the provider gateway");
+    let body = serde_json::json!({ "type": error.kind, "message": error.message, "detail": detail.to_string() });
+    (
+        error.status().as_u16(),
+        vec![
+            ("content-type".to_owned(), "application/json;charset=utf-8".to_owned()),
+            ("x-road-error".to_owned(), error.kind.to_owned()),
+        ],
+        body.to_string().into_bytes(),
+    )
+}
+
+fn into_response(signed: SignedResponse) -> Response {
+    let mut response = Response::new(Body::from(signed.body));
+    *response.status_mut() = StatusCode::from_u16(signed.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = response.headers_mut();
+    for (name, value) in signed.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            headers.append(name, value);
+        }
+    }
+    response
+}
+
+fn crossing_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| message::crosses(name.as_str()))
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect()
+}
+
+fn header_value(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.clone())
+}
+
+/// A header that may appear at most once, within a length.
+fn single_header(headers: &HeaderMap, name: &str, limit: usize) -> Result<Option<String>, XRoadError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(XRoadError::bad_request(format!(
+            "The header {name} is given more than once"
+        )));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| XRoadError::bad_request(format!("The header {name} is not visible ASCII")))?;
+    if value.len() > limit || value.is_empty() {
+        return Err(XRoadError::bad_request(format!(
+            "The header {name} must have 1 to {limit} characters"
+        )));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+fn client_of(headers: &HeaderMap) -> Result<ClientId, XRoadError> {
+    let value = single_header(headers, "x-road-client", 4 * (3 * id::MAX_PART + 1))?
+        .ok_or_else(|| XRoadError::bad_request("The X-Road-Client header is missing"))?;
+    ClientId::parse_header(&value).map_err(|error| XRoadError::bad_request(error.to_string()))
+}
+
+/// The URL of a call to an HTTP service: the registered base URL and the
+/// call's path, which must stay on the base's origin and under its path.
+fn service_url(base: &str, path_and_query: &str) -> Result<reqwest::Url, XRoadError> {
+    let misconfigured = || XRoadError::new("Server.ServerProxy.ServiceFailed", "The service's address is not valid");
+    let base_url = reqwest::Url::parse(base).map_err(|_| misconfigured())?;
+    let joined = format!("{}{}", base.trim_end_matches('/'), path_and_query);
+    let url = reqwest::Url::parse(&joined).map_err(|_| XRoadError::bad_request("The service path is not valid"))?;
+    let base_path = base_url.path().trim_end_matches('/');
+    let under_base = url.path() == base_path || url.path().starts_with(&format!("{base_path}/"));
+    if url.origin() != base_url.origin() || !under_base {
+        return Err(XRoadError::bad_request("The service path leaves the service"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_url_stays_on_the_services_origin_and_path() {
+        assert_eq!(
+            service_url("https://registry.example/api/", "/v1/persons/1?x=2")
+                .expect("url")
+                .as_str(),
+            "https://registry.example/api/v1/persons/1?x=2"
+        );
+        assert!(service_url("https://registry.example/api", "@evil.example/x").is_err());
+        assert!(service_url("https://registry.example", ".evil.example/x").is_err());
+    }
+}

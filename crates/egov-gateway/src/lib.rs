@@ -1,0 +1,26 @@
+//! The integration and data-sharing platform's gateway (LGSP; NGSP in the
+//! hub role): the subsystems an instance serves, their services and access
+//! rights, the X-Road REST protocol (r1) that agency systems call it with,
+//! and the signed, hash-chained message log of every exchange.
+//!
+//! - `id`: identifiers and the r1 request line, strictly parsed (pure).
+//! - `message`: heads, hashes and signatures of messages (pure).
+//! - `error`: the protocol's `X-Road-Error` answers.
+//! - `gateway`: [`Gateway`], the consumer and provider sides of an exchange.
+//! - `log`: the message log's group-commit writer and `verify`.
+//! - `store`: subsystems, services, access rights, keys.
+//! - `http`: `/r1/…` and `/listClients`.
+//! - `admin`: registering subsystems and services and granting rights.
+
+pub mod admin;
+pub mod error;
+pub mod gateway;
+pub mod http;
+pub mod id;
+pub mod log;
+pub mod message;
+pub mod store;
+
+pub use error::XRoadError;
+pub use gateway::{Call, Caller, Gateway, LocalServices};
+pub use http::router;
