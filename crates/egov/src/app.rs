@@ -214,6 +214,13 @@ fn payments(config: &AppConfig) -> (PaymentSettings, Option<Router>) {
     (settings, simulator)
 }
 
+/// The gateway of this node, with the services of this instance it can
+/// call in-process.
+pub fn gateway(db: &Db, config: &AppConfig) -> egov_gateway::Gateway {
+    let local = egov_gateway::LocalServices::new();
+    egov_gateway::Gateway::new(db.clone(), Arc::clone(&config.clock), local)
+}
+
 /// The whole HTTP surface of one node.
 pub fn router(db: Db, config: &AppConfig) -> Router {
     let catalogue = Catalogue::new(db.clone(), Arc::clone(&config.clock), Arc::clone(&config.calendar));
@@ -237,7 +244,8 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
             egov_onestop::dossier::api::DossierState { dossiers, identify },
         ))
         .merge(sign_in)
-        .merge(egov_portal::router(portal));
+        .merge(egov_portal::router(portal))
+        .merge(egov_gateway::router(gateway(&db, config)));
     if let Some(simulator) = simulator {
         app = app.merge(simulator);
     }
@@ -265,6 +273,8 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
             "/vnpay/",
             // Posted by the sign-in service, authenticated by its signed token.
             "/portal/backchannel-logout",
+            // Called by agency systems with the X-Road protocol; no cookie authenticates them.
+            "/r1/",
         ],
     };
     let state = ShellState {

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod demo_mailbox;
+pub mod gateway_commands;
 pub mod id_commands;
 pub mod identify;
 pub mod node;

@@ -50,6 +50,9 @@ enum Command {
     /// Administer the central sign-in service.
     #[command(subcommand)]
     Id(Box<IdCommand>),
+    /// Administer the integration gateway (X-Road REST).
+    #[command(subcommand)]
+    Gateway(egov::gateway_commands::GatewayCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -351,6 +354,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Id(command) => {
             let settings = settings(&cli, None)?;
             run_id_command(command, &settings).await
+        }
+        Command::Gateway(command) => {
+            let settings = settings(&cli, None)?;
+            egov::gateway_commands::run(command, &settings).await
         }
         Command::Import(ImportCommand::Procedures { file, mode }) => {
             let settings = settings(&cli, None)?;

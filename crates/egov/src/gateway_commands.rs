@@ -1,0 +1,183 @@
+//! `egov gateway …`: the gateway's operator commands. They work on the same
+//! database as a running server, whose nodes see a change within
+//! `egov_gateway::gateway::DIRECTORY_TTL`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use egov_core::clock::SystemClock;
+use egov_gateway::admin::{self, Connection, ServiceSpec};
+use egov_gateway::id::{ClientId, ServiceId};
+
+use crate::config::Settings;
+use crate::node;
+
+#[derive(Debug, Subcommand)]
+pub enum GatewayCommand {
+    /// Register a subsystem this gateway serves.
+    #[command(subcommand)]
+    Subsystem(SubsystemCommand),
+    /// Register a service of a subsystem.
+    #[command(subcommand)]
+    Service(ServiceCommand),
+    /// Let a client (member or subsystem) call a service.
+    Grant {
+        /// INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE
+        #[arg(long)]
+        service: String,
+        /// INSTANCE/CLASS/MEMBER[/SUBSYSTEM]
+        #[arg(long)]
+        client: String,
+    },
+    /// Take a client's right to a service away.
+    Revoke {
+        #[arg(long)]
+        service: String,
+        #[arg(long)]
+        client: String,
+    },
+    /// List the subsystems, services and access rights.
+    List,
+    /// Prove the message log: its chain, every message's hash and every
+    /// signature. Names the first bad record and fails if there is one.
+    VerifyLog,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubsystemCommand {
+    Add {
+        /// INSTANCE/CLASS/MEMBER/SUBSYSTEM, each part percent-encoded.
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// Accept calls as this subsystem from any host, not only this one.
+        #[arg(long)]
+        open: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    Add {
+        /// INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE
+        #[arg(long)]
+        id: String,
+        /// `local:NAME` or the service's http(s) base URL.
+        #[arg(long)]
+        target: String,
+        /// Its OpenAPI 3 description (JSON), served by getOpenAPI.
+        #[arg(long, value_name = "FILE")]
+        openapi: Option<PathBuf>,
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: i64,
+    },
+}
+
+fn actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "operator".to_owned())
+    )
+}
+
+pub async fn run(command: &GatewayCommand, settings: &Settings) -> anyhow::Result<()> {
+    let db = node::connect(settings).await?;
+    db.migrate().await.context("Failed to migrate the database")?;
+    let result = run_on(command, &db).await;
+    db.close().await;
+    result
+}
+
+async fn run_on(command: &GatewayCommand, db: &egov_db::Db) -> anyhow::Result<()> {
+    let actor = actor();
+    match command {
+        GatewayCommand::Subsystem(SubsystemCommand::Add { id, name, open }) => {
+            let id = ClientId::parse(id).context("--id")?;
+            let connection = if *open { Connection::Open } else { Connection::Loopback };
+            admin::add_subsystem(db, &actor, &id, name, connection).await?;
+            println!("Subsystem {id} registered ({}).", connection.as_str());
+        }
+        GatewayCommand::Service(ServiceCommand::Add {
+            id,
+            target,
+            openapi,
+            timeout_ms,
+        }) => {
+            let service = ServiceId::parse(id).context("--id")?;
+            let openapi = openapi
+                .as_ref()
+                .map(|file| std::fs::read_to_string(file).with_context(|| format!("Failed to read {}", file.display())))
+                .transpose()?;
+            admin::add_service(
+                db,
+                &actor,
+                &ServiceSpec {
+                    service: service.clone(),
+                    target: target.clone(),
+                    openapi,
+                    timeout_ms: *timeout_ms,
+                },
+            )
+            .await?;
+            println!("Service {service} registered: {target}");
+        }
+        GatewayCommand::Grant { service, client } => {
+            let service = ServiceId::parse(service).context("--service")?;
+            let client = ClientId::parse(client).context("--client")?;
+            admin::grant(db, &actor, &service, &client).await?;
+            println!("{client} may call {service}.");
+        }
+        GatewayCommand::Revoke { service, client } => {
+            let service = ServiceId::parse(service).context("--service")?;
+            let client = ClientId::parse(client).context("--client")?;
+            if admin::revoke(db, &actor, &service, &client).await? {
+                println!("{client} may no longer call {service}.");
+            } else {
+                println!("{client} had no right to {service}.");
+            }
+        }
+        GatewayCommand::List => {
+            for subsystem in egov_gateway::store::subsystems(db).await? {
+                println!(
+                    "subsystem {} ({}, {})",
+                    subsystem.id, subsystem.name, subsystem.connection
+                );
+            }
+            for service in egov_gateway::store::services(db).await? {
+                println!(
+                    "service   {}/{} → {}",
+                    service.subsystem_id, service.service_code, service.target
+                );
+            }
+            for (subsystem, service, client) in egov_gateway::store::access_rights(db).await? {
+                println!("right     {client} → {subsystem}/{service}");
+            }
+        }
+        GatewayCommand::VerifyLog => {
+            let gateway =
+                egov_gateway::Gateway::new(db.clone(), Arc::new(SystemClock), egov_gateway::LocalServices::new());
+            let (_, trusted) = gateway.keys().await?;
+            let report = egov_gateway::log::verify(db, trusted).await?;
+            match report.first_bad {
+                None => {
+                    println!(
+                        "The message log holds: {} record(s){}, every chain link, hash and signature verified.",
+                        report.records,
+                        report
+                            .first_seq
+                            .filter(|seq| *seq > 1)
+                            .map(|seq| format!(" from #{seq} (earlier ones were archived and removed)"))
+                            .unwrap_or_default()
+                    );
+                }
+                Some((seq, reason)) => {
+                    anyhow::bail!("The message log is broken at record #{seq}: {reason}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
