@@ -101,6 +101,9 @@ pub struct SearchQuery {
     pub page_size: u32,
 }
 
+/// The most words of a search text that count.
+pub const MAX_SEARCH_WORDS: usize = 6;
+
 /// The largest page a search returns.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
@@ -495,7 +498,13 @@ impl Registry {
         let text = search
             .text
             .as_deref()
-            .map(egov_core::text::fold)
+            .map(|text| {
+                egov_core::text::tokens(text)
+                    .into_iter()
+                    .take(MAX_SEARCH_WORDS)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .filter(|text| !text.is_empty());
         if text.is_none() && search.fields.is_empty() {
             return Err(RegistryError::BadQuery("a search needs a text or a field".to_owned()));
@@ -744,6 +753,9 @@ impl Registry {
         }
         self.upsert_many(&schema, chunk, actor, &mut report).await?;
         progress(lines_read);
+        // Lines of a chunk that failed validation are reported when the
+        // chunk is written, after lines that failed to parse.
+        report.errors.sort_by_key(|(line, _)| *line);
         Ok(report)
     }
 }

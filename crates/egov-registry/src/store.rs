@@ -170,9 +170,15 @@ fn where_clause(engine: Engine, filter: &Filter) -> (String, Vec<String>) {
         binds.push(value.clone());
         let _ = write!(clause, " AND {path} = ${}", binds.len() + 1);
     }
-    if let Some(text) = &filter.text {
-        // Folded text holds only letters, digits and spaces: no LIKE wildcards.
-        binds.push(format!("%{text}%"));
+    // Each word must appear; folded words hold only letters and digits,
+    // so there is no LIKE wildcard in them.
+    for word in filter
+        .text
+        .iter()
+        .flat_map(|text| text.split(' '))
+        .filter(|word| !word.is_empty())
+    {
+        binds.push(format!("%{word}%"));
         let _ = write!(clause, " AND search_text LIKE ${}", binds.len() + 1);
     }
     (clause, binds)
