@@ -214,6 +214,13 @@ fn payments(config: &AppConfig) -> (PaymentSettings, Option<Router>) {
     (settings, simulator)
 }
 
+/// The base registries of this node. The gateway mounts
+/// `egov_registry::service_router` over it as a provider service; it is
+/// not part of the public app.
+pub fn registry(db: &Db, config: &AppConfig) -> egov_registry::Registry {
+    egov_registry::Registry::new(db.clone(), Arc::clone(&config.clock))
+}
+
 /// The whole HTTP surface of one node.
 pub fn router(db: Db, config: &AppConfig) -> Router {
     let catalogue = Catalogue::new(db.clone(), Arc::clone(&config.clock), Arc::clone(&config.calendar));
@@ -234,10 +241,14 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
     });
     let mut app = egov_onestop::router(catalogue)
         .merge(egov_onestop::dossier::router(
-            egov_onestop::dossier::api::DossierState { dossiers, identify },
+            egov_onestop::dossier::api::DossierState {
+                dossiers,
+                identify: identify.clone(),
+            },
         ))
         .merge(sign_in)
-        .merge(egov_portal::router(portal));
+        .merge(egov_portal::router(portal))
+        .merge(egov_registry::portal_router(registry(&db, config), identify));
     if let Some(simulator) = simulator {
         app = app.merge(simulator);
     }
