@@ -23,5 +23,5 @@ pub mod service;
 pub mod store;
 
 pub use http::service_router;
-pub use portal::{Citizen, CitizenFuture, SignedInCitizen, portal_router};
+pub use portal::{Citizen, CitizenFuture, DataUsageApi, SignedInCitizen, portal_router};
 pub use service::{ImportReport, Reader, Record, Registry, RegistryError, SearchQuery};

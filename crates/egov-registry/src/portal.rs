@@ -217,8 +217,23 @@ async fn page(
     Ok(response)
 }
 
+/// The JSON API of this module, for the instance's OpenAPI description.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(paths(usage_json))]
+pub struct DataUsageApi;
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/registry/my-personal-data-usage",
+    tag = "registry",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Who read the signed-in citizen's records, newest first (GovStack PersonalDataUsage)"),
+        (status = 401, description = "No valid bearer token")
+    )
+)]
 /// GovStack `myPersonalDataUsage` for the citizen behind a bearer token.
-async fn usage_json(State(state): State<PortalState>, headers: HeaderMap) -> Result<Response, AppError> {
+pub async fn usage_json(State(state): State<PortalState>, headers: HeaderMap) -> Result<Response, AppError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

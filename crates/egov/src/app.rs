@@ -98,6 +98,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi.merge(egov_onestop::dossier::api::DossierApi::openapi());
     openapi.merge(egov_onestop::dossier::govstack::GovStackApi::openapi());
     openapi.merge(egov_id::manage_http::AdminApi::openapi());
+    openapi.merge(egov_registry::DataUsageApi::openapi());
     "egov".clone_into(&mut openapi.info.title);
     env!("CARGO_PKG_VERSION").clone_into(&mut openapi.info.version);
     openapi.info.description = Some(
