@@ -97,6 +97,7 @@ struct HomeText {
     level_2: &'static str,
     sign_out: &'static str,
     account: &'static str,
+    data_usage: &'static str,
 }
 
 const HOME_VI: HomeText = HomeText {
@@ -109,6 +110,7 @@ const HOME_VI: HomeText = HomeText {
     level_2: "mức 2 (hai yếu tố)",
     sign_out: "Đăng xuất",
     account: "Quản lý tài khoản",
+    data_usage: "Ai đã xem dữ liệu của tôi",
 };
 
 const HOME_EN: HomeText = HomeText {
@@ -121,6 +123,7 @@ const HOME_EN: HomeText = HomeText {
     level_2: "level 2 (two factors)",
     sign_out: "Sign out",
     account: "Manage your account",
+    data_usage: "Who has read my data",
 };
 
 #[derive(askama::Template)]

@@ -98,6 +98,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi.merge(egov_onestop::dossier::api::DossierApi::openapi());
     openapi.merge(egov_onestop::dossier::govstack::GovStackApi::openapi());
     openapi.merge(egov_id::manage_http::AdminApi::openapi());
+    openapi.merge(egov_registry::DataUsageApi::openapi());
     "egov".clone_into(&mut openapi.info.title);
     env!("CARGO_PKG_VERSION").clone_into(&mut openapi.info.version);
     openapi.info.description = Some(
@@ -221,6 +222,13 @@ pub fn gateway(db: &Db, config: &AppConfig) -> egov_gateway::Gateway {
     egov_gateway::Gateway::new(db.clone(), Arc::clone(&config.clock), local)
 }
 
+/// The base registries of this node. The gateway mounts
+/// `egov_registry::service_router` over it as a provider service; it is
+/// not part of the public app.
+pub fn registry(db: &Db, config: &AppConfig) -> egov_registry::Registry {
+    egov_registry::Registry::new(db.clone(), Arc::clone(&config.clock))
+}
+
 /// The whole HTTP surface of one node.
 pub fn router(db: Db, config: &AppConfig) -> Router {
     let catalogue = Catalogue::new(db.clone(), Arc::clone(&config.clock), Arc::clone(&config.calendar));
@@ -241,11 +249,15 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
     });
     let mut app = egov_onestop::router(catalogue)
         .merge(egov_onestop::dossier::router(
-            egov_onestop::dossier::api::DossierState { dossiers, identify },
+            egov_onestop::dossier::api::DossierState {
+                dossiers,
+                identify: identify.clone(),
+            },
         ))
         .merge(sign_in)
         .merge(egov_portal::router(portal))
-        .merge(egov_gateway::router(gateway(&db, config)));
+        .merge(egov_gateway::router(gateway(&db, config)))
+        .merge(egov_registry::portal_router(registry(&db, config), identify));
     if let Some(simulator) = simulator {
         app = app.merge(simulator);
     }

@@ -1,5 +1,7 @@
 //! The demo's accounts and clients: a citizen, one official per role, and
-//! a demo relying party, created once and printed at every start.
+//! a demo relying party, created once and printed at every start; and the
+//! demo population registry (generated persons, one record per demo
+//! account) with the purposes the demo one-stop shop may read it for.
 
 use std::fmt::Write as _;
 
@@ -152,4 +154,56 @@ pub async fn load_accounts(db: &egov_db::Db, config: &AppConfig) -> Result<Strin
         config.public_url
     );
     Ok(text)
+}
+
+/// The demo one-stop shop's subsystem, as it calls the registry through
+/// the gateway.
+pub const DEMO_ONESTOP_CLIENT: &str = "EGOV/GOV/000.00.25.H12/onestop";
+/// The purposes it may read the population registry for.
+pub const DEMO_ONESTOP_PURPOSES: [&str; 2] = ["onestop-prefill", "onestop-verify"];
+/// How many generated persons the demo loads, and from which seed.
+const DEMO_PERSONS: usize = 2_000;
+const DEMO_SEED: u64 = 2026;
+
+/// Creates the shipped datasets, the demo persons (once: a second start
+/// finds them and writes nothing) and the demo client's purposes, and
+/// returns the text to print.
+pub async fn load_registry(db: &egov_db::Db, config: &AppConfig) -> Result<String, egov_registry::RegistryError> {
+    use egov_registry::domain::POPULATION;
+    use egov_registry::generate;
+
+    let registry = crate::app::registry(db, config);
+    registry.ensure_shipped().await?;
+    for purpose in DEMO_ONESTOP_PURPOSES {
+        registry
+            .grant_purpose(DEMO_ONESTOP_CLIENT, POPULATION, purpose, "system:demo")
+            .await?;
+    }
+    let loaded = registry.count(POPULATION).await?;
+    if usize::try_from(loaded).unwrap_or(0) < DEMO_PERSONS {
+        let schema = registry.schema(POPULATION).await?;
+        let mut lines: Vec<(u64, serde_json::Map<String, serde_json::Value>)> =
+            generate::persons(DEMO_SEED, DEMO_PERSONS)
+                .iter()
+                .zip(1..)
+                .map(|(person, line)| (line, person.content()))
+                .collect();
+        for (account, line) in ACCOUNTS.iter().zip(lines.len() as u64 + 1..) {
+            if let Ok(personal_id) = egov_core::personal_id::PersonalId::parse(account.personal_id) {
+                let person = generate::person_for(&personal_id, account.name, DEMO_SEED + line);
+                lines.push((line, person.content()));
+            }
+        }
+        let mut report = egov_registry::ImportReport::default();
+        registry.upsert_many(&schema, lines, "system:demo", &mut report).await?;
+        for (line, error) in &report.errors {
+            tracing::warn!(line, %error, "A demo person was not loaded");
+        }
+    }
+    let persons = registry.count(POPULATION).await?;
+    Ok(format!(
+        "  Population registry: {persons} persons, read by `{DEMO_ONESTOP_CLIENT}` for {}; each citizen sees who read their data at {}/portal/my-data-usage",
+        DEMO_ONESTOP_PURPOSES.join(", "),
+        config.public_url
+    ))
 }

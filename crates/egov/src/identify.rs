@@ -1,11 +1,13 @@
 //! Tells the one-stop shop who is calling: bearer access tokens are checked
 //! by the central sign-in (as its userinfo endpoint would answer), browser
-//! sessions by the portal. The one-stop shop sees only the claims.
+//! sessions by the portal. The one-stop shop sees only the claims, and so
+//! do the registry's citizen pages (through the same implementation).
 
 use axum::http::HeaderMap;
 use egov_id::Provider;
 use egov_onestop::dossier::identity::{Identify, IdentifyFuture, Identity, OfficialsFuture};
 use egov_portal::Portal;
+use egov_registry::{Citizen, CitizenFuture, SignedInCitizen};
 use serde_json::Value;
 
 #[derive(Debug, Clone)]
@@ -85,5 +87,22 @@ impl Identify for PlatformIdentify {
                 roles: user.roles,
             }))
         })
+    }
+}
+
+fn citizen(identity: Option<Identity>) -> Option<SignedInCitizen> {
+    identity.map(|identity| SignedInCitizen {
+        name: identity.name,
+        personal_id: identity.personal_id,
+    })
+}
+
+impl Citizen for PlatformIdentify {
+    fn session<'a>(&'a self, headers: &'a HeaderMap) -> CitizenFuture<'a> {
+        Box::pin(async move { Identify::session(self, headers).await.map(citizen) })
+    }
+
+    fn bearer<'a>(&'a self, token: &'a str) -> CitizenFuture<'a> {
+        Box::pin(async move { Identify::bearer(self, token).await.map(citizen) })
     }
 }

@@ -53,6 +53,30 @@ enum Command {
     /// Administer the integration gateway (X-Road REST).
     #[command(subcommand)]
     Gateway(egov::gateway_commands::GatewayCommand),
+    /// Base registries (population, enterprise).
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RegistryCommand {
+    /// Import records from a CSV file whose header names the dataset's
+    /// fields; bad lines are printed and skipped, and make the exit code
+    /// non-zero.
+    Import {
+        /// The dataset, e.g. `population` or `enterprise`.
+        #[arg(long)]
+        dataset: String,
+        file: PathBuf,
+    },
+    /// Print a population CSV of generated persons (for demos and benchmarks).
+    Generate {
+        #[arg(long)]
+        persons: usize,
+        /// The same seed gives the same persons.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -358,6 +382,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Gateway(command) => {
             let settings = settings(&cli, None)?;
             egov::gateway_commands::run(command, &settings).await
+        }
+        Command::Registry(RegistryCommand::Import { dataset, file }) => {
+            let settings = settings(&cli, None)?;
+            init_tracing(&settings);
+            egov::commands::registry_import(&settings, dataset, file).await
+        }
+        Command::Registry(RegistryCommand::Generate { persons, seed }) => {
+            egov::commands::registry_generate(*persons, *seed)
         }
         Command::Import(ImportCommand::Procedures { file, mode }) => {
             let settings = settings(&cli, None)?;

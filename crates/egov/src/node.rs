@@ -166,12 +166,18 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         .await
         .context("Failed to prepare the sign-in service's keys")?;
     let demo_accounts = if options.demo_data {
-        Some(
-            crate::demo::load_accounts(&db, &config)
-                .await
-                .context("Failed to load demo accounts")?,
-        )
+        let accounts = crate::demo::load_accounts(&db, &config)
+            .await
+            .context("Failed to load demo accounts")?;
+        let registry = crate::demo::load_registry(&db, &config)
+            .await
+            .context("Failed to load the demo population registry")?;
+        Some(format!("{accounts}\n{registry}"))
     } else {
+        app::registry(&db, &config)
+            .ensure_shipped()
+            .await
+            .context("Failed to create the registries' datasets")?;
         None
     };
     let router = app::router(db.clone(), &config);

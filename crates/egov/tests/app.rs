@@ -14,6 +14,7 @@ mod app {
     mod dossiers;
     mod id;
     mod portal;
+    mod registry;
     mod shell;
     mod support;
     mod upstream;

@@ -14,7 +14,7 @@ fn location(response: &reqwest::Response) -> String {
 }
 
 /// Signs `browser` in to the portal; returns where the portal sent it.
-async fn portal_sign_in(app: &App, browser: &reqwest::Client, login: &str) -> String {
+pub(super) async fn portal_sign_in(app: &App, browser: &reqwest::Client, login: &str) -> String {
     let start = browser
         .get(app.server.url("/portal/sign-in?next=/procedures"))
         .send()
