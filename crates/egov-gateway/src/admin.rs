@@ -196,13 +196,23 @@ pub async fn revoke(db: &Db, actor: &str, service: &ServiceId, client: &ClientId
     Ok(revoked)
 }
 
-/// A target is `local:NAME`, or an http(s) URL without credentials, query
-/// or fragment (the call's path and query are appended to it).
+/// A target is `local:NAME[/base/path]`, or an http(s) URL without
+/// credentials, query or fragment (the call's path and query are appended
+/// to either).
 fn check_target(target: &str) -> Result<(), AdminError> {
-    if let Some(name) = target.strip_prefix("local:") {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if let Some(local) = target.strip_prefix("local:") {
+        let (name, base) = local.split_once('/').map_or((local, ""), |(name, base)| (name, base));
+        let plain = |text: &str| {
+            text.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        let base_ok = base.is_empty()
+            || base
+                .split('/')
+                .all(|segment| !segment.is_empty() && plain(segment) && segment != "." && segment != "..");
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') || !base_ok {
             return Err(AdminError::Invalid(
-                "A local service's name is letters, digits, - and _".to_owned(),
+                "A local service is local:NAME[/base/path], of letters, digits, '-', '_' and '.'".to_owned(),
             ));
         }
         return Ok(());
@@ -268,12 +278,20 @@ mod tests {
 
     #[test]
     fn targets_are_local_names_or_plain_http_urls() {
-        for target in ["local:registry", "https://registry.example/api", "http://10.0.0.5:8080"] {
+        for target in [
+            "local:registry",
+            "local:registry/registry/data/population/1.0",
+            "https://registry.example/api",
+            "http://10.0.0.5:8080",
+        ] {
             assert!(check_target(target).is_ok(), "{target}");
         }
         for target in [
             "local:",
             "local:../x",
+            "local:registry/../admin",
+            "local:registry//x",
+            "local:registry/a%2Fb",
             "ftp://registry.example",
             "https://user:pw@registry.example",
             "https://registry.example/?a=1",

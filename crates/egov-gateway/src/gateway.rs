@@ -106,6 +106,8 @@ pub type LocalServices = HashMap<String, Router>;
 struct Directory {
     subsystems: BTreeMap<String, store::SubsystemRow>,
     services: HashMap<(String, String), ServiceRow>,
+    /// Each service's endpoints: the calls it takes.
+    endpoints: HashMap<(String, String), Vec<Endpoint>>,
     /// (provider subsystem, service code) → clients.
     rights: HashMap<(String, String), HashSet<String>>,
 }
@@ -117,10 +119,14 @@ impl Directory {
             .into_iter()
             .map(|row| (row.id.clone(), row))
             .collect();
-        let services = store::services(db)
+        let services: HashMap<(String, String), ServiceRow> = store::services(db)
             .await?
             .into_iter()
             .map(|row| ((row.subsystem_id.clone(), row.service_code.clone()), row))
+            .collect();
+        let endpoints = services
+            .iter()
+            .map(|(key, row)| (key.clone(), row.endpoints()))
             .collect();
         let mut rights: HashMap<(String, String), HashSet<String>> = HashMap::new();
         for (subsystem, service, client) in store::access_rights(db).await? {
@@ -129,6 +135,7 @@ impl Directory {
         Ok(Directory {
             subsystems,
             services,
+            endpoints,
             rights,
         })
     }
@@ -562,6 +569,24 @@ impl Gateway {
                 ),
             ));
         }
+        let call_path = path.split('?').next().unwrap_or_default();
+        let endpoints = directory
+            .endpoints
+            .get(&(service.provider.to_string(), service.service_code.clone()));
+        if !endpoints.is_some_and(|endpoints| endpoints.iter().any(|e| e.matches(request.method.as_str(), call_path))) {
+            return Err((
+                service_key,
+                XRoadError::new(
+                    "Server.ServerProxy.AccessDenied",
+                    format!(
+                        "The service {} has no endpoint {} {}",
+                        service.service_code,
+                        request.method,
+                        if call_path.is_empty() { "/" } else { call_path }
+                    ),
+                ),
+            ));
+        }
         let answer = self
             .call_service(row, request, &path, query.as_deref())
             .await
@@ -581,17 +606,18 @@ impl Gateway {
             Some(query) => format!("{path}?{query}"),
             None => path.to_owned(),
         };
-        if let Some(name) = row.target.strip_prefix("local:") {
+        if let Some(local) = row.target.strip_prefix("local:") {
+            let (name, base) = local.split_once('/').map_or((local, ""), |(name, base)| (name, base));
             let router = self.inner.local_services.get(name).ok_or_else(|| {
                 XRoadError::new(
                     "Server.ServerProxy.ServiceFailed",
                     format!("This instance has no local service {name}"),
                 )
             })?;
-            let uri = if path_and_query.is_empty() {
-                "/".to_owned()
-            } else {
-                path_and_query
+            let uri = match (base, path_and_query.as_str()) {
+                ("", "") => "/".to_owned(),
+                ("", _) => path_and_query,
+                _ => format!("/{base}{path_and_query}"),
             };
             let mut builder = Request::builder().method(request.method.clone()).uri(uri);
             for (name, value) in &request.headers {

@@ -19,6 +19,32 @@ pub struct Endpoint {
     pub path: String,
 }
 
+impl Endpoint {
+    /// Whether a call fits this endpoint: the method (`*` for any) and the
+    /// path, segment by segment, `*` for one segment and a last `**` for
+    /// whatever follows. The service's root is `/`.
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        if self.method != "*" && !self.method.eq_ignore_ascii_case(method) {
+            return false;
+        }
+        if self.path == "**" || self.path == "/**" {
+            return true;
+        }
+        let path = if path.is_empty() { "/" } else { path };
+        let mut pattern = self.path.split('/');
+        let mut segments = path.split('/');
+        loop {
+            match (pattern.next(), segments.next()) {
+                (Some("**"), Some(segment)) => return !segment.is_empty() || segments.next().is_some(),
+                (Some("*"), Some(segment)) if !segment.is_empty() => {}
+                (Some(expected), Some(segment)) if expected == segment => {}
+                (None, None) => return true,
+                _ => return false,
+            }
+        }
+    }
+}
+
 /// A service, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ServiceRow {
@@ -168,4 +194,31 @@ pub async fn insert_key(db: &Db, key_id: &str, private_pem: &str, public_pem: &s
             .await?;
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Endpoint;
+
+    fn endpoint(method: &str, path: &str) -> Endpoint {
+        Endpoint {
+            method: method.to_owned(),
+            path: path.to_owned(),
+        }
+    }
+
+    #[test]
+    fn endpoints_match_by_method_and_path_segments() {
+        assert!(endpoint("POST", "/read").matches("post", "/read"));
+        assert!(!endpoint("POST", "/read").matches("PUT", "/read"));
+        assert!(!endpoint("POST", "/read").matches("POST", "/read/x"));
+        assert!(endpoint("GET", "/persons/*").matches("GET", "/persons/001090012345"));
+        assert!(!endpoint("GET", "/persons/*").matches("GET", "/persons/"));
+        assert!(!endpoint("GET", "/persons/*").matches("GET", "/persons/1/photo"));
+        assert!(endpoint("GET", "/").matches("GET", ""));
+        assert!(!endpoint("GET", "/").matches("GET", "/x"));
+        assert!(endpoint("*", "**").matches("DELETE", "/anything/at/all"));
+        assert!(endpoint("GET", "/files/**").matches("GET", "/files/a/b"));
+        assert!(!endpoint("GET", "/files/**").matches("GET", "/files"));
+    }
 }

@@ -20,7 +20,7 @@ const CLIENT: &str = "EGOV/GOV/000.00.26.H12/onestop";
 const OTHER_CLIENT: &str = "EGOV/GOV/000.00.27.H12/portal";
 
 const OPENAPI: &str =
-    r#"{"openapi":"3.0.3","info":{"title":"Echo","version":"1"},"paths":{"/persons/{id}":{"get":{}}}}"#;
+    r#"{"openapi":"3.0.3","info":{"title":"Echo","version":"1"},"paths":{"/persons/{id}":{"get":{},"post":{}}}}"#;
 
 /// A service that answers with what it received.
 fn echo() -> Router {
@@ -220,8 +220,20 @@ engine_test! {
             assert!(body["message"].as_str().is_some_and(|m| m.contains(client)));
             assert!(body["detail"].as_str().is_some_and(|d| d.len() == 36));
         }
+        // A granted client still reaches only the endpoints the service
+        // describes.
+        let response = server
+            .client
+            .delete(server.url("/r1/EGOV/GOV/000.00.25.H12/registry/echo/persons/1"))
+            .header("X-Road-Client", CLIENT)
+            .send()
+            .await
+            .expect("call");
+        assert_eq!(xroad_error(response.headers()).as_deref(), Some("Server.ServerProxy.AccessDenied"));
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert!(body["message"].as_str().is_some_and(|m| m.contains("no endpoint DELETE /persons/1")), "{body}");
         let records = egov_gateway::log::recent(&test_db.db, 10).await.expect("log");
-        assert_eq!(records.len(), 4);
+        assert_eq!(records.len(), 6);
         assert!(records.iter().all(|record| record.status == 500));
 
         // A right granted later takes effect on this node at once.
@@ -395,7 +407,7 @@ engine_test! {
         let gateway = setup(&test_db.db, None).await;
         let call = |caller: Caller, client: &str| Call {
             method: axum::http::Method::GET,
-            target: "/r1/EGOV/GOV/000.00.25.H12/registry/echo/x".to_owned(),
+            target: "/r1/EGOV/GOV/000.00.25.H12/registry/echo/persons/1".to_owned(),
             headers: {
                 let mut headers = HeaderMap::new();
                 headers.insert("x-road-client", client.parse().expect("header"));

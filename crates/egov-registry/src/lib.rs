@@ -10,6 +10,8 @@
 //! - `http`: [`service_router`], the Data and Database APIs under
 //!   `/registry/`, for the gateway to call as a provider service. It is
 //!   not part of the public app.
+//! - `openapi`: the reading service's description, which the gateway
+//!   publishes and enforces.
 //! - `portal`: the citizen's page "Ai đã xem dữ liệu của tôi", and the
 //!   [`Citizen`] trait through which the composition says who is signed in.
 //!
@@ -18,6 +20,7 @@
 pub mod domain;
 pub mod generate;
 pub mod http;
+pub mod openapi;
 pub mod portal;
 pub mod service;
 pub mod store;

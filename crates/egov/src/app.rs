@@ -218,7 +218,11 @@ fn payments(config: &AppConfig) -> (PaymentSettings, Option<Router>) {
 /// The gateway of this node, with the services of this instance it can
 /// call in-process.
 pub fn gateway(db: &Db, config: &AppConfig) -> egov_gateway::Gateway {
-    let local = egov_gateway::LocalServices::new();
+    let mut local = egov_gateway::LocalServices::new();
+    local.insert(
+        "registry".to_owned(),
+        egov_registry::service_router(registry(db, config)),
+    );
     egov_gateway::Gateway::new(db.clone(), Arc::clone(&config.clock), local)
 }
 
@@ -256,7 +260,16 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
         ))
         .merge(sign_in)
         .merge(egov_portal::router(portal))
-        .merge(egov_gateway::router(gateway(&db, config)))
+        .merge(
+            // What crosses the gateway is the service's answer or an X-Road
+            // error in the protocol's format: the shell must not rewrite it.
+            egov_gateway::router(gateway(&db, config)).layer(axum::middleware::map_response(
+                |mut response: axum::response::Response| async move {
+                    response.extensions_mut().insert(egov_web::error::FinalBody);
+                    response
+                },
+            )),
+        )
         .merge(egov_registry::portal_router(registry(&db, config), identify));
     if let Some(simulator) = simulator {
         app = app.merge(simulator);

@@ -156,9 +156,15 @@ pub async fn load_accounts(db: &egov_db::Db, config: &AppConfig) -> Result<Strin
     Ok(text)
 }
 
-/// The demo one-stop shop's subsystem, as it calls the registry through
-/// the gateway.
-pub const DEMO_ONESTOP_CLIENT: &str = "EGOV/GOV/000.00.25.H12/onestop";
+/// The demo federation's X-Road instance.
+pub const DEMO_INSTANCE: &str = "VN";
+/// The demo one-stop shop's subsystem (of the provincial People's
+/// Committee), as it calls the registry through the gateway.
+pub const DEMO_ONESTOP_CLIENT: &str = "VN/GOV/000.00.00.H24/onestop";
+/// The population registry's subsystem: the provincial police keep it.
+pub const DEMO_REGISTRY_SUBSYSTEM: &str = "VN/GOV/000.05.00.H24/registry";
+/// The service that reads the population registry.
+pub const DEMO_POPULATION_SERVICE: &str = "VN/GOV/000.05.00.H24/registry/population";
 /// The purposes it may read the population registry for.
 pub const DEMO_ONESTOP_PURPOSES: [&str; 2] = ["onestop-prefill", "onestop-verify"];
 /// How many generated persons the demo loads, and from which seed.
@@ -205,5 +211,52 @@ pub async fn load_registry(db: &egov_db::Db, config: &AppConfig) -> Result<Strin
         "  Population registry: {persons} persons, read by `{DEMO_ONESTOP_CLIENT}` for {}; each citizen sees who read their data at {}/portal/my-data-usage",
         DEMO_ONESTOP_PURPOSES.join(", "),
         config.public_url
+    ))
+}
+
+/// Registers the demo's subsystems at the gateway: the population
+/// registry's reading service, provided by the police's subsystem, which
+/// the one-stop shop may call (each time a change, so a second start
+/// writes the same again).
+pub async fn load_gateway(db: &egov_db::Db) -> Result<String, egov_gateway::admin::AdminError> {
+    use egov_gateway::admin::{self, Connection, ServiceSpec};
+    use egov_gateway::id::{ClientId, ServiceId};
+
+    let registry = ClientId::parse(DEMO_REGISTRY_SUBSYSTEM)?;
+    let onestop = ClientId::parse(DEMO_ONESTOP_CLIENT)?;
+    let population = ServiceId::parse(DEMO_POPULATION_SERVICE)?;
+    if egov_gateway::store::services(db).await?.is_empty() {
+        admin::add_subsystem(
+            db,
+            "system:demo",
+            &registry,
+            "Cơ sở dữ liệu dân cư (Công an tỉnh)",
+            Connection::Loopback,
+        )
+        .await?;
+        admin::add_subsystem(
+            db,
+            "system:demo",
+            &onestop,
+            "Hệ thống một cửa điện tử tỉnh",
+            Connection::Loopback,
+        )
+        .await?;
+        let version = "1.0";
+        admin::add_service(
+            db,
+            "system:demo",
+            &ServiceSpec {
+                service: population.clone(),
+                target: format!("local:registry/registry/data/population/{version}"),
+                openapi: Some(egov_registry::openapi::reading_service("population", version)),
+                timeout_ms: 10_000,
+            },
+        )
+        .await?;
+        admin::grant(db, "system:demo", &population, &onestop).await?;
+    }
+    Ok(format!(
+        "  Gateway (X-Road REST r1): {DEMO_ONESTOP_CLIENT} may call {DEMO_POPULATION_SERVICE}; see the README for a curl example"
     ))
 }

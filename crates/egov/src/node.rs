@@ -76,6 +76,21 @@ fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
         .with_context(|| format!("Failed to write {}", path.display()))
 }
 
+/// The demo's accounts, population registry and gateway services; the
+/// text to print about them.
+async fn load_demo(db: &Db, config: &AppConfig) -> anyhow::Result<String> {
+    let accounts = crate::demo::load_accounts(db, config)
+        .await
+        .context("Failed to load demo accounts")?;
+    let registry = crate::demo::load_registry(db, config)
+        .await
+        .context("Failed to load the demo population registry")?;
+    let gateway = crate::demo::load_gateway(db)
+        .await
+        .context("Failed to register the demo's gateway services")?;
+    Ok(format!("{accounts}\n{registry}\n{gateway}"))
+}
+
 /// How fees are paid: as configured, or, for the demo, through the
 /// gateway simulator and a made-up bank account.
 fn payment_setup(settings: &Settings, secret_key: &[u8], demo: bool) -> crate::app::PaymentSetup {
@@ -166,13 +181,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         .await
         .context("Failed to prepare the sign-in service's keys")?;
     let demo_accounts = if options.demo_data {
-        let accounts = crate::demo::load_accounts(&db, &config)
-            .await
-            .context("Failed to load demo accounts")?;
-        let registry = crate::demo::load_registry(&db, &config)
-            .await
-            .context("Failed to load the demo population registry")?;
-        Some(format!("{accounts}\n{registry}"))
+        Some(load_demo(&db, &config).await?)
     } else {
         app::registry(&db, &config)
             .ensure_shipped()
