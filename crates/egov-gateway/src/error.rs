@@ -42,6 +42,27 @@ impl XRoadError {
     }
 }
 
+/// The error types a gateway of this federation answers with, so that one
+/// passed on from the provider's gateway keeps its type.
+const KNOWN_KINDS: &[&str] = &[
+    "Client.BadRequest",
+    "Server.ServerProxy.AccessDenied",
+    "Server.ServerProxy.UnknownService",
+    "Server.ServerProxy.ServiceFailed",
+    "Server.ServerProxy.NetworkError",
+    "Server.ServerProxy.InvalidSignatureValue",
+    "Server.ServerProxy.SslAuthenticationFailed",
+    "Server.ServerProxy.InvalidMessage",
+    "Server.ServerProxy.MessageLogFailure",
+    "Server.ServerProxy.DatabaseError",
+    "Server.ServerProxy.InternalError",
+];
+
+/// The static name of a known error type.
+pub fn known_kind(kind: &str) -> Option<&'static str> {
+    KNOWN_KINDS.iter().copied().find(|known| *known == kind)
+}
+
 impl IntoResponse for XRoadError {
     fn into_response(self) -> Response {
         let detail = egov_core::id::new_id();

@@ -25,9 +25,12 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode
 use axum::response::{IntoResponse as _, Response};
 use egov_core::clock::Clock;
 use egov_db::{Db, DbError};
+use rustls::pki_types::pem::PemObject as _;
 use tower::ServiceExt as _;
 
+use crate::conf::GlobalConf;
 use crate::error::XRoadError;
+use crate::federation;
 use crate::id::{self, ClientId, MetaService, R1Target, ServiceId};
 use crate::log::{Exchange, LoggedMessage, MessageLog, Side};
 use crate::message::{self, GatewayKey, Kind, TrustedKeys};
@@ -110,6 +113,20 @@ struct Directory {
     endpoints: HashMap<(String, String), Vec<Endpoint>>,
     /// (provider subsystem, service code) → clients.
     rights: HashMap<(String, String), HashSet<String>>,
+    /// The federation this gateway joined, with its last configuration.
+    federation: Option<Arc<Federated>>,
+}
+
+/// What a node knows of its federation.
+#[derive(Debug)]
+struct Federated {
+    conf: GlobalConf,
+    /// The message-signing keys of every gateway that is not revoked.
+    trusted: TrustedKeys,
+    /// When the configuration was downloaded (epoch milliseconds).
+    fetched_at: i64,
+    /// Membership's TLS material, for the client.
+    tls: (String, String, String),
 }
 
 impl Directory {
@@ -137,6 +154,7 @@ impl Directory {
             services,
             endpoints,
             rights,
+            federation: federated(db).await,
         })
     }
 
@@ -145,6 +163,36 @@ impl Directory {
         self.rights.get(&key).is_some_and(|clients| {
             clients.contains(&client.to_string()) || clients.contains(&client.member().to_string())
         })
+    }
+}
+
+/// The federation, if this gateway joined one and holds a configuration
+/// that still verifies; a broken one is logged and treated as none.
+async fn federated(db: &Db) -> Option<Arc<Federated>> {
+    let membership = match federation::membership(db).await {
+        Ok(membership) => membership?,
+        Err(error) => {
+            tracing::error!(%error, "The gateway's federation could not be read");
+            return None;
+        }
+    };
+    let loaded = membership.configuration().and_then(|conf| {
+        let conf = conf.ok_or(federation::FederationError::NotJoined)?;
+        let trusted = conf.trusted_keys()?;
+        Ok((conf, trusted))
+    });
+    match loaded {
+        Ok((conf, trusted)) => Some(Arc::new(Federated {
+            conf,
+            trusted,
+            fetched_at: membership.conf_fetched_at.unwrap_or_default(),
+            tls: (membership.ca_cert_pem, membership.tls_cert_pem, membership.tls_key_pem),
+        })),
+        Err(federation::FederationError::NotJoined) => None,
+        Err(error) => {
+            tracing::error!(%error, "The gateway's stored configuration does not verify; remote providers are unreachable");
+            None
+        }
     }
 }
 
@@ -171,7 +219,15 @@ struct Inner {
     reload: tokio::sync::Mutex<()>,
     local_services: LocalServices,
     http: Option<reqwest::Client>,
+    /// The mutual-TLS client to other gateways, for the certificate it was
+    /// made with.
+    tls_client: Mutex<Option<(String, reqwest::Client)>>,
+    /// How long the last configuration may be used.
+    conf_max_age: Duration,
 }
+
+/// How long a gateway works on its last configuration by default.
+pub const DEFAULT_CONF_MAX_AGE: Duration = Duration::from_mins(10);
 
 /// The gateway of this instance.
 #[derive(Clone)]
@@ -244,13 +300,45 @@ impl Gateway {
                 reload: tokio::sync::Mutex::new(()),
                 local_services,
                 http,
+                tls_client: Mutex::new(None),
+                conf_max_age: DEFAULT_CONF_MAX_AGE,
             }),
+        }
+    }
+
+    /// The same gateway, working on its last configuration at most this
+    /// long before it refuses calls to other gateways.
+    #[must_use]
+    pub fn with_conf_max_age(self, max_age: Duration) -> Gateway {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.conf_max_age = max_age;
+                Gateway { inner: Arc::new(inner) }
+            }
+            // Already shared: keep it as it is.
+            Err(inner) => Gateway { inner },
         }
     }
 
     /// The gateway's signing key and the keys it trusts.
     pub async fn keys(&self) -> Result<&(GatewayKey, TrustedKeys), GatewayError> {
         self.inner.keys.get_or_try_init(|| keys(&self.inner.db)).await
+    }
+
+    /// Every key the message log's signatures may be made with: this
+    /// gateway's, and those of every gateway of its federation, revoked
+    /// ones included (their old records still verify).
+    pub async fn log_keys(&self) -> Result<TrustedKeys, GatewayError> {
+        let (_, local) = self.keys().await?;
+        let mut keys = local.clone();
+        if let Some(membership) = federation::membership(&self.inner.db).await?
+            && let Ok(Some(conf)) = membership.configuration()
+        {
+            for gateway in &conf.gateways {
+                keys.insert_pem(&gateway.signing_key_id, &gateway.signing_public_pem)?;
+            }
+        }
+        Ok(keys)
     }
 
     async fn signing(&self) -> Result<&(GatewayKey, TrustedKeys), XRoadError> {
@@ -368,15 +456,12 @@ impl Gateway {
         service: &ServiceId,
         message_id: String,
     ) -> Result<Response, XRoadError> {
-        if !directory.subsystems.contains_key(&service.provider.to_string()) {
-            return Err(XRoadError::new(
-                "Server.ClientProxy.UnknownMember",
-                format!(
-                    "No gateway known to this one serves {}; the federation's configuration comes from the hub",
-                    service.provider
-                ),
-            ));
-        }
+        let local = directory.subsystems.contains_key(&service.provider.to_string());
+        let remote = if local {
+            None
+        } else {
+            Some(self.remote_gateway(directory, &service.provider)?)
+        };
         let mut headers: Vec<(String, String)> = Vec::with_capacity(call.headers.len() + 1);
         for (name, value) in &call.headers {
             if !message::crosses(name.as_str()) {
@@ -410,9 +495,25 @@ impl Gateway {
         };
         let user_id = header_value(&signed.headers, "x-road-userid");
         let issue = header_value(&signed.headers, "x-road-issue");
-        // The provider gateway is this one; across instances this is where
-        // the signed request crosses over mutual TLS.
-        let response = self.provide(signed).await?;
+        let response = match &remote {
+            // The provider gateway is this one.
+            None => self.provide(signed, trusted).await?,
+            // Across instances the signed request crosses over mutual TLS.
+            Some((federated, address, key_id)) => {
+                let response = self.send(federated, address, &signed).await?;
+                if response.key_id != *key_id {
+                    return Err(XRoadError::new(
+                        "Server.ClientProxy.InvalidSignatureValue",
+                        "The response is not signed by the provider's gateway",
+                    ));
+                }
+                response
+            }
+        };
+        let trusted = match &remote {
+            None => trusted,
+            Some((federated, _, _)) => &federated.trusted,
+        };
         let response_head = message::response_head(response.status, &response.headers);
         let response_hash = message::message_hash(&response_head, &response.body);
         trusted
@@ -457,10 +558,10 @@ impl Gateway {
     /// The provider side: verify, check the access right, call the service,
     /// sign and log. Refusals after the signature held are signed and
     /// logged like answers.
-    pub async fn provide(&self, request: SignedRequest) -> Result<SignedResponse, XRoadError> {
+    pub async fn provide(&self, request: SignedRequest, trusted: &TrustedKeys) -> Result<SignedResponse, XRoadError> {
         let head = message::request_head(request.method.as_str(), &request.target, &request.headers);
         let request_hash = message::message_hash(&head, &request.body);
-        let (key, trusted) = self.signing().await?;
+        let (key, _) = self.signing().await?;
         trusted
             .verify(&request.key_id, Kind::Request, &request_hash, &request.signature)
             .map_err(|error| {
@@ -526,6 +627,156 @@ impl Gateway {
             key_id: key.key_id.clone(),
             signature,
         })
+    }
+
+    /// The gateway that serves a provider of another instance's member:
+    /// the federation, the gateway's address and its signing key id.
+    fn remote_gateway(
+        &self,
+        directory: &Directory,
+        provider: &ClientId,
+    ) -> Result<(Arc<Federated>, String, String), XRoadError> {
+        let unknown = || {
+            XRoadError::new(
+                "Server.ClientProxy.UnknownMember",
+                format!("No gateway known to this one serves {provider}"),
+            )
+        };
+        let federated = directory.federation.as_ref().ok_or_else(unknown)?;
+        let age = self.inner.clock.now().timestamp_millis() - federated.fetched_at;
+        if u128::try_from(age).unwrap_or(u128::MAX) > self.inner.conf_max_age.as_millis() {
+            return Err(XRoadError::new(
+                "Server.ClientProxy.OutdatedGlobalConf",
+                "The federation's configuration is out of date: the hub has not been reached for too long",
+            ));
+        }
+        let gateway = federated.conf.gateway_of(&provider.to_string()).ok_or_else(unknown)?;
+        if gateway.revoked {
+            return Err(XRoadError::new(
+                "Server.ClientProxy.SslAuthenticationFailed",
+                format!("The gateway of {provider} was revoked by the hub"),
+            ));
+        }
+        Ok((
+            Arc::clone(federated),
+            gateway.address.clone(),
+            gateway.signing_key_id.clone(),
+        ))
+    }
+
+    fn tls_client(&self, federated: &Federated) -> Result<reqwest::Client, XRoadError> {
+        let mut cached = self
+            .inner
+            .tls_client
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (ca, cert, key) = &federated.tls;
+        if let Some((for_cert, client)) = cached.as_ref()
+            && for_cert == cert
+        {
+            return Ok(client.clone());
+        }
+        let client = crate::tls::client(ca, cert, key)
+            .map_err(|error| XRoadError::new("Server.ClientProxy.InternalError", error.to_string()))?;
+        *cached = Some((cert.clone(), client.clone()));
+        Ok(client)
+    }
+
+    /// Sends a signed request to another gateway over mutual TLS.
+    async fn send(
+        &self,
+        federated: &Federated,
+        address: &str,
+        request: &SignedRequest,
+    ) -> Result<SignedResponse, XRoadError> {
+        let client = self.tls_client(federated)?;
+        let url = format!("{}{}", address.trim_end_matches('/'), crate::tls::EXCHANGE_PATH);
+        let response = client
+            .post(url)
+            .json(&crate::tls::WireRequest::from_signed(request))
+            .send()
+            .await
+            .map_err(|error| {
+                XRoadError::new(
+                    "Server.ClientProxy.NetworkError",
+                    format!("The provider's gateway could not be reached: {}", error.without_url()),
+                )
+            })?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| XRoadError::new("Server.ClientProxy.NetworkError", error.without_url().to_string()))?;
+        if !status.is_success() {
+            // An unsigned refusal of the provider gateway (it could not
+            // check the request): its X-Road error, passed on.
+            let error: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let kind = error["type"].as_str().unwrap_or_default();
+            return Err(XRoadError::new(
+                crate::error::known_kind(kind).unwrap_or("Server.ServerProxy.ServiceFailed"),
+                format!(
+                    "The provider's gateway refused the request: {}",
+                    error["message"].as_str().unwrap_or(kind)
+                ),
+            ));
+        }
+        let wire: crate::tls::WireResponse = serde_json::from_slice(&body).map_err(|_| {
+            XRoadError::new(
+                "Server.ClientProxy.InvalidMessage",
+                "The provider gateway's answer is malformed",
+            )
+        })?;
+        wire.into_signed()
+    }
+
+    /// The provider side for a request from another gateway: the caller's
+    /// certificate must be a gateway's of the configuration, not revoked,
+    /// and the calling client one of the subsystems that gateway serves.
+    pub async fn provide_remote(
+        &self,
+        certificate: Option<&[u8]>,
+        request: crate::tls::WireRequest,
+    ) -> Result<SignedResponse, XRoadError> {
+        let directory = self.directory().await?;
+        let refused = |message: String| XRoadError::new("Server.ServerProxy.SslAuthenticationFailed", message);
+        let federated = directory
+            .federation
+            .as_ref()
+            .ok_or_else(|| refused("This gateway has no federation configuration".to_owned()))?;
+        let certificate = certificate.ok_or_else(|| refused("No client certificate".to_owned()))?;
+        let caller = federated
+            .conf
+            .gateways
+            .iter()
+            .find(|gateway| {
+                rustls::pki_types::CertificateDer::from_pem_slice(gateway.tls_cert_pem.as_bytes())
+                    .is_ok_and(|der| der.as_ref() == certificate)
+            })
+            .ok_or_else(|| refused("The client certificate is not a gateway's of this federation".to_owned()))?;
+        if caller.revoked {
+            return Err(refused(format!("The gateway {} was revoked by the hub", caller.id)));
+        }
+        let request = request.into_signed()?;
+        let client = header_value(&request.headers, "x-road-client").unwrap_or_default();
+        let client_id = ClientId::parse(&client).map_err(|error| XRoadError::bad_request(error.to_string()))?;
+        let serving = federated
+            .conf
+            .gateway_of(&client_id.to_string())
+            .is_some_and(|gateway| gateway.id == caller.id);
+        if !serving {
+            return Err(refused(format!(
+                "The client {client} is not served by the calling gateway {}",
+                caller.id
+            )));
+        }
+        if request.key_id != caller.signing_key_id {
+            return Err(XRoadError::new(
+                "Server.ServerProxy.InvalidSignatureValue",
+                "The request is not signed with the calling gateway's key",
+            ));
+        }
+        let trusted = federated.trusted.clone();
+        self.provide(request, &trusted).await
     }
 
     /// Finds the service, checks the right, calls it.

@@ -11,15 +11,28 @@
 //! - `store`: subsystems, services, access rights, keys.
 //! - `http`: `/r1/…` and `/listClients`.
 //! - `admin`: registering subsystems and services and granting rights.
+//! - `conf`: the federation's signed configuration and the hub protocol's
+//!   messages (pure).
+//! - `hub` + `hub_http`: the hub role: members, the CA, joining, the
+//!   configuration.
+//! - `federation`: this gateway's membership: joining, its subsystems at
+//!   the hub, the configuration downloaded and verified.
+//! - `tls`: mutual TLS between gateways (the provider side's listener and
+//!   the consumer side's client).
 
 pub mod admin;
+pub mod conf;
 pub mod error;
+pub mod federation;
 pub mod gateway;
 pub mod http;
+pub mod hub;
+pub mod hub_http;
 pub mod id;
 pub mod log;
 pub mod message;
 pub mod store;
+pub mod tls;
 
 pub use error::XRoadError;
 pub use gateway::{Call, Caller, Gateway, LocalServices};

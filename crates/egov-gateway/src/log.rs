@@ -164,7 +164,7 @@ impl LogRecord {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes
         .iter()
@@ -400,10 +400,7 @@ fn check_record(record: &LogRecord, expected_prev: Option<&str>, trusted: &Trust
             &record.response_signature,
         ),
     ] {
-        let what = match kind {
-            Kind::Request => "request",
-            Kind::Response => "response",
-        };
+        let what = if kind == Kind::Request { "request" } else { "response" };
         let computed = message::message_hash(head, body);
         if message::encode_hash(&computed) != *hash {
             return Err(format!("the {what}'s hash does not match its head and body"));

@@ -92,6 +92,12 @@ pub fn message_hash(head: &str, body: &[u8]) -> [u8; 64] {
     outer.finalize().into()
 }
 
+/// The hash of a document that is not a message (a configuration, a
+/// request to the hub): SHA-512 of its bytes.
+pub fn document_hash(bytes: &[u8]) -> [u8; 64] {
+    Sha512::digest(bytes).into()
+}
+
 /// The hash as headers carry it (base64).
 pub fn encode_hash(hash: &[u8; 64]) -> String {
     STANDARD.encode(hash)
@@ -103,6 +109,10 @@ pub fn encode_hash(hash: &[u8; 64]) -> String {
 pub enum Kind {
     Request,
     Response,
+    /// The federation's configuration, signed by the hub.
+    Configuration,
+    /// A gateway's request to its hub.
+    HubRequest,
 }
 
 impl Kind {
@@ -110,6 +120,8 @@ impl Kind {
         match self {
             Kind::Request => b"egov-r1-request\n",
             Kind::Response => b"egov-r1-response\n",
+            Kind::Configuration => b"egov-global-configuration\n",
+            Kind::HubRequest => b"egov-hub-request\n",
         }
     }
 }

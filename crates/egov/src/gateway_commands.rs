@@ -159,8 +159,8 @@ async fn run_on(command: &GatewayCommand, db: &egov_db::Db) -> anyhow::Result<()
         GatewayCommand::VerifyLog => {
             let gateway =
                 egov_gateway::Gateway::new(db.clone(), Arc::new(SystemClock), egov_gateway::LocalServices::new());
-            let (_, trusted) = gateway.keys().await?;
-            let report = egov_gateway::log::verify(db, trusted).await?;
+            let keys = gateway.log_keys().await?;
+            let report = egov_gateway::log::verify(db, &keys).await?;
             match report.first_bad {
                 None => {
                     println!(
