@@ -200,11 +200,17 @@ pub async fn join(
 pub async fn push_subsystems(db: &Db, now: DateTime<Utc>) -> Result<usize, FederationError> {
     let membership = membership(db).await?.ok_or(FederationError::NotJoined)?;
     let (signing, _) = gateway::keys(db).await?;
+    let member = crate::id::ClientId::parse(&membership.gateway_id)
+        .ok()
+        .map(|gateway| gateway.member().to_string());
     let request = SubsystemsRequest {
         gateway_id: membership.gateway_id.clone(),
+        // Only the subsystems of the member that owns this gateway are the
+        // federation's business; others (a demo hosts several members) stay local.
         subsystems: store::subsystems(db)
             .await?
             .into_iter()
+            .filter(|row| crate::id::ClientId::parse(&row.id).is_ok_and(|id| Some(id.member().to_string()) == member))
             .map(|row| NamedSubsystem {
                 id: row.id,
                 name: row.name,

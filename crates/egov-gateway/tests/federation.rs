@@ -299,10 +299,13 @@ engine_test! {
         assert!(matches!(hub::join(&federation.hub_db.db, &request, now).await, Err(hub::HubError::BadToken)));
         let unknown = egov_gateway::conf::JoinRequest { token: "nope".to_owned(), ..request };
         assert!(matches!(hub::join(&federation.hub_db.db, &unknown, now).await, Err(hub::HubError::BadToken)));
-        // A gateway cannot publish another member's subsystem.
+        // A gateway publishes only its own member's subsystems: another
+        // member's stays local.
         let foreign = ClientId::parse("VN/GOV/000.00.00.H26/stolen").expect("id");
         admin::add_subsystem(&federation.db_a.db, "test", &foreign, "Stolen", Connection::Loopback).await.expect("local");
-        assert!(federation::push_subsystems(&federation.db_a.db, now).await.is_err());
+        assert_eq!(federation::push_subsystems(&federation.db_a.db, now).await.expect("push"), 1);
+        let conf = federation::refresh(&federation.db_a.db, now).await.expect("refresh");
+        assert!(conf.subsystems.iter().all(|subsystem| subsystem.id != foreign.to_string()));
         let _ = federation.stop.send(true);
         drop(federation.db_b);
     }

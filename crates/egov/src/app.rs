@@ -32,6 +32,8 @@ pub struct AppConfig {
     /// The demo's own mailbox, shown at `/demo/mailbox`.
     pub mailbox: Option<egov_mail::MailSink>,
     pub payments: PaymentSetup,
+    /// How long the gateway works on its last federation configuration.
+    pub configuration_max_age: Duration,
 }
 
 /// How fees are paid on this instance.
@@ -88,6 +90,7 @@ impl AppConfig {
             hasher: PasswordHasher::with_params(1024, 1, 1, 2),
             mailbox: None,
             payments: PaymentSetup::demo(b"test-bank-notification-secret".to_vec()),
+            configuration_max_age: egov_gateway::gateway::DEFAULT_CONF_MAX_AGE,
         }
     }
 }
@@ -224,6 +227,7 @@ pub fn gateway(db: &Db, config: &AppConfig) -> egov_gateway::Gateway {
         egov_registry::service_router(registry(db, config)),
     );
     egov_gateway::Gateway::new(db.clone(), Arc::clone(&config.clock), local)
+        .with_conf_max_age(config.configuration_max_age)
 }
 
 /// The base registries of this node. The gateway mounts
@@ -231,6 +235,18 @@ pub fn gateway(db: &Db, config: &AppConfig) -> egov_gateway::Gateway {
 /// not part of the public app.
 pub fn registry(db: &Db, config: &AppConfig) -> egov_registry::Registry {
     egov_registry::Registry::new(db.clone(), Arc::clone(&config.clock))
+}
+
+/// Marks every response of a router as final, so the shell never rewrites
+/// it: what crosses the gateway is the service's answer or an X-Road error
+/// in the protocol's format, and the hub answers gateways in its own.
+fn final_body(router: Router) -> Router {
+    router.layer(axum::middleware::map_response(
+        |mut response: axum::response::Response| async move {
+            response.extensions_mut().insert(egov_web::error::FinalBody);
+            response
+        },
+    ))
 }
 
 /// The whole HTTP surface of one node.
@@ -260,17 +276,12 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
         ))
         .merge(sign_in)
         .merge(egov_portal::router(portal))
-        .merge(
-            // What crosses the gateway is the service's answer or an X-Road
-            // error in the protocol's format: the shell must not rewrite it.
-            egov_gateway::router(gateway(&db, config)).layer(axum::middleware::map_response(
-                |mut response: axum::response::Response| async move {
-                    response.extensions_mut().insert(egov_web::error::FinalBody);
-                    response
-                },
-            )),
-        )
-        .merge(egov_registry::portal_router(registry(&db, config), identify));
+        .merge(final_body(egov_gateway::router(gateway(&db, config))))
+        .merge(egov_registry::portal_router(registry(&db, config), identify))
+        .merge(final_body(egov_gateway::hub_http::router(
+            db.clone(),
+            Arc::clone(&config.clock),
+        )));
     if let Some(simulator) = simulator {
         app = app.merge(simulator);
     }
@@ -300,6 +311,8 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
             "/portal/backchannel-logout",
             // Called by agency systems with the X-Road protocol; no cookie authenticates them.
             "/r1/",
+            // Called by gateways, authenticated by the token or their signature.
+            "/hub/v1/",
         ],
     };
     let state = ShellState {

@@ -100,6 +100,31 @@ pub async fn import_procedures(settings: &Settings, file: &Path, mode: ImportMod
     }
 }
 
+/// `egov registry grant-purpose`: a client system may read a dataset for a purpose.
+pub async fn registry_grant_purpose(
+    settings: &Settings,
+    client: &str,
+    dataset: &str,
+    purpose: &str,
+) -> anyhow::Result<()> {
+    let db = node::connect(settings).await?;
+    db.migrate().await.context("Failed to migrate the database")?;
+    let registry = egov_registry::Registry::new(db.clone(), std::sync::Arc::new(SystemClock));
+    let actor = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "operator".to_owned())
+    );
+    let result = async {
+        registry.ensure_shipped().await?;
+        registry.grant_purpose(client, dataset, purpose, &actor).await
+    }
+    .await;
+    db.close().await;
+    result?;
+    println!("{client} may read {dataset} for {purpose}.");
+    Ok(())
+}
+
 /// `egov registry import --dataset NAME FILE.csv`: imports in chunks, each
 /// all or nothing; prints every bad line and fails if there was one.
 pub async fn registry_import(settings: &Settings, dataset: &str, file: &Path) -> anyhow::Result<()> {

@@ -45,6 +45,34 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub mail: MailSettings,
     pub payments: PaymentSettings,
+    #[serde(default)]
+    pub federation: FederationSettings,
+}
+
+/// The gateway's part in a federation (after `egov gateway join`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationSettings {
+    /// Where the gateway's provider side listens for other gateways, with
+    /// mutual TLS: the address given to `egov gateway join`. Unset: this
+    /// gateway only calls others.
+    pub listen: Option<SocketAddr>,
+    /// How often a node pushes its subsystems to the hub and downloads the
+    /// federation's configuration.
+    pub refresh_secs: u64,
+    /// How long the gateway works on its last configuration when the hub
+    /// cannot be reached; then it refuses calls to other gateways.
+    pub configuration_max_age_secs: u64,
+}
+
+impl Default for FederationSettings {
+    fn default() -> Self {
+        FederationSettings {
+            listen: None,
+            refresh_secs: 60,
+            configuration_max_age_secs: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -169,6 +197,7 @@ impl Default for Settings {
                 from: "Cổng dịch vụ công <no-reply@localhost>".to_owned(),
             },
             payments: PaymentSettings::default(),
+            federation: FederationSettings::default(),
         }
     }
 }
@@ -225,6 +254,15 @@ impl Settings {
         }
         if self.server.max_body_bytes < 1024 {
             return invalid("server.max_body_bytes", "must be at least 1024");
+        }
+        if !(5..=3600).contains(&self.federation.refresh_secs) {
+            return invalid("federation.refresh_secs", "must be 5 to 3600");
+        }
+        if self.federation.configuration_max_age_secs <= self.federation.refresh_secs {
+            return invalid(
+                "federation.configuration_max_age_secs",
+                "must be longer than federation.refresh_secs",
+            );
         }
         let smtp_url = self.mail.smtp_url.expose();
         if !(smtp_url.is_empty() || smtp_url.starts_with("smtp://") || smtp_url.starts_with("smtps://")) {

@@ -40,6 +40,22 @@ pub enum GatewayCommand {
     },
     /// List the subsystems, services and access rights.
     List,
+    /// Join a federation with the one-time token its hub's operator gave.
+    Join {
+        /// The hub's URL, e.g. https://hub.example.vn
+        #[arg(long)]
+        hub: String,
+        #[arg(long)]
+        token: String,
+        /// Where this gateway's provider side will listen for other
+        /// gateways (`federation.listen`): https://host:port
+        #[arg(long)]
+        address: String,
+    },
+    /// Tell the hub this gateway's subsystems and download the
+    /// federation's configuration now (nodes do it every
+    /// `federation.refresh_secs`).
+    Refresh,
     /// Prove the message log: its chain, every message's hash and every
     /// signature. Names the first bad record and fails if there is one.
     VerifyLog,
@@ -156,6 +172,14 @@ async fn run_on(command: &GatewayCommand, db: &egov_db::Db) -> anyhow::Result<()
                 println!("right     {client} → {subsystem}/{service}");
             }
         }
+        GatewayCommand::Join { hub, token, address } => {
+            let now = chrono::Utc::now();
+            let joined = egov_gateway::federation::join(db, hub, token, address, now).await?;
+            println!("Joined the federation {} as {}.", joined.instance, joined.gateway_id);
+            refresh(db).await?;
+            println!("Set federation.listen to the address's port, and restart the nodes.");
+        }
+        GatewayCommand::Refresh => refresh(db).await?,
         GatewayCommand::VerifyLog => {
             let gateway =
                 egov_gateway::Gateway::new(db.clone(), Arc::new(SystemClock), egov_gateway::LocalServices::new());
@@ -180,4 +204,104 @@ async fn run_on(command: &GatewayCommand, db: &egov_db::Db) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+async fn refresh(db: &egov_db::Db) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let pushed = egov_gateway::federation::push_subsystems(db, now).await?;
+    let conf = egov_gateway::federation::refresh(db, now).await?;
+    println!(
+        "Told the hub {pushed} subsystem(s); configuration #{}: {} member(s), {} gateway(s), {} subsystem(s).",
+        conf.serial,
+        conf.members.len(),
+        conf.gateways.len(),
+        conf.subsystems.len()
+    );
+    Ok(())
+}
+
+/// `egov hub …`: the hub role's operator commands.
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Make this instance the hub of a federation: its CA and its
+    /// configuration key.
+    Init {
+        /// The federation's X-Road instance, e.g. VN
+        #[arg(long)]
+        instance: String,
+    },
+    /// Register (or rename) a member.
+    #[command(subcommand)]
+    Member(HubMemberCommand),
+    /// Issue a one-time token for a member's gateway to join with
+    /// (valid 24 hours; printed once).
+    Token {
+        /// INSTANCE/CLASS/MEMBER/GATEWAYCODE
+        #[arg(long)]
+        gateway: String,
+    },
+    /// Revoke a gateway: every other gateway refuses it from their next
+    /// configuration.
+    Revoke {
+        #[arg(long)]
+        gateway: String,
+    },
+    /// Print the federation's configuration as gateways receive it.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HubMemberCommand {
+    Add {
+        /// INSTANCE/CLASS/CODE
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+pub async fn run_hub(command: &HubCommand, settings: &Settings) -> anyhow::Result<()> {
+    use egov_gateway::hub;
+    let db = node::connect(settings).await?;
+    db.migrate().await.context("Failed to migrate the database")?;
+    let actor = actor();
+    let now = chrono::Utc::now();
+    let result: anyhow::Result<()> = async {
+        match command {
+            HubCommand::Init { instance } => {
+                hub::init(&db, &actor, instance, now).await?;
+                println!("This instance is the hub of the federation {instance}.");
+            }
+            HubCommand::Member(HubMemberCommand::Add { id, name }) => {
+                let member = ClientId::parse(id).context("--id")?;
+                hub::add_member(&db, &actor, &member, name, now).await?;
+                println!("Member {member} registered.");
+            }
+            HubCommand::Token { gateway } => {
+                let gateway = ClientId::parse(gateway).context("--gateway")?;
+                let token = hub::issue_token(&db, &actor, &gateway, now).await?;
+                println!("{token}");
+                eprintln!(
+                    "A one-time token for {gateway}, valid 24 hours: give it to its operator over a trusted channel."
+                );
+            }
+            HubCommand::Revoke { gateway } => {
+                if hub::revoke_gateway(&db, &actor, gateway, now).await? {
+                    println!("Gateway {gateway} revoked.");
+                } else {
+                    println!("No gateway {gateway} that is not revoked already.");
+                }
+            }
+            HubCommand::Show => {
+                let signed = hub::configuration(&db, now).await?;
+                let conf: serde_json::Value = serde_json::from_str(&signed.payload)?;
+                println!("{}", serde_json::to_string_pretty(&conf)?);
+            }
+        }
+        Ok(())
+    }
+    .await;
+    db.close().await;
+    result
 }

@@ -53,6 +53,9 @@ enum Command {
     /// Administer the integration gateway (X-Road REST).
     #[command(subcommand)]
     Gateway(egov::gateway_commands::GatewayCommand),
+    /// Administer the hub of a federation (member registry, CA, configuration).
+    #[command(subcommand)]
+    Hub(egov::gateway_commands::HubCommand),
     /// Base registries (population, enterprise).
     #[command(subcommand)]
     Registry(RegistryCommand),
@@ -68,6 +71,18 @@ enum RegistryCommand {
         #[arg(long)]
         dataset: String,
         file: PathBuf,
+    },
+    /// Let a client system (a gateway subsystem) read a dataset for a
+    /// purpose, stated in `X-Road-Issue`.
+    GrantPurpose {
+        /// INSTANCE/CLASS/MEMBER/SUBSYSTEM
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        dataset: String,
+        /// e.g. `onestop-prefill`
+        #[arg(long)]
+        purpose: String,
     },
     /// Print a population CSV of generated persons (for demos and benchmarks).
     Generate {
@@ -383,10 +398,22 @@ async fn main() -> anyhow::Result<()> {
             let settings = settings(&cli, None)?;
             egov::gateway_commands::run(command, &settings).await
         }
+        Command::Hub(command) => {
+            let settings = settings(&cli, None)?;
+            egov::gateway_commands::run_hub(command, &settings).await
+        }
         Command::Registry(RegistryCommand::Import { dataset, file }) => {
             let settings = settings(&cli, None)?;
             init_tracing(&settings);
             egov::commands::registry_import(&settings, dataset, file).await
+        }
+        Command::Registry(RegistryCommand::GrantPurpose {
+            client,
+            dataset,
+            purpose,
+        }) => {
+            let settings = settings(&cli, None)?;
+            egov::commands::registry_grant_purpose(&settings, client, dataset, purpose).await
         }
         Command::Registry(RegistryCommand::Generate { persons, seed }) => {
             egov::commands::registry_generate(*persons, *seed)

@@ -176,6 +176,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         hasher: password_hasher(),
         mailbox,
         payments,
+        configuration_max_age: Duration::from_secs(settings.federation.configuration_max_age_secs),
     };
     app::prepare(&db, &config)
         .await
@@ -198,7 +199,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         })?;
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let background = if settings.jobs.enabled {
+    let mut background = if settings.jobs.enabled {
         let handlers = workers::Handlers {
             mailer,
             logouts: egov_id::backchannel::LogoutSender::new(app::provider(&db, &config))
@@ -209,6 +210,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
     } else {
         Vec::new()
     };
+    background.extend(start_federation(&db, &config, &settings, &shutdown_rx).await?);
 
     tracing::info!(listen = %settings.server.listen, engine = db.engine().as_str(), ready_ms = started.elapsed().as_millis(), "egov is serving");
     if let Some(banner) = &options.banner {
@@ -280,6 +282,66 @@ async fn mail(
 pub fn password_hasher() -> egov_id::password::PasswordHasher {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     egov_id::password::PasswordHasher::new(cores)
+}
+
+/// A gateway that joined a federation: a task that keeps the hub told of
+/// its subsystems and its configuration fresh, and the provider side's
+/// mutual-TLS listener where other gateways call (if `federation.listen`
+/// is set).
+async fn start_federation(
+    db: &Db,
+    config: &AppConfig,
+    settings: &Settings,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    use egov_gateway::{federation, tls};
+    let Some(membership) = federation::membership(db)
+        .await
+        .context("Failed to read the gateway's federation")?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut tasks = Vec::new();
+    let every = Duration::from_secs(settings.federation.refresh_secs);
+    let (refresh_db, clock, mut stop) = (db.clone(), Arc::clone(&config.clock), shutdown.clone());
+    tasks.push(tokio::spawn(async move {
+        loop {
+            if let Err(error) = federation::push_subsystems(&refresh_db, clock.now()).await {
+                tracing::warn!(%error, "Could not tell the hub this gateway's subsystems");
+            }
+            match federation::refresh(&refresh_db, clock.now()).await {
+                Ok(conf) => tracing::debug!(serial = conf.serial, "The federation's configuration is fresh"),
+                Err(error) => tracing::warn!(%error, "Could not refresh the federation's configuration"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                _ = stop.wait_for(|stopped| *stopped) => break,
+            }
+        }
+    }));
+    if let Some(listen) = settings.federation.listen {
+        let server_config = tls::server_config(
+            &membership.ca_cert_pem,
+            &membership.tls_cert_pem,
+            &membership.tls_key_pem,
+        )
+        .context("Failed to set up the gateway's TLS")?;
+        let listener = tls::TlsListener::bind(listen, server_config)
+            .await
+            .map_err(|error| ConfigError::Invalid {
+                key: "federation.listen",
+                message: format!("cannot listen: {error}"),
+            })?;
+        tracing::info!(%listen, gateway = %membership.gateway_id, "The gateway's provider side is listening (mutual TLS)");
+        let gateway = app::gateway(db, config);
+        let stop = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = tls::serve(gateway, listener, stop).await {
+                tracing::error!(%error, "The gateway's provider side stopped");
+            }
+        }));
+    }
+    Ok(tasks)
 }
 
 /// The job worker, the housekeeping schedule and the SQLite checkpointer,

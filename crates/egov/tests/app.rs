@@ -12,6 +12,7 @@ mod app {
     mod dossier_pages;
     mod dossier_payments;
     mod dossiers;
+    mod federation;
     mod gateway;
     mod id;
     mod portal;
