@@ -196,6 +196,49 @@ pub async fn revoke(db: &Db, actor: &str, service: &ServiceId, client: &ClientId
     Ok(revoked)
 }
 
+/// Makes a subsystem of this gateway a publish/subscribe room: its
+/// services `pub`, `api` and `pull` (grant publishers `pub`, subscribers
+/// `api` and `pull`), and the event types given (any JSON object).
+pub async fn add_room(db: &Db, actor: &str, room: &ClientId, event_types: &[String]) -> Result<(), AdminError> {
+    for service in ["pub", "api", "pull"] {
+        add_service(
+            db,
+            actor,
+            &ServiceSpec {
+                service: ServiceId::new(room.clone(), service)?,
+                target: crate::pubsub::room_target(room, service),
+                openapi: None,
+                timeout_ms: 30_000,
+            },
+        )
+        .await?;
+    }
+    let now = Utc::now().timestamp_millis();
+    for event_type in event_types {
+        let valid = !event_type.is_empty()
+            && event_type.len() <= 100
+            && event_type
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid {
+            return Err(AdminError::Invalid(format!("{event_type} is not an event type")));
+        }
+        egov_db::with_pool!(db, pool => {
+            sqlx::query(
+                "INSERT INTO gateway_event_types (room, event_type, schema, created_at) VALUES ($1, $2, $3, $4)                  ON CONFLICT DO NOTHING",
+            )
+            .bind(room.to_string())
+            .bind(event_type)
+            .bind(r#"{"type":"object"}"#)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(DbError::from)?;
+        });
+    }
+    Ok(())
+}
+
 /// A target is `local:NAME[/base/path]`, or an http(s) URL without
 /// credentials, query or fragment (the call's path and query are appended
 /// to either).

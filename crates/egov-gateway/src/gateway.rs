@@ -281,7 +281,11 @@ impl Gateway {
     /// The gateway of a node. Its keys (made on first use) and what it
     /// serves are read at its first call; its message log's writer starts
     /// now.
-    pub fn new(db: Db, clock: Arc<dyn Clock>, local_services: LocalServices) -> Gateway {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, mut local_services: LocalServices) -> Gateway {
+        // Rooms are the gateway's own service.
+        local_services
+            .entry(crate::pubsub::LOCAL_SERVICE.to_owned())
+            .or_insert_with(|| crate::pubsub::router(db.clone(), Arc::clone(&clock)));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -17,6 +17,10 @@
 //!   configuration.
 //! - `federation`: this gateway's membership: joining, its subsystems at
 //!   the hub, the configuration downloaded and verified.
+//! - `pubsub`: rooms after the GovStack PubSub API (event types, publish,
+//!   push and pull subscriptions), served as the gateway's own local service.
+//! - `outbox`: guaranteed delivery for senders (the durable queue, retries,
+//!   receipts).
 //! - `tls`: mutual TLS between gateways (the provider side's listener and
 //!   the consumer side's client).
 
@@ -31,6 +35,8 @@ pub mod hub_http;
 pub mod id;
 pub mod log;
 pub mod message;
+pub mod outbox;
+pub mod pubsub;
 pub mod store;
 pub mod tls;
 

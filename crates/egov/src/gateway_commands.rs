@@ -22,6 +22,15 @@ pub enum GatewayCommand {
     /// Register a service of a subsystem.
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Make a subsystem a publish/subscribe room (GovStack PubSub API):
+    /// its services pub, api and pull, and event types.
+    Room {
+        /// INSTANCE/CLASS/MEMBER/SUBSYSTEM (registered first)
+        #[arg(long)]
+        id: String,
+        #[arg(long = "event-type")]
+        event_types: Vec<String>,
+    },
     /// Let a client (member or subsystem) call a service.
     Grant {
         /// INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE
@@ -140,6 +149,18 @@ async fn run_on(command: &GatewayCommand, db: &egov_db::Db) -> anyhow::Result<()
             .await?;
             println!("Service {service} registered: {target}");
         }
+        GatewayCommand::Room { id, event_types } => {
+            let room = ClientId::parse(id).context("--id")?;
+            admin::add_room(db, &actor, &room, event_types).await?;
+            println!(
+                "{room} is a room with the services pub, api and pull; event types: {}.",
+                if event_types.is_empty() {
+                    "none yet".to_owned()
+                } else {
+                    event_types.join(", ")
+                }
+            );
+        }
         GatewayCommand::Grant { service, client } => {
             let service = ServiceId::parse(service).context("--service")?;
             let client = ClientId::parse(client).context("--client")?;
@@ -180,27 +201,30 @@ async fn run_on(command: &GatewayCommand, db: &egov_db::Db) -> anyhow::Result<()
             println!("Set federation.listen to the address's port, and restart the nodes.");
         }
         GatewayCommand::Refresh => refresh(db).await?,
-        GatewayCommand::VerifyLog => {
-            let gateway =
-                egov_gateway::Gateway::new(db.clone(), Arc::new(SystemClock), egov_gateway::LocalServices::new());
-            let keys = gateway.log_keys().await?;
-            let report = egov_gateway::log::verify(db, &keys).await?;
-            match report.first_bad {
-                None => {
-                    println!(
-                        "The message log holds: {} record(s){}, every chain link, hash and signature verified.",
-                        report.records,
-                        report
-                            .first_seq
-                            .filter(|seq| *seq > 1)
-                            .map(|seq| format!(" from #{seq} (earlier ones were archived and removed)"))
-                            .unwrap_or_default()
-                    );
-                }
-                Some((seq, reason)) => {
-                    anyhow::bail!("The message log is broken at record #{seq}: {reason}");
-                }
-            }
+        GatewayCommand::VerifyLog => verify_log(db).await?,
+    }
+    Ok(())
+}
+
+/// Proves the message log with every key its signatures may be made with.
+async fn verify_log(db: &egov_db::Db) -> anyhow::Result<()> {
+    let gateway = egov_gateway::Gateway::new(db.clone(), Arc::new(SystemClock), egov_gateway::LocalServices::new());
+    let keys = gateway.log_keys().await?;
+    let report = egov_gateway::log::verify(db, &keys).await?;
+    match report.first_bad {
+        None => {
+            println!(
+                "The message log holds: {} record(s){}, every chain link, hash and signature verified.",
+                report.records,
+                report
+                    .first_seq
+                    .filter(|seq| *seq > 1)
+                    .map(|seq| format!(" from #{seq} (earlier ones were archived and removed)"))
+                    .unwrap_or_default()
+            );
+        }
+        Some((seq, reason)) => {
+            anyhow::bail!("The message log is broken at record #{seq}: {reason}");
         }
     }
     Ok(())

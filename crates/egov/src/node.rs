@@ -205,6 +205,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
             logouts: egov_id::backchannel::LogoutSender::new(app::provider(&db, &config))
                 .map_err(|error| anyhow::anyhow!("Failed to build the HTTP client for logout notices: {error}"))?,
             dossiers: app::dossiers(&db, &config),
+            gateway: app::gateway(&db, &config),
         };
         start_background_work(&db, &clock, &settings, handlers, &shutdown_rx)
     } else {

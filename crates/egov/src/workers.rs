@@ -23,6 +23,8 @@ pub struct Handlers {
     pub logouts: LogoutSender,
     /// Renders and signs dossiers' results.
     pub dossiers: egov_onestop::dossier::Dossiers,
+    /// Sends the outbox's messages and pushes rooms' events.
+    pub gateway: egov_gateway::Gateway,
 }
 
 /// The worker with every handler this node runs.
@@ -31,7 +33,9 @@ pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Dura
         mailer,
         logouts,
         dossiers,
+        gateway,
     } = handlers;
+    let push_gateway = gateway.clone();
     let purge_db = db.clone();
     let purge_clock = Arc::clone(&clock);
     Worker::new(db.clone(), clock, node_id)
@@ -69,6 +73,14 @@ pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Dura
                     serde_json::from_str(&job.payload).map_err(|error| error.to_string())?;
                 dossiers.produce_result(&payload).await
             }
+        })
+        .handle(egov_gateway::outbox::SEND_MESSAGE, move |job| {
+            let gateway = gateway.clone();
+            async move { egov_gateway::outbox::deliver(&gateway, &job.payload).await }
+        })
+        .handle(egov_gateway::pubsub::PUSH_EVENT, move |job| {
+            let gateway = push_gateway.clone();
+            async move { egov_gateway::pubsub::push(&gateway, &job.payload).await }
         })
 }
 

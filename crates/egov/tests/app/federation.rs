@@ -147,64 +147,163 @@ async fn read_person(a: &Party) -> (u16, Option<String>, serde_json::Value) {
     (status, error, body)
 }
 
+/// The federation of the tests: the hub, B (joined, serving the demo
+/// registry and a room of events, both open to A's one-stop) and A
+/// (joined); all three running, A's reads of B already answered.
+struct Federation {
+    _dir: tempfile::TempDir,
+    hub: Party,
+    a: Party,
+    b: Party,
+    db_a: TestDb,
+    db_b: TestDb,
+    _db_hub: TestDb,
+    token_a: String,
+}
+
+const ROOM_B: &str = "VN/GOV/000.05.00.H24/events";
+/// The burst of asynchronous messages.
+const MESSAGES: usize = 1_000;
+
+/// The hub, its two members, and a token for each one's gateway.
+async fn start_hub(hub: &mut Party) -> (String, String) {
+    hub.egov(&["hub", "init", "--instance", "VN"]);
+    for (member, name) in [(MEMBER_A, "UBND tỉnh Hải Dương"), (MEMBER_B, "Công an tỉnh Bắc Ninh")] {
+        hub.egov(&["hub", "member", "add", "--id", member, "--name", name]);
+    }
+    let token_a = hub.egov(&["hub", "token", "--gateway", GATEWAY_A]).trim().to_owned();
+    let token_b = hub.egov(&["hub", "token", "--gateway", GATEWAY_B]).trim().to_owned();
+    hub.start(&[]).await;
+    (token_a, token_b)
+}
+
+/// B joins, then serves the demo population registry (its police's
+/// subsystem) and a room of events, and opens both to A's one-stop.
+async fn start_b(b: &mut Party, hub: &Party, token: &str) {
+    let (hub_url, address) = (hub.url(""), b.address());
+    b.egov(&[
+        "gateway",
+        "join",
+        "--hub",
+        &hub_url,
+        "--token",
+        token,
+        "--address",
+        &address,
+    ]);
+    b.start(&["--with-demo-data"]).await;
+    let room_pub = format!("{ROOM_B}/pub");
+    for args in [
+        &["gateway", "grant", "--service", POPULATION_B, "--client", ONESTOP_A][..],
+        &[
+            "registry",
+            "grant-purpose",
+            "--client",
+            ONESTOP_A,
+            "--dataset",
+            "population",
+            "--purpose",
+            "onestop-verify",
+        ],
+        &[
+            "gateway",
+            "subsystem",
+            "add",
+            "--id",
+            ROOM_B,
+            "--name",
+            "Sự kiện liên thông",
+        ],
+        &["gateway", "room", "--id", ROOM_B, "--event-type", "dossierStatus"],
+        &["gateway", "grant", "--service", &room_pub, "--client", ONESTOP_A],
+        &["gateway", "refresh"],
+    ] {
+        b.egov(args);
+    }
+}
+
+/// A: its one-stop subsystem, joined; then it waits until it reads B's
+/// registry (within a refresh or two every node knows the federation).
+async fn start_a(a: &mut Party, hub: &Party, token: &str) {
+    let (hub_url, address) = (hub.url(""), a.address());
+    a.egov(&[
+        "gateway",
+        "subsystem",
+        "add",
+        "--id",
+        ONESTOP_A,
+        "--name",
+        "Một cửa điện tử Hải Dương",
+    ]);
+    let joined = a.egov(&[
+        "gateway",
+        "join",
+        "--hub",
+        &hub_url,
+        "--token",
+        token,
+        "--address",
+        &address,
+    ]);
+    assert!(joined.contains(GATEWAY_A), "{joined}");
+    a.start(&[]).await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (status, _, body) = read_person(a).await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "A never reached B: {body}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn federation(test_db: TestDb) -> Federation {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let (db_a, db_b) = (another(&test_db).await, another(&test_db).await);
+    let mut hub = Party::new(dir.path(), "hub", &test_db.url);
+    let mut b = Party::new(dir.path(), "b", &db_b.url);
+    let mut a = Party::new(dir.path(), "a", &db_a.url);
+    let (token_a, token_b) = start_hub(&mut hub).await;
+    start_b(&mut b, &hub, &token_b).await;
+    start_a(&mut a, &hub, &token_a).await;
+    Federation {
+        _dir: dir,
+        hub,
+        a,
+        b,
+        db_a,
+        db_b,
+        _db_hub: test_db,
+        token_a,
+    }
+}
+
 engine_test! {
     async fn two_provinces_exchange_through_their_gateways_and_the_hub_in_separate_processes(test_db: TestDb) {
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let (db_a, db_b) = (another(&test_db).await, another(&test_db).await);
-        let mut hub = Party::new(dir.path(), "hub", &test_db.url);
-        let mut b = Party::new(dir.path(), "b", &db_b.url);
-        let mut a = Party::new(dir.path(), "a", &db_a.url);
-
-        hub.egov(&["hub", "init", "--instance", "VN"]);
-        hub.egov(&["hub", "member", "add", "--id", MEMBER_A, "--name", "UBND tỉnh Hải Dương"]);
-        hub.egov(&["hub", "member", "add", "--id", MEMBER_B, "--name", "Công an tỉnh Bắc Ninh"]);
-        let token_a = hub.egov(&["hub", "token", "--gateway", GATEWAY_A]).trim().to_owned();
-        let token_b = hub.egov(&["hub", "token", "--gateway", GATEWAY_B]).trim().to_owned();
-        hub.start(&[]).await;
-
-        // B: joins, then serves the demo population registry (its police's
-        // subsystem), and lets A's one-stop read it for verification.
-        b.egov(&["gateway", "join", "--hub", &hub.url(""), "--token", &token_b, "--address", &b.address()]);
-        b.start(&["--with-demo-data"]).await;
-        b.egov(&["gateway", "grant", "--service", POPULATION_B, "--client", ONESTOP_A]);
-        b.egov(&["registry", "grant-purpose", "--client", ONESTOP_A, "--dataset", "population", "--purpose", "onestop-verify"]);
-        b.egov(&["gateway", "refresh"]);
-
-        // A: its one-stop subsystem, joined.
-        a.egov(&["gateway", "subsystem", "add", "--id", ONESTOP_A, "--name", "Một cửa điện tử Hải Dương"]);
-        let joined = a.egov(&["gateway", "join", "--hub", &hub.url(""), "--token", &token_a, "--address", &a.address()]);
-        assert!(joined.contains(GATEWAY_A), "{joined}");
-        a.start(&[]).await;
+        let federation = federation(test_db).await;
+        let Federation { hub, a, b, db_b, .. } = &federation;
         // A spent token is refused.
         let again = Command::new(env!("CARGO_BIN_EXE_egov"))
-            .args(["--config", &a.config, "gateway", "join", "--hub", &hub.url(""), "--token", &token_a, "--address", &a.address()])
+            .args(["--config", &a.config, "gateway", "join", "--hub", &hub.url(""), "--token", &federation.token_a, "--address", &a.address()])
             .output()
             .expect("run egov");
         assert!(!again.status.success());
 
-        // Within a refresh or two every node knows the whole federation.
-        let deadline = Instant::now() + Duration::from_secs(40);
-        let (status, error, person) = loop {
-            let answer = read_person(&a).await;
-            if answer.0 == 200 || Instant::now() > deadline {
-                break answer;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        };
+        let (status, error, person) = read_person(a).await;
         assert_eq!((status, error), (200, None), "{person}");
         assert_eq!(person["content"]["full_name"], "Nguyễn Văn An");
 
-        // B's tracker recorded A's read, with who and why.
+        // B's tracker recorded A's reads, with who and why.
         let registry = egov_registry::Registry::new(db_b.db.clone(), std::sync::Arc::new(egov_core::clock::SystemClock));
         let reads = registry.reads_of_person("001090012345", 10).await.expect("tracker");
-        assert_eq!(reads.len(), 1);
-        assert_eq!(reads[0].client, ONESTOP_A);
-        assert_eq!(reads[0].user_id, "VN024185004321");
+        assert_eq!(reads.len(), 2);
+        assert!(reads.iter().all(|read| read.client == ONESTOP_A && read.user_id == "VN024185004321"));
 
-        // Both gateways logged the exchange, and both logs verify.
-        for party in [&a, &b] {
+        // Both gateways logged the exchanges, and both logs verify.
+        for party in [a, b] {
             let verified = party.egov(&["gateway", "verify-log"]);
-            assert!(verified.contains("1 record(s)"), "{verified}");
+            assert!(verified.contains("The message log holds: 2 record(s)"), "{verified}");
         }
 
         // The hub revokes A's gateway; B learns it at its next refresh and
@@ -212,12 +311,69 @@ engine_test! {
         hub.egov(&["hub", "revoke", "--gateway", GATEWAY_A]);
         let deadline = Instant::now() + Duration::from_secs(40);
         let refused = loop {
-            let answer = read_person(&a).await;
+            let answer = read_person(a).await;
             if answer.0 != 200 || Instant::now() > deadline {
                 break answer;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         };
         assert_eq!(refused.1.as_deref(), Some("Server.ServerProxy.SslAuthenticationFailed"), "{:?}", refused.2);
+    }
+}
+
+engine_test! {
+    async fn a_burst_of_messages_survives_the_receiver_being_killed_and_each_takes_effect_once(test_db: TestDb) {
+        let mut federation = federation(test_db).await;
+        // A's one-stop queues the burst in its outbox, as its changes would.
+        let now = chrono::Utc::now();
+        let mut tx = federation.db_a.db.begin().await.expect("begin");
+        for index in 0..MESSAGES {
+            let message = egov_gateway::outbox::Message {
+                client: ONESTOP_A.to_owned(),
+                method: "POST".to_owned(),
+                target: format!("/r1/{ROOM_B}/pub/v1/dossierStatus"),
+                headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+                body: serde_json::json!({ "event": { "dossier": format!("000.00.01.H26-261127-{index:04}"), "status": "received" } }).to_string(),
+                message_id: format!("burst-{index}"),
+            };
+            egov_gateway::outbox::enqueue(&mut tx, &message, now).await.expect("queue");
+        }
+        tx.commit().await.expect("commit");
+
+        // B is killed (SIGKILL) in the middle of the burst, and restarted.
+        let deadline = Instant::now() + Duration::from_mins(1);
+        while egov_gateway::outbox::delivered_count(&federation.db_a.db).await.expect("count") < 100 {
+            assert!(Instant::now() < deadline, "the burst did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Some(mut child) = federation.b.child.take() {
+            child.kill().expect("kill B");
+            child.wait().expect("reap B");
+        }
+        let delivered_while_down = egov_gateway::outbox::delivered_count(&federation.db_a.db).await.expect("count");
+        assert!(delivered_while_down < i64::try_from(MESSAGES).expect("count"), "B was killed after the burst");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        federation.b.start(&[]).await;
+
+        let deadline = Instant::now() + Duration::from_mins(2);
+        loop {
+            let delivered = egov_gateway::outbox::delivered_count(&federation.db_a.db).await.expect("count");
+            if delivered == i64::try_from(MESSAGES).expect("count") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "only {delivered} of {MESSAGES} delivered");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Every message took effect exactly once at B.
+        let (events, distinct) = count_events(&federation.db_b.db).await;
+        assert_eq!((events, distinct), (1_000, 1_000));
+    }
+}
+
+async fn count_events(db: &egov_db::Db) -> (i64, i64) {
+    let query = "SELECT COUNT(*), COUNT(DISTINCT message_id) FROM gateway_events WHERE room = $1";
+    match db {
+        egov_db::Db::Sqlite(pool, _) => sqlx::query_as(query).bind(ROOM_B).fetch_one(pool).await.expect("count"),
+        egov_db::Db::Postgres(pool) => sqlx::query_as(query).bind(ROOM_B).fetch_one(pool).await.expect("count"),
     }
 }

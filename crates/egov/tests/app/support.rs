@@ -74,6 +74,7 @@ impl App {
             mailer: Some(mailer),
             logouts: egov_id::backchannel::LogoutSender::new(provider).expect("HTTP client"),
             dossiers: egov::app::dossiers(&self.test_db.db, &self.config),
+            gateway: egov::app::gateway(&self.test_db.db, &self.config),
         };
         let worker = egov::workers::worker(
             &self.test_db.db,
