@@ -176,6 +176,10 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         hasher: password_hasher(),
         mailbox,
         payments,
+        population: settings
+            .onestop
+            .population()?
+            .map(|(client, service)| app::PopulationSetup { client, service }),
     };
     app::prepare(&db, &config)
         .await
