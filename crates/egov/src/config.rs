@@ -167,9 +167,7 @@ impl Default for OnestopSettings {
 
 impl OnestopSettings {
     /// The client and the service, when prefill is on; errors name the key.
-    pub fn population(
-        &self,
-    ) -> Result<Option<(egov_gateway::id::ClientId, egov_gateway::id::ServiceId)>, ConfigError> {
+    pub fn population(&self) -> Result<Option<(egov_gateway::id::ClientId, egov_gateway::id::ServiceId)>, ConfigError> {
         if self.gateway_client.trim().is_empty() || self.population_service.trim().is_empty() {
             return Ok(None);
         }

@@ -100,7 +100,9 @@ impl GatewayPopulation {
             StatusCode::OK => record(&answer["content"]),
             StatusCode::NOT_FOUND if code == "not_found" => Err(LookupError::NotFound),
             StatusCode::FORBIDDEN => Err(LookupError::NotAllowed(format!("the registry answered {code}"))),
-            other => Err(LookupError::Unavailable(format!("the registry answered {other} {code}"))),
+            other => Err(LookupError::Unavailable(format!(
+                "the registry answered {other} {code}"
+            ))),
         }
     }
 }

@@ -498,7 +498,13 @@ async fn form_post(
     let key = posted.get("idempotency_key").to_owned();
     let applicant = identity.applicant();
     let subject = identity.subject.as_str();
-    let marks = Marks::open(state.dossiers.prefill_key(), subject, &code, posted.get("prefill_token")).still_in(&values);
+    let marks = Marks::open(
+        state.dossiers.prefill_key(),
+        subject,
+        &code,
+        posted.get("prefill_token"),
+    )
+    .still_in(&values);
     match posted.get("intent") {
         "draft" => {
             let mut kept = values.clone();
@@ -519,7 +525,15 @@ async fn form_post(
         }
         "prefill" => {
             let files_lost = !posted.documents.is_empty();
-            return prefill_form(&state, &context, &code, &applicant, (&agency, values, marks, key), files_lost).await;
+            return prefill_form(
+                &state,
+                &context,
+                &code,
+                &applicant,
+                (&agency, values, marks, key),
+                files_lost,
+            )
+            .await;
         }
         _ => {}
     }
@@ -579,7 +593,11 @@ async fn prefill_form(
         Ok(filled) => {
             let values = population::apply(&values, &filled);
             let marks = marks.with(&filled).still_in(&values);
-            let message = if filled.is_empty() { t.prefill_nothing } else { t.prefill_done };
+            let message = if filled.is_empty() {
+                t.prefill_nothing
+            } else {
+                t.prefill_done
+            };
             (values, marks, message, false)
         }
         Err(PrefillError::Dossier(error)) => return Ok(error_response(error, context.lang)),

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::dossier_pages::{action, hidden, page, portal_browser};
 use super::dossiers::{OTHER_CITIZEN, prepare, token};
 use super::id::CITIZEN;
-use super::support::App;
+use super::support::{App, spawn_with};
 
 const PROCEDURE: &str = "1.001193";
 const FORM: &str = "/procedures/1.001193/submit";
@@ -25,7 +25,9 @@ const MARK: &str = "Từ CSDL dân cư";
 /// the population registry through the gateway.
 async fn spawn_with_registry(test_db: egov_testkit::TestDb) -> App {
     let app = super::support::spawn_demo(test_db).await;
-    load_registry(&app.test_db.db, &app.config).await.expect("demo registry");
+    load_registry(&app.test_db.db, &app.config)
+        .await
+        .expect("demo registry");
     load_gateway(&app.test_db.db).await.expect("demo gateway");
     app
 }
@@ -257,5 +259,54 @@ engine_test! {
 
         let (status, body) = prefill(Some(token(&app, &secret, OTHER_CITIZEN).await)).await;
         assert_eq!((status, body["code"].as_str()), (404, Some("registry_record_not_found")), "{body}");
+    }
+}
+
+engine_test! {
+    async fn without_the_setting_the_form_and_the_api_offer_no_prefill(test_db: TestDb) {
+        let off = egov::app::AppConfig {
+            population: None,
+            ..egov::app::AppConfig::for_tests()
+        };
+        let app = spawn_with(test_db, off).await;
+        load_registry(&app.test_db.db, &app.config).await.expect("demo registry");
+        load_gateway(&app.test_db.db).await.expect("demo gateway");
+        let browser = portal_browser(&app, CITIZEN).await;
+        let (_, html) = page(&app, &browser, FORM).await;
+        assert!(!html.contains("value=\"prefill\""), "no button when the setting is empty");
+        let secret = prepare(&app).await;
+        let bearer = token(&app, &secret, CITIZEN).await;
+        let response = app
+            .server
+            .client
+            .post(app.server.url(&format!("/api/v1/procedures/{PROCEDURE}/prefill")))
+            .bearer_auth(&bearer)
+            .send()
+            .await
+            .expect("prefill");
+        assert_eq!(response.status().as_u16(), 404);
+        assert_eq!(response.json::<Value>().await.expect("JSON")["code"], "prefill_not_offered");
+    }
+}
+
+engine_test! {
+    async fn a_registry_the_gateway_cannot_reach_is_said_beside_the_button(test_db: TestDb) {
+        let elsewhere = egov::app::AppConfig {
+            population: Some(egov::app::PopulationSetup {
+                client: ClientId::parse(DEMO_ONESTOP_CLIENT).expect("client"),
+                service: ServiceId::parse("VN/GOV/000.09.00.H24/registry/population").expect("service"),
+            }),
+            ..egov::app::AppConfig::for_tests()
+        };
+        let app = spawn_with(test_db, elsewhere).await;
+        load_registry(&app.test_db.db, &app.config).await.expect("demo registry");
+        load_gateway(&app.test_db.db).await.expect("demo gateway");
+        let browser = portal_browser(&app, CITIZEN).await;
+        let (_, html) = page(&app, &browser, &format!("{FORM}?lang=en")).await;
+        let (status, html) = post(&app, &browser, &format!("{}&lang=en", action(&html, FORM)), typed(&html, "prefill")).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("The national population registry cannot be reached at the moment"), "{html}");
+        assert_eq!(value_of(&html, "phone"), "0912345678");
+        assert!(tracker(&app, CITIZEN).await.is_empty());
     }
 }
