@@ -34,6 +34,27 @@ pub struct AppConfig {
     pub payments: PaymentSetup,
     /// How long the gateway works on its last federation configuration.
     pub configuration_max_age: Duration,
+    /// How the one-stop shop reads the population registry through the
+    /// gateway; none: its forms offer no prefill.
+    pub population: Option<PopulationSetup>,
+}
+
+/// The one-stop shop's subsystem and the population registry's reading
+/// service it calls through the gateway.
+#[derive(Debug, Clone)]
+pub struct PopulationSetup {
+    pub client: egov_gateway::id::ClientId,
+    pub service: egov_gateway::id::ServiceId,
+}
+
+impl PopulationSetup {
+    /// The demo's subsystems.
+    pub fn demo() -> Option<PopulationSetup> {
+        Some(PopulationSetup {
+            client: egov_gateway::id::ClientId::parse(crate::demo::DEMO_ONESTOP_CLIENT).ok()?,
+            service: egov_gateway::id::ServiceId::parse(crate::demo::DEMO_POPULATION_SERVICE).ok()?,
+        })
+    }
 }
 
 /// How fees are paid on this instance.
@@ -91,6 +112,7 @@ impl AppConfig {
             mailbox: None,
             payments: PaymentSetup::demo(b"test-bank-notification-secret".to_vec()),
             configuration_max_age: egov_gateway::gateway::DEFAULT_CONF_MAX_AGE,
+            population: PopulationSetup::demo(),
         }
     }
 }
@@ -155,6 +177,7 @@ fn dossiers_with(
     egov_onestop::dossier::Dossiers::new(db, Arc::clone(&config.clock), Arc::clone(&config.calendar), catalogue)
         .with_payments(payments)
         .with_public_url(&config.public_url)
+        .with_prefill_key(egov_portal::derived_secret_for(&config.secret_key, b"egov onestop prefill marks").as_bytes())
 }
 
 /// The terminal code the simulated gateway knows this instance by.
@@ -262,7 +285,17 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
     };
     let portal = Portal::new(db.clone(), Arc::clone(&config.clock), portal_settings, transport);
     let (payments, simulator) = payments(config);
-    let dossiers = dossiers_with(db.clone(), config, catalogue.clone(), payments);
+    let gateway = gateway(&db, config);
+    let mut dossiers = dossiers_with(db.clone(), config, catalogue.clone(), payments);
+    if let Some(setup) = &config.population {
+        // The one-stop shop reads the registry as a separate system would:
+        // through the gateway, in the X-Road protocol.
+        dossiers = dossiers.with_population(Arc::new(crate::population::GatewayPopulation {
+            gateway: gateway.clone(),
+            client: setup.client.clone(),
+            service: setup.service.clone(),
+        }));
+    }
     let identify = Arc::new(crate::identify::PlatformIdentify {
         provider: provider(&db, config),
         portal: portal.clone(),
@@ -276,7 +309,7 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
         ))
         .merge(sign_in)
         .merge(egov_portal::router(portal))
-        .merge(final_body(egov_gateway::router(gateway(&db, config))))
+        .merge(final_body(egov_gateway::router(gateway)))
         .merge(egov_registry::portal_router(registry(&db, config), identify))
         .merge(final_body(egov_gateway::hub_http::router(
             db.clone(),

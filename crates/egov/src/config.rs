@@ -47,6 +47,7 @@ pub struct Settings {
     pub payments: PaymentSettings,
     #[serde(default)]
     pub federation: FederationSettings,
+    pub onestop: OnestopSettings,
 }
 
 /// The gateway's part in a federation (after `egov gateway join`).
@@ -167,6 +168,53 @@ pub struct PaymentSettings {
     pub bank_notification_secret: Secret,
 }
 
+/// How the one-stop shop reaches the base registries: through the gateway,
+/// as its own subsystem.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OnestopSettings {
+    /// The one-stop shop's subsystem at the gateway
+    /// (`INSTANCE/CLASS/MEMBER/SUBSYSTEM`): the `X-Road-Client` of its
+    /// registry reads. Empty: forms offer no prefill.
+    pub gateway_client: String,
+    /// The population registry's reading service
+    /// (`INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE`). Empty: forms offer no
+    /// prefill.
+    pub population_service: String,
+}
+
+impl Default for OnestopSettings {
+    /// The demo's subsystems.
+    fn default() -> Self {
+        OnestopSettings {
+            gateway_client: crate::demo::DEMO_ONESTOP_CLIENT.to_owned(),
+            population_service: crate::demo::DEMO_POPULATION_SERVICE.to_owned(),
+        }
+    }
+}
+
+impl OnestopSettings {
+    /// The client and the service, when prefill is on; errors name the key.
+    pub fn population(&self) -> Result<Option<(egov_gateway::id::ClientId, egov_gateway::id::ServiceId)>, ConfigError> {
+        if self.gateway_client.trim().is_empty() || self.population_service.trim().is_empty() {
+            return Ok(None);
+        }
+        let client = egov_gateway::id::ClientId::parse(self.gateway_client.trim())
+            .ok()
+            .filter(|client| client.subsystem.is_some())
+            .ok_or_else(|| ConfigError::Invalid {
+                key: "onestop.gateway_client",
+                message: "must be a subsystem: INSTANCE/CLASS/MEMBER/SUBSYSTEM".to_owned(),
+            })?;
+        let service =
+            egov_gateway::id::ServiceId::parse(self.population_service.trim()).map_err(|_| ConfigError::Invalid {
+                key: "onestop.population_service",
+                message: "must be a service: INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE".to_owned(),
+            })?;
+        Ok(Some((client, service)))
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -198,6 +246,7 @@ impl Default for Settings {
             },
             payments: PaymentSettings::default(),
             federation: FederationSettings::default(),
+            onestop: OnestopSettings::default(),
         }
     }
 }
@@ -281,6 +330,7 @@ impl Settings {
                 "is required with payments.gateway_endpoint (refunds go through it) and must be an http(s) URL",
             );
         }
+        self.onestop.population()?;
         if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
             return invalid("log.level", "is not a valid tracing filter");
         }
@@ -339,6 +389,24 @@ mod tests {
             "{gateway}gateway_api_endpoint = \"https://sandbox.vnpayment.vn/merchant_webapi/api/transaction\"\n"
         );
         assert!(load_toml(&with_api).is_ok());
+    }
+
+    #[test]
+    fn the_one_stop_shops_registry_reads_default_to_the_demos_and_can_be_turned_off() {
+        let settings = load_toml("").expect("defaults");
+        let (client, service) = settings.onestop.population().expect("valid").expect("on by default");
+        assert_eq!(client.to_string(), crate::demo::DEMO_ONESTOP_CLIENT);
+        assert_eq!(service.to_string(), crate::demo::DEMO_POPULATION_SERVICE);
+        let off = load_toml("[onestop]\ngateway_client = \"\"\n").expect("valid");
+        assert!(off.onestop.population().expect("valid").is_none());
+        let error = load_toml("[onestop]\ngateway_client = \"VN/GOV/000.00.00.H24\"\n")
+            .expect_err("a member is no subsystem")
+            .to_string();
+        assert!(error.contains("onestop.gateway_client"), "{error}");
+        let error = load_toml("[onestop]\npopulation_service = \"VN/GOV/000.05.00.H24/registry\"\n")
+            .expect_err("no service code")
+            .to_string();
+        assert!(error.contains("onestop.population_service"), "{error}");
     }
 
     #[test]

@@ -11,4 +11,5 @@ pub mod gateway_commands;
 pub mod id_commands;
 pub mod identify;
 pub mod node;
+pub mod population;
 pub mod workers;

@@ -177,6 +177,10 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         mailbox,
         payments,
         configuration_max_age: Duration::from_secs(settings.federation.configuration_max_age_secs),
+        population: settings
+            .onestop
+            .population()?
+            .map(|(client, service)| app::PopulationSetup { client, service }),
     };
     app::prepare(&db, &config)
         .await

@@ -16,6 +16,7 @@ mod app {
     mod gateway;
     mod id;
     mod portal;
+    mod prefill;
     mod registry;
     mod shell;
     mod support;

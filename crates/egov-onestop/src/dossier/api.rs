@@ -39,6 +39,7 @@ pub fn router(state: DossierState) -> Router {
     Router::new()
         .route("/api/v1/procedures/{code}/form", get(form_api))
         .route("/api/v1/procedures/{code}/versions", post(publish_api))
+        .route("/api/v1/procedures/{code}/prefill", post(prefill_api))
         .route("/api/v1/dossiers", get(list_api).post(submit_api))
         .route("/api/v1/dossiers/{code}", get(view_api))
         .route("/api/v1/dossiers/{code}/actions", post(act_api))
@@ -261,6 +262,115 @@ pub async fn publish_api(
             Err(error) => error_response(error, lang),
         },
     )
+}
+
+/// A value of the e-form filled from a base registry.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PrefilledField {
+    /// The form path: a field name, or `field.part` for an address.
+    pub path: String,
+    pub value: String,
+    /// Where the value comes from: `population_registry`.
+    pub source: &'static str,
+}
+
+/// The applicant's own data from the population registry, as the e-form of
+/// the procedure takes it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PrefillResponse {
+    pub procedure_code: String,
+    pub fields: Vec<PrefilledField>,
+    /// The same values shaped as `values` of a submission.
+    #[schema(value_type = Object)]
+    pub values: Value,
+}
+
+fn prefill_error(error: super::population::PrefillError, lang: Lang) -> Response {
+    use super::population::{LookupError, PrefillError};
+    let coded = |status: StatusCode, code: &str, vi: &str, en: &str| {
+        json_error(status, json!({ "code": code, "message": lang.pick(vi, en) }))
+    };
+    match error {
+        PrefillError::Dossier(error) => error_response(error, lang),
+        PrefillError::NotOffered => coded(
+            StatusCode::NOT_FOUND,
+            "prefill_not_offered",
+            "Cổng này không đọc Cơ sở dữ liệu quốc gia về dân cư.",
+            "This portal does not read the national population registry.",
+        ),
+        PrefillError::NoPersonalId => coded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_personal_id",
+            "Tài khoản chưa có số định danh cá nhân.",
+            "The account has no personal ID number.",
+        ),
+        PrefillError::Lookup(LookupError::NotFound) => coded(
+            StatusCode::NOT_FOUND,
+            "registry_record_not_found",
+            "Không tìm thấy bản ghi của bạn trong Cơ sở dữ liệu quốc gia về dân cư.",
+            "Your record was not found in the national population registry.",
+        ),
+        PrefillError::Lookup(LookupError::NotAllowed(cause)) => {
+            tracing::warn!(%cause, "The population registry refused a prefill");
+            coded(
+                StatusCode::FORBIDDEN,
+                "registry_refused",
+                "Cơ sở dữ liệu quốc gia về dân cư từ chối cung cấp thông tin cho cổng dịch vụ công.",
+                "The national population registry refused to give the portal the data.",
+            )
+        }
+        PrefillError::Lookup(LookupError::Unavailable(cause)) => {
+            tracing::warn!(%cause, "The population registry cannot be reached");
+            coded(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "registry_unavailable",
+                "Hiện không kết nối được tới Cơ sở dữ liệu quốc gia về dân cư.",
+                "The national population registry cannot be reached at the moment.",
+            )
+        }
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/procedures/{code}/prefill",
+    tag = "dossiers",
+    params(("code" = String, Path, description = "Procedure code")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's own data from the population registry for the form in force; \
+            the call is the caller's consent, and the registry records the read in their data tracker", body = PrefillResponse),
+        (status = 401, description = "`unauthorized`", body = egov_web::error::ErrorBody),
+        (status = 403, description = "`registry_refused`: the registry or the gateway refused the read", body = egov_web::error::ErrorBody),
+        (status = 404, description = "`registry_record_not_found`, `procedure_not_offered` or `prefill_not_offered`", body = egov_web::error::ErrorBody),
+        (status = 409, description = "`procedure_not_open`", body = egov_web::error::ErrorBody),
+        (status = 422, description = "`no_personal_id`: the caller's account has no personal ID", body = egov_web::error::ErrorBody),
+        (status = 503, description = "`registry_unavailable`", body = egov_web::error::ErrorBody),
+    )
+)]
+pub async fn prefill_api(
+    State(state): State<DossierState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    lang: Lang,
+) -> Result<Response, AppError> {
+    let identity = caller(&state, &headers).await?;
+    Ok(match state.dossiers.prefill(&identity.applicant(), &code).await {
+        Ok(filled) => Json(PrefillResponse {
+            procedure_code: code,
+            values: super::population::apply(&json!({}), &filled),
+            fields: filled
+                .into_iter()
+                .map(|item| PrefilledField {
+                    path: item.path,
+                    value: item.value,
+                    source: super::population::SOURCE_POPULATION,
+                })
+                .collect(),
+        })
+        .into_response(),
+        Err(error) => prefill_error(error, lang),
+    })
 }
 
 /// A dossier submitted through the API.
@@ -889,6 +999,7 @@ pub async fn lookup_api(
     paths(
         form_api,
         publish_api,
+        prefill_api,
         submit_api,
         counter_api,
         list_api,
@@ -906,6 +1017,8 @@ pub async fn lookup_api(
     components(schemas(
         FormView,
         NewVersion,
+        PrefillResponse,
+        PrefilledField,
         SubmitRequest,
         SubmitResponse,
         CounterRequest,

@@ -32,6 +32,9 @@ pub struct InputView {
     pub options: Vec<OptionView>,
     pub error: String,
     pub max_chars: usize,
+    /// The value is the population registry's, unchanged (once-only
+    /// prefill).
+    pub from_registry: bool,
 }
 
 /// A field of the form: a scalar, an address (three inputs) or a group of
@@ -152,6 +155,7 @@ impl Context<'_> {
             value: text_of(value),
             options,
             max_chars,
+            from_registry: false,
             name,
         }
     }
@@ -180,6 +184,7 @@ impl Context<'_> {
                 .collect(),
             value: province,
             max_chars: 0,
+            from_registry: false,
             name: name("province"),
         };
         let text_input = |key: &str, vi: &str, en: &str| InputView {
@@ -193,6 +198,7 @@ impl Context<'_> {
             options: Vec::new(),
             value: text_of(part(key)),
             max_chars: 200,
+            from_registry: false,
             name: name(key),
         };
         // The commune is typed with suggestions (a datalist, no script):
@@ -310,6 +316,19 @@ pub fn fields(
         provinces,
     };
     schema.fields.iter().map(|field| context.field(field, values)).collect()
+}
+
+/// Marks the inputs whose value is still the one the population registry
+/// gave.
+pub fn mark_from_registry(fields: &mut [FieldView], marks: &super::population::Marks) {
+    if marks.is_empty() {
+        return;
+    }
+    for field in fields {
+        for input in field.inputs.iter_mut().chain(field.rows.iter_mut().flatten()) {
+            input.from_registry = marks.holds(&input.name, &input.value);
+        }
+    }
 }
 
 /// The form's document slots as upload inputs.

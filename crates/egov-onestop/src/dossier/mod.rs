@@ -20,6 +20,7 @@ pub mod identity;
 pub mod pages;
 pub mod payment;
 pub mod payment_http;
+pub mod population;
 pub mod read;
 pub mod result;
 pub mod result_http;
@@ -72,6 +73,10 @@ pub struct Dossiers {
     /// The group-commit writer of submissions and actions, started on
     /// first use.
     writer: Arc<std::sync::OnceLock<writer::ActionWriter>>,
+    /// The population registry, for prefilling forms; none: not offered.
+    population: Option<Arc<dyn population::PopulationLookup>>,
+    /// Signs which form values came from the registry.
+    prefill_key: Arc<[u8]>,
 }
 
 impl Dossiers {
@@ -87,6 +92,8 @@ impl Dossiers {
             lookups: Arc::default(),
             writer: Arc::default(),
             schedules: Arc::default(),
+            population: None,
+            prefill_key: Arc::from(&[][..]),
         }
     }
 

@@ -20,6 +20,7 @@ use super::domain::{Action, State as DossierStateKind, Timeliness};
 use super::eform::{FieldKind, FormSchema, Problem, values_from_pairs};
 use super::form_view::{self, FieldView, SlotView};
 use super::identity::Identity;
+use super::population::{self, DRAFT_MARKS_KEY, LookupError, Marks, PrefillError};
 use super::read::{DossierSummary, DossierView};
 use super::submit::{NewDocument, NewDossier, to_vn};
 use super::text::{DossierText, text};
@@ -305,6 +306,13 @@ struct FormPage {
     idempotency_key: String,
     notice: &'static str,
     files_lost: bool,
+    /// Whether the form offers to fill in from the population registry.
+    prefill_offered: bool,
+    /// What became of the last prefill, beside its button.
+    prefill_message: &'static str,
+    prefill_problem: bool,
+    /// Which values came from the registry, sealed (see `population::Marks`).
+    prefill_token: String,
 }
 
 #[derive(Template)]
@@ -318,12 +326,34 @@ struct SignInPage {
 }
 
 struct FormInput<'a> {
+    /// The applicant's subject, which the registry marks are bound to.
+    subject: &'a str,
     agency: &'a str,
     values: &'a Value,
     problems: &'a [Problem],
     idempotency_key: String,
     notice: &'static str,
     files_lost: bool,
+    marks: Marks,
+    prefill_message: &'static str,
+    prefill_problem: bool,
+}
+
+impl<'a> FormInput<'a> {
+    fn new(subject: &'a str, agency: &'a str, values: &'a Value, idempotency_key: String) -> FormInput<'a> {
+        FormInput {
+            subject,
+            agency,
+            values,
+            problems: &[],
+            idempotency_key,
+            notice: "",
+            files_lost: false,
+            marks: Marks::default(),
+            prefill_message: "",
+            prefill_problem: false,
+        }
+    }
 }
 
 async fn render_form(
@@ -359,6 +389,9 @@ async fn render_form(
         })
         .collect();
     let fee = version.online_fee;
+    let mut fields = form_view::fields(&version.form, input.values, input.problems, english, &provinces);
+    let marks = input.marks.still_in(input.values);
+    form_view::mark_from_registry(&mut fields, &marks);
     let page = FormPage {
         page: context.meta(t.form_title),
         shell: context.shell(),
@@ -372,12 +405,16 @@ async fn render_form(
             lang.pick(fee.format_vi(), fee.format_en())
         },
         processing_days: version.processing_days,
-        fields: form_view::fields(&version.form, input.values, input.problems, english, &provinces),
+        fields,
         slots: form_view::slots(&version.form, input.problems, english),
         errors: form_view::summary(input.problems, english),
         idempotency_key: input.idempotency_key,
         notice: input.notice,
         files_lost: input.files_lost,
+        prefill_offered: state.dossiers.prefill_offered(),
+        prefill_message: input.prefill_message,
+        prefill_problem: input.prefill_problem,
+        prefill_token: marks.seal(state.dossiers.prefill_key(), input.subject, code),
     };
     Ok(page_response(status, page.render()?))
 }
@@ -412,20 +449,22 @@ async fn form_page(
         .draft(&identity.applicant(), &code)
         .await
         .map_err(|error| AppError::internal(error.to_string()))?;
-    let (agency, values) = draft.unwrap_or_else(|| (String::new(), prefill(&identity)));
+    let (agency, mut values) = draft.unwrap_or_else(|| (String::new(), from_sign_in(&identity)));
+    // A draft keeps its registry marks under a reserved key, sealed.
+    let token = values
+        .as_object_mut()
+        .and_then(|object| object.remove(DRAFT_MARKS_KEY))
+        .and_then(|token| token.as_str().map(str::to_owned))
+        .unwrap_or_default();
     let input = FormInput {
-        agency: &agency,
-        values: &values,
-        problems: &[],
-        idempotency_key: new_key(),
-        notice: "",
-        files_lost: false,
+        marks: Marks::open(state.dossiers.prefill_key(), &identity.subject, &code, &token),
+        ..FormInput::new(&identity.subject, &agency, &values, new_key())
     };
     render_form(&state, &context, &code, input, StatusCode::OK).await
 }
 
 /// What the sign-in already tells about the applicant, filled in for them.
-fn prefill(identity: &Identity) -> Value {
+fn from_sign_in(identity: &Identity) -> Value {
     let mut values = serde_json::Map::new();
     values.insert("applicant_name".into(), Value::String(identity.name.clone()));
     if let Some(personal_id) = &identity.personal_id {
@@ -448,7 +487,7 @@ async fn form_post(
         .filter(|(key, _)| {
             !matches!(
                 key.as_str(),
-                "agency_code" | "idempotency_key" | "intent" | "csrf_token"
+                "agency_code" | "idempotency_key" | "intent" | "csrf_token" | "prefill_token"
             )
         })
         .cloned()
@@ -458,19 +497,45 @@ async fn form_post(
     let agency = posted.get("agency_code").to_owned();
     let key = posted.get("idempotency_key").to_owned();
     let applicant = identity.applicant();
-    if posted.get("intent") == "draft" {
-        let input = match state.dossiers.save_draft(&applicant, &code, &agency, &values).await {
-            Ok(()) => FormInput {
-                agency: &agency,
-                values: &values,
-                problems: &[],
-                idempotency_key: key,
+    let subject = identity.subject.as_str();
+    let marks = Marks::open(
+        state.dossiers.prefill_key(),
+        subject,
+        &code,
+        posted.get("prefill_token"),
+    )
+    .still_in(&values);
+    match posted.get("intent") {
+        "draft" => {
+            let mut kept = values.clone();
+            let token = marks.seal(state.dossiers.prefill_key(), subject, &code);
+            if let (Some(object), false) = (kept.as_object_mut(), token.is_empty()) {
+                object.insert(DRAFT_MARKS_KEY.to_owned(), Value::String(token));
+            }
+            if let Err(error) = state.dossiers.save_draft(&applicant, &code, &agency, &kept).await {
+                return Ok(error_response(error, context.lang));
+            }
+            let input = FormInput {
                 notice: text(context.lang).draft_saved,
                 files_lost: !posted.documents.is_empty(),
-            },
-            Err(error) => return Ok(error_response(error, context.lang)),
-        };
-        return render_form(&state, &context, &code, input, StatusCode::OK).await;
+                marks,
+                ..FormInput::new(subject, &agency, &values, key)
+            };
+            return render_form(&state, &context, &code, input, StatusCode::OK).await;
+        }
+        "prefill" => {
+            let files_lost = !posted.documents.is_empty();
+            return prefill_form(
+                &state,
+                &context,
+                &code,
+                &applicant,
+                (&agency, values, marks, key),
+                files_lost,
+            )
+            .await;
+        }
+        _ => {}
     }
     let new = NewDossier {
         procedure_code: code.clone(),
@@ -483,12 +548,10 @@ async fn form_post(
         Ok(submitted) => Ok(Redirect::to(&format!("/portal/dossiers/{}?submitted=1", submitted.code)).into_response()),
         Err(DossierError::Invalid(problems)) => {
             let input = FormInput {
-                agency: &agency,
-                values: &values,
                 problems: &problems,
-                idempotency_key: key,
-                notice: "",
                 files_lost: true,
+                marks,
+                ..FormInput::new(subject, &agency, &values, key)
             };
             render_form(&state, &context, &code, input, StatusCode::UNPROCESSABLE_ENTITY).await
         }
@@ -502,17 +565,62 @@ async fn form_post(
                 en: "Choose the handling agency.".to_owned(),
             }];
             let input = FormInput {
-                agency: &agency,
-                values: &values,
                 problems: &problems,
-                idempotency_key: key,
-                notice: "",
                 files_lost: true,
+                marks,
+                ..FormInput::new(subject, &agency, &values, key)
             };
             render_form(&state, &context, &code, input, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(error) => Ok(error_response(error, context.lang)),
     }
+}
+
+/// The applicant asked (and so consented) to fill the form from their own
+/// record in the population registry: the form comes back with the values
+/// it gave marked, or with why not beside the button; what was typed is
+/// kept either way.
+async fn prefill_form(
+    state: &DossierState,
+    context: &PageContext,
+    code: &str,
+    applicant: &super::Applicant,
+    (agency, values, marks, key): (&str, Value, Marks, String),
+    files_lost: bool,
+) -> Result<Response, AppError> {
+    let t = text(context.lang);
+    let (values, marks, message, problem) = match state.dossiers.prefill(applicant, code).await {
+        Ok(filled) => {
+            let values = population::apply(&values, &filled);
+            let marks = marks.with(&filled).still_in(&values);
+            let message = if filled.is_empty() {
+                t.prefill_nothing
+            } else {
+                t.prefill_done
+            };
+            (values, marks, message, false)
+        }
+        Err(PrefillError::Dossier(error)) => return Ok(error_response(error, context.lang)),
+        Err(PrefillError::NotOffered) => return Err(AppError::not_found()),
+        Err(error) => {
+            let message = match &error {
+                PrefillError::NoPersonalId => t.prefill_no_personal_id,
+                PrefillError::Lookup(LookupError::NotFound) => t.prefill_not_found,
+                PrefillError::Lookup(LookupError::NotAllowed(_)) => t.prefill_refused,
+                _ => t.prefill_unavailable,
+            };
+            tracing::info!(%error, procedure = code, "No prefill from the population registry");
+            (values, marks, message, true)
+        }
+    };
+    let input = FormInput {
+        files_lost,
+        marks,
+        prefill_message: message,
+        prefill_problem: problem,
+        ..FormInput::new(&applicant.subject, agency, &values, key)
+    };
+    render_form(state, context, code, input, StatusCode::OK).await
 }
 
 // ---------------------------------------------------------------- my dossiers

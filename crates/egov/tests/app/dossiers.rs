@@ -17,7 +17,7 @@ const AGENCY_ADMIN: &str = "024080003344";
 /// A second specialist of the demo agency's specialist division.
 const COLLEAGUE: &str = "024087006677";
 /// A second citizen, created by the tests.
-const OTHER_CITIZEN: &str = "001190000123";
+pub(super) const OTHER_CITIZEN: &str = "001190000123";
 /// An official of another agency (the second commune), with every role.
 const OUTSIDER: &str = "024090009999";
 
@@ -32,7 +32,7 @@ const AGENCY: &str = "000.00.01.H24";
 const OTHER_AGENCY: &str = "000.00.02.H24";
 
 /// Registers the test client and the extra accounts; returns the secret.
-async fn prepare(app: &App) -> String {
+pub(super) async fn prepare(app: &App) -> String {
     let mut client = egov_id::admin::NewClient::web(CLIENT, "Ứng dụng một cửa", REDIRECT);
     client.first_party = true;
     client
@@ -91,7 +91,7 @@ async fn prepare(app: &App) -> String {
 
 /// Signs `login` in through the authorization code flow (enrolling an
 /// authenticator app for officials) and returns an access token.
-async fn token(app: &App, secret: &str, login: &str) -> String {
+pub(super) async fn token(app: &App, secret: &str, login: &str) -> String {
     let mut url = url::Url::parse(&app.server.url("/oauth/authorize")).expect("url");
     url.query_pairs_mut()
         .append_pair("response_type", "code")
