@@ -189,6 +189,41 @@ pub struct NamedSubsystem {
     pub name: String,
 }
 
+/// A time-stamp: the hub's signature over a hash and the time it saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimestampToken {
+    /// The hash stamped (a message log record's hash, hex).
+    pub hash: String,
+    /// Epoch milliseconds, by the hub's clock.
+    pub time: i64,
+    pub key_id: String,
+    pub signature: String,
+}
+
+impl TimestampToken {
+    fn signed_hash(hash: &str, time: i64) -> [u8; 64] {
+        message::document_hash(format!("{hash}\n{time}").as_bytes())
+    }
+
+    pub fn sign(hash: &str, time: i64, key: &GatewayKey) -> TimestampToken {
+        TimestampToken {
+            hash: hash.to_owned(),
+            time,
+            key_id: key.key_id.clone(),
+            signature: key.sign(Kind::Timestamp, &TimestampToken::signed_hash(hash, time)),
+        }
+    }
+
+    pub fn verify(&self, anchor: &TrustedKeys) -> Result<(), KeyError> {
+        anchor.verify(
+            &self.key_id,
+            Kind::Timestamp,
+            &TimestampToken::signed_hash(&self.hash, self.time),
+            &self.signature,
+        )
+    }
+}
+
 /// HMAC-SHA256 of a join answer, keyed with the token (base64).
 pub fn join_mac(token: &str, body: &[u8]) -> String {
     use base64::Engine as _;
@@ -244,6 +279,31 @@ mod tests {
         let mut wrong = TrustedKeys::default();
         wrong.insert("hub", other.verifying_key());
         assert!(matches!(signed.open(&wrong, "VN", None), Err(ConfError::Signature(_))));
+    }
+
+    #[test]
+    fn a_timestamp_holds_only_for_its_hash_and_time() {
+        let hub = GatewayKey::generate("hub".to_owned());
+        let mut anchor = TrustedKeys::default();
+        anchor.insert("hub", hub.verifying_key());
+        let token = TimestampToken::sign("ab12", 1_000, &hub);
+        assert!(token.verify(&anchor).is_ok());
+        assert!(
+            TimestampToken {
+                time: 1_001,
+                ..token.clone()
+            }
+            .verify(&anchor)
+            .is_err()
+        );
+        assert!(
+            TimestampToken {
+                hash: "ab13".to_owned(),
+                ..token
+            }
+            .verify(&anchor)
+            .is_err()
+        );
     }
 
     #[test]

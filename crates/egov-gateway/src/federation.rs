@@ -33,6 +33,8 @@ pub enum FederationError {
     BadMac,
     #[error(transparent)]
     Conf(#[from] ConfError),
+    #[error("the time-stamp does not verify: {0}")]
+    Timestamp(#[from] message::KeyError),
     #[error("the key could not be made or read: {0}")]
     Key(String),
     #[error(transparent)]
@@ -44,12 +46,6 @@ pub enum FederationError {
 impl From<sqlx::Error> for FederationError {
     fn from(error: sqlx::Error) -> FederationError {
         FederationError::Db(DbError::from(error))
-    }
-}
-
-impl From<message::KeyError> for FederationError {
-    fn from(error: message::KeyError) -> FederationError {
-        FederationError::Key(error.to_string())
     }
 }
 
@@ -78,7 +74,8 @@ pub struct Membership {
 }
 
 impl Membership {
-    fn anchor(&self) -> Result<TrustedKeys, message::KeyError> {
+    /// The hub's configuration and time-stamping key.
+    pub fn anchor(&self) -> Result<TrustedKeys, message::KeyError> {
         let mut anchor = TrustedKeys::default();
         anchor.insert_pem(&self.anchor_key_id, &self.anchor_public_pem)?;
         Ok(anchor)
@@ -269,4 +266,39 @@ pub async fn refresh(db: &Db, now: DateTime<Utc>) -> Result<GlobalConf, Federati
         .await?;
     });
     Ok(conf)
+}
+
+/// Has the hub time-stamp the message log up to its newest record, if
+/// anything was logged since the last time-stamp; the sequence number
+/// stamped.
+pub async fn stamp(db: &Db) -> Result<Option<i64>, FederationError> {
+    let membership = membership(db).await?.ok_or(FederationError::NotJoined)?;
+    let Some((seq, hash)) = crate::log::head(db).await? else {
+        return Ok(None);
+    };
+    if crate::log::stamped_up_to(db)
+        .await?
+        .is_some_and(|stamped| stamped >= seq)
+    {
+        return Ok(None);
+    }
+    let response = client()?
+        .post(format!("{}/hub/v1/timestamp", membership.hub_url))
+        .json(&serde_json::json!({ "hash": hash }))
+        .send()
+        .await
+        .map_err(|error| FederationError::Network(error.to_string()))?;
+    if !response.status().is_success() {
+        return Err(refused(response).await);
+    }
+    let token: conf::TimestampToken = response
+        .json()
+        .await
+        .map_err(|error| FederationError::Network(error.to_string()))?;
+    if token.hash != hash {
+        return Err(FederationError::Refused("the hub stamped another hash".to_owned()));
+    }
+    token.verify(&membership.anchor()?)?;
+    crate::log::store_timestamp(db, seq, &token).await?;
+    Ok(Some(seq))
 }

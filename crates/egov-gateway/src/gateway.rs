@@ -115,6 +115,9 @@ struct Directory {
     rights: HashMap<(String, String), HashSet<String>>,
     /// The federation this gateway joined, with its last configuration.
     federation: Option<Arc<Federated>>,
+    /// In a federation: when the oldest record of the message log that the
+    /// hub has not time-stamped yet was written (epoch milliseconds).
+    oldest_unstamped: Option<i64>,
 }
 
 /// What a node knows of its federation.
@@ -154,6 +157,7 @@ impl Directory {
             services,
             endpoints,
             rights,
+            oldest_unstamped: crate::log::oldest_unstamped(db).await?,
             federation: federated(db).await,
         })
     }
@@ -224,7 +228,13 @@ struct Inner {
     tls_client: Mutex<Option<(String, reqwest::Client)>>,
     /// How long the last configuration may be used.
     conf_max_age: Duration,
+    /// How long a logged exchange may wait for the hub's time-stamp before
+    /// the gateway refuses new calls.
+    timestamp_limit: Duration,
 }
+
+/// How long a logged exchange may wait for its time-stamp by default.
+pub const DEFAULT_TIMESTAMP_LIMIT: Duration = Duration::from_mins(30);
 
 /// How long a gateway works on its last configuration by default.
 pub const DEFAULT_CONF_MAX_AGE: Duration = Duration::from_mins(10);
@@ -306,8 +316,43 @@ impl Gateway {
                 http,
                 tls_client: Mutex::new(None),
                 conf_max_age: DEFAULT_CONF_MAX_AGE,
+                timestamp_limit: DEFAULT_TIMESTAMP_LIMIT,
             }),
         }
+    }
+
+    /// The same gateway, refusing calls once a logged exchange has waited
+    /// this long for the hub's time-stamp.
+    #[must_use]
+    pub fn with_timestamp_limit(self, limit: Duration) -> Gateway {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.timestamp_limit = limit;
+                Gateway { inner: Arc::new(inner) }
+            }
+            Err(inner) => Gateway { inner },
+        }
+    }
+
+    /// In a federation, the message log must be time-stamped by the hub
+    /// within the limit; past it, the gateway fails closed.
+    fn check_log(&self, directory: &Directory, side: &'static str) -> Result<(), XRoadError> {
+        let (Some(_), Some(oldest)) = (&directory.federation, directory.oldest_unstamped) else {
+            return Ok(());
+        };
+        let waited = self.inner.clock.now().timestamp_millis() - oldest;
+        if u128::try_from(waited).unwrap_or(0) > self.inner.timestamp_limit.as_millis() {
+            return Err(XRoadError::new(
+                side,
+                format!(
+                    "The message log has waited {} min for the hub's time-stamp (the limit is {} min): \
+                     calls are refused until the hub's time-stamping service answers again",
+                    waited / 60_000,
+                    self.inner.timestamp_limit.as_secs() / 60
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The same gateway, working on its last configuration at most this
@@ -434,6 +479,7 @@ impl Gateway {
                 format!("The client {client_key} is not a subsystem of this gateway"),
             ));
         };
+        self.check_log(&directory, "Server.ClientProxy.MessageLogFailure")?;
         if registered.connection == "loopback" && !call.caller.is_local() {
             return Err(XRoadError::new(
                 "Server.ClientProxy.SslAuthenticationFailed",
@@ -747,6 +793,7 @@ impl Gateway {
             .federation
             .as_ref()
             .ok_or_else(|| refused("This gateway has no federation configuration".to_owned()))?;
+        self.check_log(&directory, "Server.ServerProxy.MessageLogFailure")?;
         let certificate = certificate.ok_or_else(|| refused("No client certificate".to_owned()))?;
         let caller = federated
             .conf

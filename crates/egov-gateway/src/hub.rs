@@ -597,6 +597,18 @@ pub async fn configuration(db: &Db, now: DateTime<Utc>) -> Result<SignedConf, Hu
     Ok(SignedConf::sign(&conf, &key)?)
 }
 
+/// The hub's time-stamping service: signs a hash with the time it sees
+/// it. Anyone may ask (a time-stamp reveals nothing and proves only that
+/// the hash existed then); the hash is 64 hexadecimal digits.
+pub async fn timestamp(db: &Db, hash: &str, now: DateTime<Utc>) -> Result<crate::conf::TimestampToken, HubError> {
+    let hub = require(db).await?;
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(HubError::Invalid("The hash is 64 hexadecimal digits".to_owned()));
+    }
+    let key = GatewayKey::from_pem(hub.conf_key_id.clone(), &hub.conf_private_pem)?;
+    Ok(crate::conf::TimestampToken::sign(hash, now.timestamp_millis(), &key))
+}
+
 /// Whether this instance holds the hub role.
 pub async fn is_hub(db: &Db) -> Result<bool, DbError> {
     Ok(state(db).await?.is_some())

@@ -28,6 +28,7 @@ pub fn router(db: Db, clock: Arc<dyn Clock>) -> Router {
         .route("/hub/v1/join", post(join))
         .route("/hub/v1/subsystems", post(subsystems))
         .route("/hub/v1/configuration", get(configuration))
+        .route("/hub/v1/timestamp", post(timestamp))
         .with_state(HubState { db, clock })
 }
 
@@ -95,6 +96,22 @@ async fn subsystems(State(state): State<HubState>, headers: HeaderMap, body: Byt
 async fn configuration(State(state): State<HubState>) -> Response {
     match hub::configuration(&state.db, state.clock.now()).await {
         Ok(signed) => axum::Json(signed).into_response(),
+        Err(failure) => error(&failure),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TimestampRequest {
+    hash: String,
+}
+
+async fn timestamp(State(state): State<HubState>, body: Bytes) -> Response {
+    let request: TimestampRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(json) => return error(&HubError::Json(json)),
+    };
+    match hub::timestamp(&state.db, &request.hash, state.clock.now()).await {
+        Ok(token) => axum::Json(token).into_response(),
         Err(failure) => error(&failure),
     }
 }

@@ -412,6 +412,84 @@ fn check_record(record: &LogRecord, expected_prev: Option<&str>, trusted: &Trust
     Ok(())
 }
 
+/// The newest record: its sequence number and hash.
+pub async fn head(db: &Db) -> Result<Option<(i64, String)>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as("SELECT seq, hash FROM gateway_message_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(pool)
+            .await?
+    }))
+}
+
+/// How far the log is time-stamped.
+pub async fn stamped_up_to(db: &Db) -> Result<Option<i64>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_scalar("SELECT MAX(seq) FROM gateway_log_timestamps").fetch_one(pool).await?
+    }))
+}
+
+pub async fn store_timestamp(db: &Db, seq: i64, token: &crate::conf::TimestampToken) -> Result<(), DbError> {
+    with_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO gateway_log_timestamps (seq, hash, stamped_at, key_id, signature) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(seq)
+        .bind(&token.hash)
+        .bind(token.time)
+        .bind(&token.key_id)
+        .bind(&token.signature)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+/// When the oldest record not yet time-stamped was written, if any.
+pub async fn oldest_unstamped(db: &Db) -> Result<Option<i64>, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_scalar(
+            "SELECT MIN(at) FROM gateway_message_log \
+             WHERE seq > COALESCE((SELECT MAX(seq) FROM gateway_log_timestamps), 0)",
+        )
+        .fetch_one(pool)
+        .await?
+    }))
+}
+
+/// Checks each time-stamp against the record it dates and the hub's key;
+/// the first that does not hold, and why.
+pub async fn verify_timestamps(db: &Db, anchor: &TrustedKeys) -> Result<Result<usize, (i64, String)>, DbError> {
+    let stamps: Vec<(i64, String, i64, String, String, Option<String>)> = with_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT t.seq, t.hash, t.stamped_at, t.key_id, t.signature, l.hash FROM gateway_log_timestamps t \
+             LEFT JOIN gateway_message_log l ON l.seq = t.seq ORDER BY t.seq",
+        )
+        .fetch_all(pool)
+        .await?
+    });
+    for (seq, hash, time, key_id, signature, record_hash) in &stamps {
+        let token = crate::conf::TimestampToken {
+            hash: hash.clone(),
+            time: *time,
+            key_id: key_id.clone(),
+            signature: signature.clone(),
+        };
+        if let Err(error) = token.verify(anchor) {
+            return Ok(Err((*seq, format!("its time-stamp does not verify: {error}"))));
+        }
+        // A record removed by retention leaves its time-stamp unchecked
+        // against it; its archive holds it.
+        if record_hash.as_ref().is_some_and(|record_hash| record_hash != hash) {
+            return Ok(Err((
+                *seq,
+                "its time-stamp is for another hash (the record was changed)".to_owned(),
+            )));
+        }
+    }
+    Ok(Ok(stamps.len()))
+}
+
 /// The newest records, newest first, for the operator's pages.
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<LogRecord>, DbError> {
     Ok(with_pool!(db, pool => {

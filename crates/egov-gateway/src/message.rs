@@ -113,6 +113,8 @@ pub enum Kind {
     Configuration,
     /// A gateway's request to its hub.
     HubRequest,
+    /// The hub's time-stamp on a hash of a message log.
+    Timestamp,
 }
 
 impl Kind {
@@ -122,6 +124,7 @@ impl Kind {
             Kind::Response => b"egov-r1-response\n",
             Kind::Configuration => b"egov-global-configuration\n",
             Kind::HubRequest => b"egov-hub-request\n",
+            Kind::Timestamp => b"egov-timestamp\n",
         }
     }
 }

@@ -239,6 +239,41 @@ engine_test! {
 }
 
 engine_test! {
+    async fn the_hub_time_stamps_the_log_and_a_gateway_whose_log_waits_too_long_fails_closed(test_db: TestDb) {
+        let federation = federation(test_db).await;
+        let strict = Gateway::new(federation.db_a.db.clone(), Arc::new(SystemClock), LocalServices::new())
+            .with_timestamp_limit(Duration::ZERO);
+        // Nothing logged yet: nothing waits.
+        let first = strict.call(call(TARGET, CLIENT_A)).await;
+        assert_eq!(first.status(), 200);
+        // Now a record waits for its time-stamp, beyond the limit.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        strict.refresh().await.expect("reload");
+        let refused = strict.call(call(TARGET, CLIENT_A)).await;
+        assert_eq!(xroad_error(&refused).as_deref(), Some("Server.ClientProxy.MessageLogFailure"));
+        let body = body_json(refused).await;
+        assert!(body["message"].as_str().is_some_and(|m| m.contains("time-stamp")), "{body}");
+
+        // The hub stamps the log; the gateway works again, and the stamp verifies.
+        assert_eq!(federation::stamp(&federation.db_a.db).await.expect("stamp"), Some(1));
+        assert_eq!(federation::stamp(&federation.db_a.db).await.expect("nothing new"), None);
+        strict.refresh().await.expect("reload");
+        assert_eq!(strict.call(call(TARGET, CLIENT_A)).await.status(), 200);
+        let membership = federation::membership(&federation.db_a.db).await.expect("read").expect("joined");
+        let anchor = membership.anchor().expect("anchor");
+        assert_eq!(egov_gateway::log::verify_timestamps(&federation.db_a.db, &anchor).await.expect("verify"), Ok(1));
+        // A time-stamp made by anyone but the hub does not verify.
+        let forger = egov_gateway::message::GatewayKey::generate(membership.anchor_key_id.clone());
+        let (seq, hash) = egov_gateway::log::head(&federation.db_a.db).await.expect("head").expect("records");
+        let forged = egov_gateway::conf::TimestampToken::sign(&hash, 0, &forger);
+        egov_gateway::log::store_timestamp(&federation.db_a.db, seq, &forged).await.expect("store");
+        let broken = egov_gateway::log::verify_timestamps(&federation.db_a.db, &anchor).await.expect("verify");
+        assert!(matches!(broken, Err((bad, _)) if bad == seq));
+        let _ = federation.stop.send(true);
+    }
+}
+
+engine_test! {
     async fn a_revoked_gateway_is_refused_and_an_outdated_configuration_stops_remote_calls(test_db: TestDb) {
         let federation = federation(test_db).await;
         // A configuration older than the limit: no more calls to other gateways.

@@ -34,6 +34,8 @@ pub struct AppConfig {
     pub payments: PaymentSetup,
     /// How long the gateway works on its last federation configuration.
     pub configuration_max_age: Duration,
+    /// How long a logged exchange may wait for the hub's time-stamp.
+    pub timestamp_limit: Duration,
     /// How the one-stop shop reads the population registry through the
     /// gateway; none: its forms offer no prefill.
     pub population: Option<PopulationSetup>,
@@ -112,6 +114,7 @@ impl AppConfig {
             mailbox: None,
             payments: PaymentSetup::demo(b"test-bank-notification-secret".to_vec()),
             configuration_max_age: egov_gateway::gateway::DEFAULT_CONF_MAX_AGE,
+            timestamp_limit: egov_gateway::gateway::DEFAULT_TIMESTAMP_LIMIT,
             population: PopulationSetup::demo(),
         }
     }
@@ -251,6 +254,7 @@ pub fn gateway(db: &Db, config: &AppConfig) -> egov_gateway::Gateway {
     );
     egov_gateway::Gateway::new(db.clone(), Arc::clone(&config.clock), local)
         .with_conf_max_age(config.configuration_max_age)
+        .with_timestamp_limit(config.timestamp_limit)
 }
 
 /// The base registries of this node. The gateway mounts

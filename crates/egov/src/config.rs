@@ -64,6 +64,9 @@ pub struct FederationSettings {
     /// How long the gateway works on its last configuration when the hub
     /// cannot be reached; then it refuses calls to other gateways.
     pub configuration_max_age_secs: u64,
+    /// How long a logged exchange may wait for the hub's time-stamp; then
+    /// the gateway refuses new calls until the hub stamps its log again.
+    pub timestamp_limit_secs: u64,
 }
 
 impl Default for FederationSettings {
@@ -72,6 +75,7 @@ impl Default for FederationSettings {
             listen: None,
             refresh_secs: 60,
             configuration_max_age_secs: 600,
+            timestamp_limit_secs: 1800,
         }
     }
 }
@@ -310,6 +314,12 @@ impl Settings {
         if self.federation.configuration_max_age_secs <= self.federation.refresh_secs {
             return invalid(
                 "federation.configuration_max_age_secs",
+                "must be longer than federation.refresh_secs",
+            );
+        }
+        if self.federation.timestamp_limit_secs <= self.federation.refresh_secs {
+            return invalid(
+                "federation.timestamp_limit_secs",
                 "must be longer than federation.refresh_secs",
             );
         }

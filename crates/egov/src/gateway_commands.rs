@@ -211,8 +211,18 @@ async fn verify_log(db: &egov_db::Db) -> anyhow::Result<()> {
     let gateway = egov_gateway::Gateway::new(db.clone(), Arc::new(SystemClock), egov_gateway::LocalServices::new());
     let keys = gateway.log_keys().await?;
     let report = egov_gateway::log::verify(db, &keys).await?;
+    let stamps = match egov_gateway::federation::membership(db).await? {
+        Some(membership) => Some(egov_gateway::log::verify_timestamps(db, &membership.anchor()?).await?),
+        None => None,
+    };
+    if let Some(Err((seq, reason))) = &stamps {
+        anyhow::bail!("The message log is broken at record #{seq}: {reason}");
+    }
     match report.first_bad {
         None => {
+            if let Some(Ok(count)) = stamps {
+                println!("{count} time-stamp(s) of the hub verified.");
+            }
             println!(
                 "The message log holds: {} record(s){}, every chain link, hash and signature verified.",
                 report.records,

@@ -177,6 +177,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         mailbox,
         payments,
         configuration_max_age: Duration::from_secs(settings.federation.configuration_max_age_secs),
+        timestamp_limit: Duration::from_secs(settings.federation.timestamp_limit_secs),
         population: settings
             .onestop
             .population()?
@@ -317,6 +318,10 @@ async fn start_federation(
             match federation::refresh(&refresh_db, clock.now()).await {
                 Ok(conf) => tracing::debug!(serial = conf.serial, "The federation's configuration is fresh"),
                 Err(error) => tracing::warn!(%error, "Could not refresh the federation's configuration"),
+            }
+            match federation::stamp(&refresh_db).await {
+                Ok(stamped) => tracing::debug!(?stamped, "The message log is time-stamped"),
+                Err(error) => tracing::warn!(%error, "The hub could not time-stamp the message log"),
             }
             tokio::select! {
                 () = tokio::time::sleep(every) => {}
