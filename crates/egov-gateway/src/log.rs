@@ -490,6 +490,220 @@ pub async fn verify_timestamps(db: &Db, anchor: &TrustedKeys) -> Result<Result<u
     Ok(Ok(stamps.len()))
 }
 
+/// What an archive holds, in its last line, signed by the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ArchiveManifest {
+    pub first_seq: i64,
+    pub last_seq: i64,
+    pub records: u64,
+    /// The hash of the last record: where the chain stands.
+    pub last_hash: String,
+    /// SHA-256 (hex) of every line before the manifest.
+    pub sha256: String,
+    pub key_id: String,
+    pub signature: String,
+}
+
+impl ArchiveManifest {
+    fn signed_hash(&self) -> [u8; 64] {
+        message::document_hash(
+            format!(
+                "{}\n{}\n{}\n{}\n{}",
+                self.first_seq, self.last_seq, self.records, self.last_hash, self.sha256
+            )
+            .as_bytes(),
+        )
+    }
+}
+
+/// One record as an archive line: bodies in base64.
+fn archive_line(record: &LogRecord) -> serde_json::Value {
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    serde_json::json!({
+        "seq": record.seq, "id": record.id, "at": record.at, "side": record.side,
+        "message_id": record.message_id, "client_id": record.client_id, "service_id": record.service_id,
+        "user_id": record.user_id, "issue": record.issue,
+        "request_head": record.request_head, "request_body": b64(&record.request_body),
+        "request_hash": record.request_hash, "request_key": record.request_key,
+        "request_signature": record.request_signature, "status": record.status,
+        "response_head": record.response_head, "response_body": b64(&record.response_body),
+        "response_hash": record.response_hash, "response_key": record.response_key,
+        "response_signature": record.response_signature, "prev_hash": record.prev_hash, "hash": record.hash,
+    })
+}
+
+/// Writes the records logged in `[from, to)` (epoch milliseconds) as an
+/// archive: one JSON line per record, the time-stamps that date them, and
+/// a manifest signed with the gateway's key; records the export, so that
+/// retention may remove those records later. None if nothing was logged
+/// then.
+pub async fn export(
+    db: &Db,
+    from: i64,
+    to: i64,
+    key: &message::GatewayKey,
+    out: &mut impl std::io::Write,
+    now: DateTime<Utc>,
+) -> Result<Option<ArchiveManifest>, ArchiveError> {
+    const PAGE: i64 = 500;
+    let mut hasher = Sha256::new();
+    let mut first: Option<LogRecord> = None;
+    let mut last: Option<LogRecord> = None;
+    let mut records = 0_u64;
+    let mut after = 0_i64;
+    loop {
+        let page: Vec<LogRecord> = with_pool!(db, pool => {
+            sqlx::query_as(
+                "SELECT * FROM gateway_message_log WHERE seq > $1 AND at >= $2 AND at < $3 ORDER BY seq LIMIT $4",
+            )
+            .bind(after)
+            .bind(from)
+            .bind(to)
+            .bind(PAGE)
+            .fetch_all(pool)
+            .await?
+        });
+        let Some(tail) = page.last() else { break };
+        after = tail.seq;
+        for record in page {
+            let mut line = archive_line(&record).to_string();
+            line.push('\n');
+            hasher.update(line.as_bytes());
+            out.write_all(line.as_bytes())?;
+            records += 1;
+            if first.is_none() {
+                first = Some(record.clone());
+            }
+            last = Some(record);
+        }
+    }
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(None);
+    };
+    let stamps: Vec<(i64, String, i64, String, String)> = with_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT seq, hash, stamped_at, key_id, signature FROM gateway_log_timestamps \
+             WHERE seq >= $1 ORDER BY seq LIMIT 1000",
+        )
+        .bind(first.seq)
+        .fetch_all(pool)
+        .await?
+    });
+    for (seq, hash, time, key_id, signature) in stamps {
+        let mut line = serde_json::json!({ "timestamp": { "seq": seq, "hash": hash, "time": time, "key_id": key_id, "signature": signature } }).to_string();
+        line.push('\n');
+        hasher.update(line.as_bytes());
+        out.write_all(line.as_bytes())?;
+        if seq >= last.seq {
+            break;
+        }
+    }
+    let mut manifest = ArchiveManifest {
+        first_seq: first.seq,
+        last_seq: last.seq,
+        records,
+        last_hash: last.hash.clone(),
+        sha256: hex(&hasher.finalize()),
+        key_id: key.key_id.clone(),
+        signature: String::new(),
+    };
+    manifest.signature = key.sign(Kind::Archive, &manifest.signed_hash());
+    writeln!(out, "{}", serde_json::json!({ "manifest": manifest }))?;
+    with_pool!(db, pool => {
+        sqlx::query("INSERT INTO gateway_log_archives (id, first_seq, last_seq, sha256, exported_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(egov_core::id::new_id())
+            .bind(manifest.first_seq)
+            .bind(manifest.last_seq)
+            .bind(&manifest.sha256)
+            .bind(now.timestamp_millis())
+            .execute(pool)
+            .await?;
+    });
+    Ok(Some(manifest))
+}
+
+/// Why an archive could not be written or does not hold.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("the archive could not be written: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the archive does not hold: {0}")]
+    Broken(String),
+}
+
+impl From<sqlx::Error> for ArchiveError {
+    fn from(error: sqlx::Error) -> ArchiveError {
+        ArchiveError::Db(DbError::from(error))
+    }
+}
+
+/// Checks an archive: every line against the manifest's digest and
+/// signature, and the records' chain within it.
+pub fn verify_archive(text: &str, keys: &TrustedKeys) -> Result<ArchiveManifest, ArchiveError> {
+    let broken = |message: String| ArchiveError::Broken(message);
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let manifest_line = lines.pop().ok_or_else(|| broken("it is empty".to_owned()))?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(manifest_line).map_err(|_| broken("its last line is not a manifest".to_owned()))?;
+    let manifest: ArchiveManifest = serde_json::from_value(manifest["manifest"].clone())
+        .map_err(|_| broken("its last line is not a manifest".to_owned()))?;
+    keys.verify(
+        &manifest.key_id,
+        Kind::Archive,
+        &manifest.signed_hash(),
+        &manifest.signature,
+    )
+    .map_err(|error| broken(format!("the manifest's signature does not hold: {error}")))?;
+    let mut hasher = Sha256::new();
+    let mut prev: Option<String> = None;
+    let mut count = 0_u64;
+    for (number, line) in lines.iter().enumerate() {
+        hasher.update(line.as_bytes());
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|_| broken(format!("line {} is not JSON", number + 1)))?;
+        if value.get("timestamp").is_some() {
+            continue;
+        }
+        count += 1;
+        let hash = value["hash"].as_str().unwrap_or_default().to_owned();
+        if let Some(prev) = &prev
+            && value["prev_hash"].as_str() != Some(prev.as_str())
+        {
+            return Err(broken(format!(
+                "record #{} does not follow the one before it",
+                value["seq"]
+            )));
+        }
+        prev = Some(hash);
+    }
+    if hex(&hasher.finalize()) != manifest.sha256 || count != manifest.records {
+        return Err(broken("its lines do not match the manifest".to_owned()));
+    }
+    if prev.as_deref() != Some(manifest.last_hash.as_str()) {
+        return Err(broken("its last record is not the manifest's".to_owned()));
+    }
+    Ok(manifest)
+}
+
+/// Removes the records written before `before` (epoch milliseconds) that
+/// an exported archive holds: retention never removes what was not
+/// archived.
+pub async fn purge_archived(db: &Db, before: i64) -> Result<u64, DbError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query(
+            "DELETE FROM gateway_message_log WHERE at < $1 \
+             AND seq <= COALESCE((SELECT MAX(last_seq) FROM gateway_log_archives), 0)",
+        )
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    }))
+}
+
 /// The newest records, newest first, for the operator's pages.
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<LogRecord>, DbError> {
     Ok(with_pool!(db, pool => {

@@ -115,6 +115,8 @@ pub enum Kind {
     HubRequest,
     /// The hub's time-stamp on a hash of a message log.
     Timestamp,
+    /// A gateway's manifest of an exported message-log archive.
+    Archive,
 }
 
 impl Kind {
@@ -125,6 +127,7 @@ impl Kind {
             Kind::Configuration => b"egov-global-configuration\n",
             Kind::HubRequest => b"egov-hub-request\n",
             Kind::Timestamp => b"egov-timestamp\n",
+            Kind::Archive => b"egov-log-archive\n",
         }
     }
 }

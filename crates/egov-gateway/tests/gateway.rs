@@ -526,3 +526,48 @@ engine_test! {
         }
     }
 }
+
+engine_test! {
+    async fn an_exported_archive_verifies_and_retention_removes_only_archived_records(test_db: TestDb) {
+        let gateway = setup(&test_db.db, None).await;
+        let server = serve(&gateway).await;
+        let exchange = || async {
+            let response = server
+                .client
+                .get(server.url("/r1/EGOV/GOV/000.00.25.H12/registry/echo/persons/1"))
+                .header("X-Road-Client", CLIENT)
+                .send()
+                .await
+                .expect("call");
+            assert_eq!(response.status(), 200);
+        };
+        for _ in 0..3 {
+            exchange().await;
+        }
+        let (key, _) = gateway.keys().await.expect("keys");
+        let mut archive = Vec::new();
+        let manifest = egov_gateway::log::export(&test_db.db, 0, i64::MAX, key, &mut archive, chrono::Utc::now())
+            .await
+            .expect("export")
+            .expect("records");
+        assert_eq!((manifest.first_seq, manifest.last_seq, manifest.records), (1, 6, 6));
+        let keys = gateway.log_keys().await.expect("keys");
+        let text = String::from_utf8(archive).expect("UTF-8");
+        assert_eq!(egov_gateway::log::verify_archive(&text, &keys).expect("verifies"), manifest);
+        // A changed line, or a line taken out, is found.
+        let tampered = text.replacen("\"status\":200", "\"status\":201", 1);
+        assert!(egov_gateway::log::verify_archive(&tampered, &keys).is_err());
+        let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+        lines.remove(2);
+        assert!(egov_gateway::log::verify_archive(&lines.concat(), &keys).is_err());
+
+        // Retention removes what the archive holds, and nothing newer.
+        exchange().await;
+        let removed = egov_gateway::log::purge_archived(&test_db.db, i64::MAX).await.expect("purge");
+        assert_eq!(removed, 6);
+        assert_eq!(egov_gateway::log::purge_archived(&test_db.db, i64::MAX).await.expect("purge"), 0);
+        // What stays still verifies, from the first record kept.
+        let report = egov_gateway::log::verify(&test_db.db, &keys).await.expect("verify");
+        assert_eq!((report.records, report.first_seq, report.first_bad), (2, Some(7), None));
+    }
+}

@@ -47,7 +47,19 @@ pub struct Settings {
     pub payments: PaymentSettings,
     #[serde(default)]
     pub federation: FederationSettings,
+    #[serde(default)]
+    pub gateway: GatewaySettings,
     pub onestop: OnestopSettings,
+}
+
+/// The gateway's own settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewaySettings {
+    /// Message-log records older than this many days are removed once an
+    /// exported archive holds them (`egov gateway export-log`); 0 keeps
+    /// them all.
+    pub log_retention_days: u32,
 }
 
 /// The gateway's part in a federation (after `egov gateway join`).
@@ -250,6 +262,7 @@ impl Default for Settings {
             },
             payments: PaymentSettings::default(),
             federation: FederationSettings::default(),
+            gateway: GatewaySettings::default(),
             onestop: OnestopSettings::default(),
         }
     }

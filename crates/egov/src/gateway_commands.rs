@@ -65,6 +65,20 @@ pub enum GatewayCommand {
     /// federation's configuration now (nodes do it every
     /// `federation.refresh_secs`).
     Refresh,
+    /// Export the message log of a period (dates in Vietnam's time, both
+    /// included) as an archive signed by this gateway; retention
+    /// (`gateway.log_retention_days`) removes only archived records.
+    ExportLog {
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: chrono::NaiveDate,
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        to: chrono::NaiveDate,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Check an exported archive: its manifest's signature, its lines and
+    /// its chain.
+    VerifyArchive { file: PathBuf },
     /// Prove the message log: its chain, every message's hash and every
     /// signature. Names the first bad record and fails if there is one.
     VerifyLog,
@@ -202,6 +216,59 @@ async fn run_on(command: &GatewayCommand, db: &egov_db::Db) -> anyhow::Result<()
         }
         GatewayCommand::Refresh => refresh(db).await?,
         GatewayCommand::VerifyLog => verify_log(db).await?,
+        GatewayCommand::ExportLog { from, to, out } => export_log(db, *from, *to, out).await?,
+        GatewayCommand::VerifyArchive { file } => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("Failed to read {}", file.display()))?;
+            let gateway =
+                egov_gateway::Gateway::new(db.clone(), Arc::new(SystemClock), egov_gateway::LocalServices::new());
+            let manifest = egov_gateway::log::verify_archive(&text, &gateway.log_keys().await?)?;
+            println!(
+                "The archive holds: {} record(s), #{} to #{}, signed by {}.",
+                manifest.records, manifest.first_seq, manifest.last_seq, manifest.key_id
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes the archive of a period, Vietnam's days from `from` to `to`.
+async fn export_log(
+    db: &egov_db::Db,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let vietnam = chrono::FixedOffset::east_opt(7 * 3600).context("UTC+7")?;
+    let start = |day: chrono::NaiveDate| {
+        day.and_hms_opt(0, 0, 0)
+            .and_then(|at| at.and_local_timezone(vietnam).single())
+            .map(|at| at.timestamp_millis())
+    };
+    let (Some(from_ms), Some(to_ms)) = (start(from), to.succ_opt().and_then(start)) else {
+        anyhow::bail!("--from and --to must be dates");
+    };
+    anyhow::ensure!(from_ms < to_ms, "--from must not be after --to");
+    let gateway = egov_gateway::Gateway::new(db.clone(), Arc::new(SystemClock), egov_gateway::LocalServices::new());
+    let (key, _) = gateway.keys().await?;
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create_new(out)
+            .with_context(|| format!("Failed to create {} (it must not exist)", out.display()))?,
+    );
+    let manifest = egov_gateway::log::export(db, from_ms, to_ms, key, &mut file, chrono::Utc::now()).await?;
+    std::io::Write::flush(&mut file)?;
+    if let Some(manifest) = manifest {
+        println!(
+            "Archived {} record(s), #{} to #{}, in {} (SHA-256 of the records {}).",
+            manifest.records,
+            manifest.first_seq,
+            manifest.last_seq,
+            out.display(),
+            manifest.sha256
+        );
+    } else {
+        drop(file);
+        std::fs::remove_file(out).ok();
+        println!("Nothing was logged from {from} to {to}.");
     }
     Ok(())
 }

@@ -374,9 +374,12 @@ fn start_background_work(
     let schedule_db = db.clone();
     let schedule_clock = Arc::clone(clock);
     let mut schedule_shutdown = shutdown.clone();
+    let log_retention_days = settings.gateway.log_retention_days;
     let schedule = async move {
         loop {
-            if let Err(error) = workers::schedule_housekeeping(&schedule_db, schedule_clock.as_ref()).await {
+            if let Err(error) =
+                workers::schedule_housekeeping(&schedule_db, schedule_clock.as_ref(), log_retention_days).await
+            {
                 tracing::warn!(%error, "Could not schedule housekeeping");
             }
             tokio::select! {

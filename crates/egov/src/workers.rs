@@ -13,6 +13,8 @@ use egov_mail::Mailer;
 
 /// Job kind: delete finished jobs older than a week.
 pub const PURGE_DONE_JOBS: &str = "jobs.purge_done";
+/// Job kind: remove archived message-log records past the retention.
+pub const GATEWAY_LOG_RETENTION: &str = "gateway.log_retention";
 
 /// The services the job handlers use.
 #[derive(Debug, Clone)]
@@ -36,6 +38,7 @@ pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Dura
         gateway,
     } = handlers;
     let push_gateway = gateway.clone();
+    let retention_db = db.clone();
     let purge_db = db.clone();
     let purge_clock = Arc::clone(&clock);
     Worker::new(db.clone(), clock, node_id)
@@ -74,6 +77,19 @@ pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Dura
                 dossiers.produce_result(&payload).await
             }
         })
+        .handle(GATEWAY_LOG_RETENTION, move |job| {
+            let db = retention_db.clone();
+            async move {
+                let payload: serde_json::Value =
+                    serde_json::from_str(&job.payload).map_err(|error| error.to_string())?;
+                let before = payload["before"].as_i64().ok_or("no `before` in the job")?;
+                let removed = egov_gateway::log::purge_archived(&db, before)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                tracing::info!(removed, "Removed archived message-log records past the retention");
+                Ok(())
+            }
+        })
         .handle(egov_gateway::outbox::SEND_MESSAGE, move |job| {
             let gateway = gateway.clone();
             async move { egov_gateway::outbox::deliver(&gateway, &job.payload).await }
@@ -86,11 +102,25 @@ pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Dura
 
 /// Enqueues today's housekeeping once per day across all nodes: the dedupe
 /// key makes every node's attempt after the first a no-op.
-pub async fn schedule_housekeeping(db: &Db, clock: &dyn Clock) -> Result<(), egov_db::DbError> {
+pub async fn schedule_housekeeping(
+    db: &Db,
+    clock: &dyn Clock,
+    log_retention_days: u32,
+) -> Result<(), egov_db::DbError> {
     let now = clock.now();
+    let day = now.format("%Y-%m-%d");
     let mut job = NewJob::new(PURGE_DONE_JOBS, serde_json::json!({}));
-    job.dedupe_key = Some(format!("{PURGE_DONE_JOBS}:{}", now.format("%Y-%m-%d")));
+    job.dedupe_key = Some(format!("{PURGE_DONE_JOBS}:{day}"));
     let mut tx = db.begin().await?;
     jobs::enqueue(&mut tx, &job, now).await?;
+    if log_retention_days > 0 {
+        let before = now - chrono::TimeDelta::days(i64::from(log_retention_days));
+        let mut job = NewJob::new(
+            GATEWAY_LOG_RETENTION,
+            serde_json::json!({ "before": before.timestamp_millis() }),
+        );
+        job.dedupe_key = Some(format!("{GATEWAY_LOG_RETENTION}:{day}"));
+        jobs::enqueue(&mut tx, &job, now).await?;
+    }
     tx.commit().await
 }

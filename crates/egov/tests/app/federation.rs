@@ -151,7 +151,7 @@ async fn read_person(a: &Party) -> (u16, Option<String>, serde_json::Value) {
 /// registry and a room of events, both open to A's one-stop) and A
 /// (joined); all three running, A's reads of B already answered.
 struct Federation {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     hub: Party,
     a: Party,
     b: Party,
@@ -268,7 +268,7 @@ async fn federation(test_db: TestDb) -> Federation {
     start_b(&mut b, &hub, &token_b).await;
     start_a(&mut a, &hub, &token_a).await;
     Federation {
-        _dir: dir,
+        dir,
         hub,
         a,
         b,
@@ -305,6 +305,14 @@ engine_test! {
             let verified = party.egov(&["gateway", "verify-log"]);
             assert!(verified.contains("The message log holds: 2 record(s)"), "{verified}");
         }
+
+        // A's operator archives today's log; the archive verifies.
+        let today = (chrono::Utc::now() + chrono::TimeDelta::hours(7)).date_naive().to_string();
+        let archive = federation.dir.path().join("a-log.jsonl").display().to_string();
+        let exported = a.egov(&["gateway", "export-log", "--from", &today, "--to", &today, "--out", &archive]);
+        assert!(exported.contains("Archived 2 record(s)"), "{exported}");
+        let verified = a.egov(&["gateway", "verify-archive", &archive]);
+        assert!(verified.contains("The archive holds: 2 record(s)"), "{verified}");
 
         // The hub revokes A's gateway; B learns it at its next refresh and
         // refuses A from then on.
