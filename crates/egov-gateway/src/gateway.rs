@@ -231,6 +231,7 @@ struct Inner {
     /// How long a logged exchange may wait for the hub's time-stamp before
     /// the gateway refuses new calls.
     timestamp_limit: Duration,
+    monitor: crate::monitor::Monitor,
 }
 
 /// How long a logged exchange may wait for its time-stamp by default.
@@ -317,8 +318,74 @@ impl Gateway {
                 tls_client: Mutex::new(None),
                 conf_max_age: DEFAULT_CONF_MAX_AGE,
                 timestamp_limit: DEFAULT_TIMESTAMP_LIMIT,
+                monitor: crate::monitor::Monitor::default(),
             }),
         }
+    }
+
+    /// The same gateway, counting its exchanges in `monitor` (shared by the
+    /// node's gateway handles).
+    #[must_use]
+    pub fn with_monitor(self, monitor: crate::monitor::Monitor) -> Gateway {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.monitor = monitor;
+                Gateway { inner: Arc::new(inner) }
+            }
+            Err(inner) => Gateway { inner },
+        }
+    }
+
+    pub fn monitor(&self) -> &crate::monitor::Monitor {
+        &self.inner.monitor
+    }
+
+    /// The labels an exchange is counted under: the client and service when
+    /// this gateway knows them, `-` otherwise (so that made-up identifiers
+    /// cannot multiply the metrics).
+    fn labels(&self, client: Option<String>, service: Option<ServiceId>) -> (String, String) {
+        let snapshot = self.lock_snapshot();
+        let directory = &snapshot.directory;
+        let client = client
+            .filter(|client| directory.subsystems.contains_key(client))
+            .unwrap_or_else(|| "-".to_owned());
+        let service = service
+            .filter(|service| {
+                let provider = service.provider.to_string();
+                directory
+                    .services
+                    .contains_key(&(provider.clone(), service.service_code.clone()))
+                    || directory
+                        .federation
+                        .as_ref()
+                        .is_some_and(|federated| federated.conf.gateway_of(&provider).is_some())
+            })
+            .map_or_else(|| "-".to_owned(), |service| service.to_string());
+        (client, service)
+    }
+
+    /// Counts an exchange this gateway took part in.
+    pub fn observe(
+        &self,
+        side: &'static str,
+        client: Option<String>,
+        service: Option<ServiceId>,
+        response: &Response,
+        started: Instant,
+    ) {
+        let (client, service) = self.labels(client, service);
+        let xroad_error = response
+            .headers()
+            .get(crate::error::ERROR_HEADER)
+            .and_then(|value| value.to_str().ok());
+        self.inner.monitor.observe(&crate::monitor::Observation {
+            side,
+            client: &client,
+            service: &service,
+            status: response.status().as_u16(),
+            xroad_error,
+            elapsed: started.elapsed(),
+        });
     }
 
     /// The same gateway, refusing calls once a logged exchange has waited
@@ -440,10 +507,23 @@ impl Gateway {
     /// Handles one r1 call: the consumer gateway's work, and the provider's
     /// when this gateway serves the provider.
     pub async fn call(&self, call: Call) -> Response {
-        match self.consume(call).await {
+        let started = Instant::now();
+        let client = call
+            .headers
+            .get("x-road-client")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| ClientId::parse_header(value).ok())
+            .map(|client| client.to_string());
+        let service = match id::parse_r1(&call.target) {
+            Ok(R1Target::Service { service, .. }) => Some(service),
+            _ => None,
+        };
+        let response = match self.consume(call).await {
             Ok(response) => response,
             Err(error) => error.into_response(),
-        }
+        };
+        self.observe("consumer", client, service, &response, started);
+        response
     }
 
     async fn consume(&self, call: Call) -> Result<Response, XRoadError> {

@@ -21,6 +21,8 @@
 //!   push and pull subscriptions), served as the gateway's own local service.
 //! - `outbox`: guaranteed delivery for senders (the durable queue, retries,
 //!   receipts).
+//! - `monitor`: counts, errors and latencies per client and service
+//!   (Prometheus metrics and the operator's snapshot).
 //! - `tls`: mutual TLS between gateways (the provider side's listener and
 //!   the consumer side's client).
 
@@ -35,6 +37,7 @@ pub mod hub_http;
 pub mod id;
 pub mod log;
 pub mod message;
+pub mod monitor;
 pub mod outbox;
 pub mod pubsub;
 pub mod store;

@@ -273,9 +273,38 @@ async fn exchange(
             .into_response();
         }
     };
+    let started = std::time::Instant::now();
+    let client = request
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-road-client"))
+        .map(|(_, value)| value.clone());
+    let service = match crate::id::parse_r1(&request.target) {
+        Ok(crate::id::R1Target::Service { service, .. }) => Some(service),
+        _ => None,
+    };
     match gateway.provide_remote(peer.certificate.as_deref(), request).await {
-        Ok(response) => (StatusCode::OK, axum::Json(WireResponse::from_signed(&response))).into_response(),
-        Err(error) => error.into_response(),
+        Ok(response) => {
+            // Counted as what the provider side answered, not as the
+            // transport's 200.
+            let mut counted = Response::new(axum::body::Body::empty());
+            *counted.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
+            if let Some((_, kind)) = response
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(crate::error::ERROR_HEADER))
+                && let Ok(value) = axum::http::HeaderValue::from_str(kind)
+            {
+                counted.headers_mut().insert(crate::error::ERROR_HEADER, value);
+            }
+            gateway.observe("provider", client, service, &counted, started);
+            (StatusCode::OK, axum::Json(WireResponse::from_signed(&response))).into_response()
+        }
+        Err(error) => {
+            let response = error.into_response();
+            gateway.observe("provider", None, None, &response, started);
+            response
+        }
     }
 }
 

@@ -44,6 +44,13 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
+        Metrics::new(|_| {})
+    }
+}
+
+impl Metrics {
+    /// The shell's metrics, and those `extend` registers (a subsystem's).
+    pub fn new(extend: impl FnOnce(&mut Registry)) -> Metrics {
         let mut registry = Registry::with_prefix("egov");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests served", requests.clone());
@@ -57,6 +64,7 @@ impl Default for Metrics {
         );
         let jobs = Family::<JobLabels, Gauge>::default();
         registry.register("jobs", "Jobs in the durable queue by status", jobs.clone());
+        extend(&mut registry);
         Metrics {
             registry,
             requests,
@@ -64,9 +72,7 @@ impl Default for Metrics {
             jobs,
         }
     }
-}
 
-impl Metrics {
     /// Sets the job gauges from a fresh count.
     pub fn set_job_counts(&self, counts: &[(String, i64)]) {
         for status in ["pending", "running", "done", "dead"] {

@@ -36,6 +36,8 @@ pub struct AppConfig {
     pub configuration_max_age: Duration,
     /// How long a logged exchange may wait for the hub's time-stamp.
     pub timestamp_limit: Duration,
+    /// The node's gateway counters, shared by its gateway handles.
+    pub gateway_monitor: egov_gateway::monitor::Monitor,
     /// How the one-stop shop reads the population registry through the
     /// gateway; none: its forms offer no prefill.
     pub population: Option<PopulationSetup>,
@@ -115,6 +117,7 @@ impl AppConfig {
             payments: PaymentSetup::demo(b"test-bank-notification-secret".to_vec()),
             configuration_max_age: egov_gateway::gateway::DEFAULT_CONF_MAX_AGE,
             timestamp_limit: egov_gateway::gateway::DEFAULT_TIMESTAMP_LIMIT,
+            gateway_monitor: egov_gateway::monitor::Monitor::default(),
             population: PopulationSetup::demo(),
         }
     }
@@ -255,6 +258,7 @@ pub fn gateway(db: &Db, config: &AppConfig) -> egov_gateway::Gateway {
     egov_gateway::Gateway::new(db.clone(), Arc::clone(&config.clock), local)
         .with_conf_max_age(config.configuration_max_age)
         .with_timestamp_limit(config.timestamp_limit)
+        .with_monitor(config.gateway_monitor.clone())
 }
 
 /// The base registries of this node. The gateway mounts
@@ -354,7 +358,7 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
     };
     let state = ShellState {
         db,
-        metrics: Arc::new(Metrics::default()),
+        metrics: Arc::new(Metrics::new(|registry| config.gateway_monitor.register(registry))),
         openapi: Arc::new(openapi()),
         https: config.https,
     };

@@ -76,6 +76,25 @@ fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
         .with_context(|| format!("Failed to write {}", path.display()))
 }
 
+/// Applies pending migrations, or (with `database.migrate_on_start` off)
+/// refuses to start on a database that needs them.
+async fn migrate_or_check(db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    if settings.database.migrate_on_start {
+        db.migrate().await.context("Failed to migrate the database")?;
+    } else {
+        let pending = db
+            .pending_migrations()
+            .await
+            .context("Failed to read applied migrations")?;
+        anyhow::ensure!(
+            pending.is_empty(),
+            "the database needs migrating first (`egov migrate`): {}",
+            pending.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// The demo's accounts, population registry and gateway services; the
 /// text to print about them.
 async fn load_demo(db: &Db, config: &AppConfig) -> anyhow::Result<String> {
@@ -138,19 +157,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
     let started = Instant::now();
     let secret_key = settings.require_secret_key()?.as_bytes().to_vec();
     let db = connect(&settings).await?;
-    if settings.database.migrate_on_start {
-        db.migrate().await.context("Failed to migrate the database")?;
-    } else {
-        let pending = db
-            .pending_migrations()
-            .await
-            .context("Failed to read applied migrations")?;
-        anyhow::ensure!(
-            pending.is_empty(),
-            "the database needs migrating first (`egov migrate`): {}",
-            pending.join(", ")
-        );
-    }
+    migrate_or_check(&db, &settings).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if options.demo_data {
         let report = egov_onestop::seed::load_demo(&db, clock.now())
@@ -178,6 +185,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         payments,
         configuration_max_age: Duration::from_secs(settings.federation.configuration_max_age_secs),
         timestamp_limit: Duration::from_secs(settings.federation.timestamp_limit_secs),
+        gateway_monitor: egov_gateway::monitor::Monitor::default(),
         population: settings
             .onestop
             .population()?

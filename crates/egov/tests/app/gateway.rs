@@ -75,6 +75,15 @@ engine_test! {
             .expect("json");
         assert!(openapi["paths"]["/read"]["post"].is_object());
 
+        // The exchanges are counted per client and service, with their outcome.
+        let metrics = app.server.get("/metrics").await.text().await.expect("metrics");
+        let counted = format!(
+            "egov_gateway_exchanges_total{{side=\"consumer\",client=\"{DEMO_ONESTOP_CLIENT}\",service=\"{DEMO_POPULATION_SERVICE}\",outcome=\"ok\"}} 1"
+        );
+        assert!(metrics.contains(&counted), "{metrics}");
+        assert!(metrics.contains("outcome=\"Server.ServerProxy.AccessDenied\"} 1"), "{metrics}");
+        assert!(metrics.contains("outcome=\"service_error\"} 1"), "{metrics}");
+
         // One read reached the tracker, with who and why.
         let registry = egov::app::registry(&app.test_db.db, &app.config);
         let reads = registry.reads_of_person("001090012345", 50).await.expect("tracker");
