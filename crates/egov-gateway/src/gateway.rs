@@ -1061,16 +1061,40 @@ impl Gateway {
             Ok(directory) => directory,
             Err(error) => return error.into_response(),
         };
+        // This gateway's subsystems, and the federation's.
+        let mut named: Vec<(String, String)> = directory
+            .subsystems
+            .values()
+            .map(|row| (row.id.clone(), row.name.clone()))
+            .collect();
+        let mut member_names: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(federated) = &directory.federation {
+            named.extend(
+                federated
+                    .conf
+                    .subsystems
+                    .iter()
+                    .map(|entry| (entry.id.clone(), entry.name.clone())),
+            );
+            member_names.extend(
+                federated
+                    .conf
+                    .members
+                    .iter()
+                    .map(|entry| (entry.id.clone(), entry.name.clone())),
+            );
+        }
         let mut members: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-        for row in directory.subsystems.values() {
-            let Ok(subsystem) = ClientId::parse(&row.id) else {
+        for (id, name) in named {
+            let Ok(subsystem) = ClientId::parse(&id) else {
                 continue;
             };
             if instance.is_some_and(|instance| instance != subsystem.instance) {
                 continue;
             }
             let member = subsystem.member();
-            members.entry(member.to_string()).or_insert_with(|| {
+            let member_id = member.to_string();
+            members.entry(member_id.clone()).or_insert_with(|| {
                 serde_json::json!({
                     "id": {
                         "member_class": member.member_class,
@@ -1078,11 +1102,10 @@ impl Gateway {
                         "object_type": "MEMBER",
                         "xroad_instance": member.instance,
                     },
-                    "name": member.member_code,
+                    "name": member_names.get(&member_id).cloned().unwrap_or_else(|| member.member_code.clone()),
                 })
             });
-            members.insert(
-                row.id.clone(),
+            members.entry(id).or_insert_with(|| {
                 serde_json::json!({
                     "id": {
                         "member_class": subsystem.member_class,
@@ -1091,9 +1114,9 @@ impl Gateway {
                         "subsystem_code": subsystem.subsystem,
                         "xroad_instance": subsystem.instance,
                     },
-                    "name": row.name,
-                }),
-            );
+                    "name": name,
+                })
+            });
         }
         let member: Vec<serde_json::Value> = members.into_values().collect();
         axum::Json(serde_json::json!({ "member": member })).into_response()

@@ -222,6 +222,14 @@ engine_test! {
             assert_eq!((report.records, report.first_bad), (1, None));
         }
 
+        // listClients shows the federation's members and subsystems, with
+        // the names the hub holds.
+        let clients = federation.gateway_a.list_clients(None).await;
+        let clients = body_json(clients).await;
+        let members = clients["member"].as_array().expect("members");
+        assert!(members.iter().any(|m| m["id"]["subsystem_code"] == "registry" && m["id"]["member_code"] == "000.00.00.H26"));
+        assert!(members.iter().any(|m| m["id"]["object_type"] == "MEMBER" && m["name"] == "UBND tỉnh Hải Dương"));
+
         // A client B's gateway does not grant gets the provider's refusal.
         admin::add_subsystem(&federation.db_a.db, "test", &id("VN/GOV/000.00.00.H24/portal"), "Cổng", Connection::Loopback)
             .await
