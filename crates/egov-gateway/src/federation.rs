@@ -164,6 +164,18 @@ pub async fn join(
         return Err(FederationError::BadMac);
     }
     let joined: JoinResponse = serde_json::from_slice(&body)?;
+    store_membership(db, hub_url, &joined, address, &tls_key.serialize_pem(), now).await?;
+    Ok(joined)
+}
+
+async fn store_membership(
+    db: &Db,
+    hub_url: &str,
+    joined: &JoinResponse,
+    address: &str,
+    tls_key_pem: &str,
+    now: DateTime<Utc>,
+) -> Result<(), FederationError> {
     with_pool!(db, pool => {
         sqlx::query(
             "INSERT INTO gateway_federation (id, hub_url, instance, gateway_id, address, anchor_key_id, \
@@ -183,19 +195,22 @@ pub async fn join(
         .bind(&joined.anchor_key_id)
         .bind(&joined.anchor_public_pem)
         .bind(&joined.ca_cert_pem)
-        .bind(tls_key.serialize_pem())
+        .bind(tls_key_pem)
         .bind(&joined.tls_cert_pem)
         .bind(now.timestamp_millis())
         .execute(pool)
         .await?;
     });
-    Ok(joined)
+    Ok(())
 }
 
-/// Tells the hub which subsystems this gateway serves (all those it has
-/// registered), signed with its message-signing key.
-pub async fn push_subsystems(db: &Db, now: DateTime<Utc>) -> Result<usize, FederationError> {
-    let membership = membership(db).await?.ok_or(FederationError::NotJoined)?;
+/// The signed list of this gateway's own member's subsystems, as sent to
+/// the hub.
+async fn subsystems_request(
+    db: &Db,
+    membership: &Membership,
+    now: DateTime<Utc>,
+) -> Result<(Vec<u8>, String, usize), FederationError> {
     let (signing, _) = gateway::keys(db).await?;
     let member = crate::id::ClientId::parse(&membership.gateway_id)
         .ok()
@@ -217,9 +232,77 @@ pub async fn push_subsystems(db: &Db, now: DateTime<Utc>) -> Result<usize, Feder
     };
     let body = serde_json::to_vec(&request)?;
     let signature = signing.sign(Kind::HubRequest, &message::document_hash(&body));
+    Ok((
+        body,
+        format!("{}:{signature}", signing.key_id),
+        request.subsystems.len(),
+    ))
+}
+
+/// Joins the federation whose hub this very instance is (the demo, which
+/// holds both roles): the same steps as over the network, in process.
+/// Nothing happens if this gateway has joined already.
+pub async fn join_own_hub(
+    db: &Db,
+    hub_url: &str,
+    gateway_id: &crate::id::ClientId,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, FederationError> {
+    if membership(db).await?.is_some() {
+        return Ok(false);
+    }
+    let hub_error = |error: crate::hub::HubError| FederationError::Refused(error.to_string());
+    let token = crate::hub::issue_token(db, "system:demo", gateway_id, now)
+        .await
+        .map_err(hub_error)?;
+    let (signing, _) = gateway::keys(db).await?;
+    let tls_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|error| FederationError::Key(error.to_string()))?;
+    let request = JoinRequest {
+        token,
+        address: address.to_owned(),
+        tls_public_key: STANDARD.encode(tls_key.public_key_raw()),
+        signing_key_id: signing.key_id.clone(),
+        signing_public_pem: signing.public_pem()?,
+    };
+    let joined = crate::hub::join(db, &request, now).await.map_err(hub_error)?;
+    store_membership(db, hub_url, &joined, address, &tls_key.serialize_pem(), now).await?;
+    let membership = membership(db).await?.ok_or(FederationError::NotJoined)?;
+    let (body, signature, _) = subsystems_request(db, &membership, now).await?;
+    crate::hub::set_subsystems(db, &body, &signature, now)
+        .await
+        .map_err(hub_error)?;
+    let signed = crate::hub::configuration(db, now).await.map_err(hub_error)?;
+    let conf = signed.open(&membership.anchor()?, &membership.instance, None)?;
+    store_conf(db, &signed, conf.serial, now).await?;
+    Ok(true)
+}
+
+async fn store_conf(db: &Db, signed: &SignedConf, serial: i64, now: DateTime<Utc>) -> Result<(), FederationError> {
+    with_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE gateway_federation SET conf_payload = $1, conf_signature = $2, conf_serial = $3, \
+             conf_fetched_at = $4 WHERE id = 1",
+        )
+        .bind(&signed.payload)
+        .bind(&signed.signature)
+        .bind(serial)
+        .bind(now.timestamp_millis())
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Tells the hub which subsystems this gateway serves (all those it has
+/// registered), signed with its message-signing key.
+pub async fn push_subsystems(db: &Db, now: DateTime<Utc>) -> Result<usize, FederationError> {
+    let membership = membership(db).await?.ok_or(FederationError::NotJoined)?;
+    let (body, signature, count) = subsystems_request(db, &membership, now).await?;
     let response = client()?
         .post(format!("{}/hub/v1/subsystems", membership.hub_url))
-        .header(GATEWAY_SIGNATURE_HEADER, format!("{}:{signature}", signing.key_id))
+        .header(GATEWAY_SIGNATURE_HEADER, signature)
         .header("content-type", "application/json")
         .body(body)
         .send()
@@ -228,7 +311,7 @@ pub async fn push_subsystems(db: &Db, now: DateTime<Utc>) -> Result<usize, Feder
     if !response.status().is_success() {
         return Err(refused(response).await);
     }
-    Ok(request.subsystems.len())
+    Ok(count)
 }
 
 /// Downloads the hub's configuration, verifies it against the anchor
@@ -253,18 +336,7 @@ pub async fn refresh(db: &Db, now: DateTime<Utc>) -> Result<GlobalConf, Federati
         ))));
     }
     let conf = signed.open(&membership.anchor()?, &membership.instance, membership.conf_serial)?;
-    with_pool!(db, pool => {
-        sqlx::query(
-            "UPDATE gateway_federation SET conf_payload = $1, conf_signature = $2, conf_serial = $3, \
-             conf_fetched_at = $4 WHERE id = 1",
-        )
-        .bind(&signed.payload)
-        .bind(&signed.signature)
-        .bind(conf.serial)
-        .bind(now.timestamp_millis())
-        .execute(pool)
-        .await?;
-    });
+    store_conf(db, &signed, conf.serial, now).await?;
     Ok(conf)
 }
 

@@ -260,3 +260,36 @@ pub async fn load_gateway(db: &egov_db::Db) -> Result<String, egov_gateway::admi
         "  Gateway (X-Road REST r1): {DEMO_ONESTOP_CLIENT} may call {DEMO_POPULATION_SERVICE}; see the README for a curl example"
     ))
 }
+
+/// The demo's gateway, as it is known in the federation of its own hub.
+pub const DEMO_GATEWAY: &str = "VN/GOV/000.00.00.H24/gw1";
+
+/// The demo holds both roles: it is the hub of the federation `VN`, with
+/// the province's People's Committee and police as members, and its
+/// gateway joins that federation (in process), its provider side listening
+/// at `address`. A second start finds it all done.
+pub async fn load_federation(db: &egov_db::Db, config: &AppConfig, address: &str) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    use egov_gateway::id::ClientId;
+    use egov_gateway::{federation, hub};
+
+    let now = config.clock.now();
+    if !hub::is_hub(db).await? {
+        hub::init(db, "system:demo", DEMO_INSTANCE, now).await?;
+        for (member, name) in [
+            ("VN/GOV/000.00.00.H24", "Ủy ban nhân dân tỉnh Bắc Ninh"),
+            ("VN/GOV/000.05.00.H24", "Công an tỉnh Bắc Ninh"),
+        ] {
+            hub::add_member(db, "system:demo", &ClientId::parse(member)?, name, now).await?;
+        }
+    }
+    let gateway = ClientId::parse(DEMO_GATEWAY)?;
+    federation::join_own_hub(db, &config.public_url, &gateway, address, now)
+        .await
+        .context("The demo's gateway could not join its own hub")?;
+    Ok(format!(
+        "  Federation {DEMO_INSTANCE}: this instance is its hub ({url}/hub/v1/configuration) and its gateway {DEMO_GATEWAY} \
+         (listClients: {url}/listClients; other gateways call it at {address})",
+        url = config.public_url
+    ))
+}

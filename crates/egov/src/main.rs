@@ -353,6 +353,10 @@ async fn main() -> anyhow::Result<()> {
             let mut settings = node::settings_for_data_dir(&data, true)?;
             settings.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
             settings.server.public_url = format!("http://localhost:{port}");
+            // The gateway's provider side, for other gateways of the federation.
+            settings.federation.listen = port
+                .checked_add(1)
+                .map(|tls_port| std::net::SocketAddr::from(([127, 0, 0, 1], tls_port)));
             "warn,egov=info".clone_into(&mut settings.log.level);
             init_tracing(&settings);
             let banner = format!(
@@ -364,6 +368,7 @@ async fn main() -> anyhow::Result<()> {
                 settings,
                 RunOptions {
                     demo_data: true,
+                    demo_federation: true,
                     banner: Some(banner),
                 },
             )

@@ -97,7 +97,11 @@ async fn migrate_or_check(db: &Db, settings: &Settings) -> anyhow::Result<()> {
 
 /// The demo's accounts, population registry and gateway services; the
 /// text to print about them.
-async fn load_demo(db: &Db, config: &AppConfig) -> anyhow::Result<String> {
+async fn load_demo(
+    db: &Db,
+    config: &AppConfig,
+    federation_listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<String> {
     let accounts = crate::demo::load_accounts(db, config)
         .await
         .context("Failed to load demo accounts")?;
@@ -107,7 +111,13 @@ async fn load_demo(db: &Db, config: &AppConfig) -> anyhow::Result<String> {
     let gateway = crate::demo::load_gateway(db)
         .await
         .context("Failed to register the demo's gateway services")?;
-    Ok(format!("{accounts}\n{registry}\n{gateway}"))
+    let mut text = format!("{accounts}\n{registry}\n{gateway}");
+    if let Some(listen) = federation_listen {
+        let federation = crate::demo::load_federation(db, config, &format!("https://{listen}")).await?;
+        text.push('\n');
+        text.push_str(&federation);
+    }
+    Ok(text)
 }
 
 /// How fees are paid: as configured, or, for the demo, through the
@@ -148,6 +158,8 @@ fn payment_setup(settings: &Settings, secret_key: &[u8], demo: bool) -> crate::a
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub demo_data: bool,
+    /// `egov demo`: the instance is also the hub of its own federation.
+    pub demo_federation: bool,
     /// Printed once the node listens.
     pub banner: Option<String>,
 }
@@ -195,7 +207,14 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
         .await
         .context("Failed to prepare the sign-in service's keys")?;
     let demo_accounts = if options.demo_data {
-        Some(load_demo(&db, &config).await?)
+        Some(
+            load_demo(
+                &db,
+                &config,
+                options.demo_federation.then_some(settings.federation.listen).flatten(),
+            )
+            .await?,
+        )
     } else {
         app::registry(&db, &config)
             .ensure_shipped()
