@@ -297,6 +297,9 @@ impl Gateway {
         local_services
             .entry(crate::pubsub::LOCAL_SERVICE.to_owned())
             .or_insert_with(|| crate::pubsub::router(db.clone(), Arc::clone(&clock)));
+        local_services
+            .entry(crate::national::LOCAL_SERVICE.to_owned())
+            .or_insert_with(|| crate::national::router(db.clone(), Arc::clone(&clock)));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

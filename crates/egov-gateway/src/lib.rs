@@ -23,6 +23,8 @@
 //!   receipts).
 //! - `monitor`: counts, errors and latencies per client and service
 //!   (Prometheus metrics and the operator's snapshot).
+//! - `national`: the hub's national index of dossiers and its statistics
+//!   per instance (the national public service portal's part).
 //! - `tls`: mutual TLS between gateways (the provider side's listener and
 //!   the consumer side's client).
 
@@ -38,6 +40,7 @@ pub mod id;
 pub mod log;
 pub mod message;
 pub mod monitor;
+pub mod national;
 pub mod outbox;
 pub mod pubsub;
 pub mod store;

@@ -41,6 +41,9 @@ pub struct AppConfig {
     /// How the one-stop shop reads the population registry through the
     /// gateway; none: its forms offer no prefill.
     pub population: Option<PopulationSetup>,
+    /// Where the one-stop shop reports dossier statuses (the national
+    /// portal's service at the hub, through the gateway); none: it does not.
+    pub national: Option<PopulationSetup>,
 }
 
 /// The one-stop shop's subsystem and the population registry's reading
@@ -119,6 +122,7 @@ impl AppConfig {
             timestamp_limit: egov_gateway::gateway::DEFAULT_TIMESTAMP_LIMIT,
             gateway_monitor: egov_gateway::monitor::Monitor::default(),
             population: PopulationSetup::demo(),
+            national: None,
         }
     }
 }
@@ -184,6 +188,42 @@ fn dossiers_with(
         .with_payments(payments)
         .with_public_url(&config.public_url)
         .with_prefill_key(egov_portal::derived_secret_for(&config.secret_key, b"egov onestop prefill marks").as_bytes())
+        .with_status_sync(config.national.is_some())
+}
+
+/// Reports a dossier's status (the job `onestop.status_sync`) to the
+/// national portal's service through the gateway, with one message id per
+/// dossier revision; an error makes the queue try again later.
+pub async fn report_status(
+    gateway: &egov_gateway::Gateway,
+    national: &PopulationSetup,
+    payload: &str,
+) -> Result<(), String> {
+    let report: serde_json::Value = serde_json::from_str(payload).map_err(|error| error.to_string())?;
+    let message_id = format!(
+        "status:{}:{}",
+        report["code"].as_str().unwrap_or_default(),
+        report["revision"].as_i64().unwrap_or_default()
+    );
+    let mut headers = axum::http::HeaderMap::new();
+    let value = |text: &str| axum::http::HeaderValue::try_from(text).map_err(|error| error.to_string());
+    headers.insert("x-road-client", value(&national.client.to_string())?);
+    headers.insert("x-road-id", value(&message_id)?);
+    headers.insert("content-type", value("application/json")?);
+    let response = gateway
+        .call(egov_gateway::Call {
+            method: axum::http::Method::POST,
+            target: format!("/r1/{}/dossiers", national.service),
+            headers,
+            body: payload.as_bytes().to_vec(),
+            caller: egov_gateway::Caller::InProcess,
+        })
+        .await;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("the national portal answered {}", response.status()))
+    }
 }
 
 /// The terminal code the simulated gateway knows this instance by.

@@ -197,6 +197,10 @@ pub struct OnestopSettings {
     /// (`INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE`). Empty: forms offer no
     /// prefill.
     pub population_service: String,
+    /// The national public service portal's service that takes dossier
+    /// status reports (`INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE`, at the
+    /// federation's hub). Empty: no reports.
+    pub national_service: String,
 }
 
 impl Default for OnestopSettings {
@@ -205,6 +209,7 @@ impl Default for OnestopSettings {
         OnestopSettings {
             gateway_client: crate::demo::DEMO_ONESTOP_CLIENT.to_owned(),
             population_service: crate::demo::DEMO_POPULATION_SERVICE.to_owned(),
+            national_service: String::new(),
         }
     }
 }
@@ -225,6 +230,26 @@ impl OnestopSettings {
         let service =
             egov_gateway::id::ServiceId::parse(self.population_service.trim()).map_err(|_| ConfigError::Invalid {
                 key: "onestop.population_service",
+                message: "must be a service: INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE".to_owned(),
+            })?;
+        Ok(Some((client, service)))
+    }
+
+    /// The client and the national portal's service, when status reports are on.
+    pub fn national(&self) -> Result<Option<(egov_gateway::id::ClientId, egov_gateway::id::ServiceId)>, ConfigError> {
+        if self.national_service.trim().is_empty() {
+            return Ok(None);
+        }
+        let client = egov_gateway::id::ClientId::parse(self.gateway_client.trim())
+            .ok()
+            .filter(|client| client.subsystem.is_some())
+            .ok_or_else(|| ConfigError::Invalid {
+                key: "onestop.gateway_client",
+                message: "must be a subsystem: INSTANCE/CLASS/MEMBER/SUBSYSTEM".to_owned(),
+            })?;
+        let service =
+            egov_gateway::id::ServiceId::parse(self.national_service.trim()).map_err(|_| ConfigError::Invalid {
+                key: "onestop.national_service",
                 message: "must be a service: INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE".to_owned(),
             })?;
         Ok(Some((client, service)))

@@ -261,6 +261,41 @@ pub async fn load_gateway(db: &egov_db::Db) -> Result<String, egov_gateway::admi
     ))
 }
 
+/// The national public service portal's subsystem (of the Government
+/// Office) and its service that takes dossier status reports.
+pub const DEMO_NATIONAL_PORTAL: &str = "VN/GOV/000.00.00.G22/national-portal";
+pub const DEMO_NATIONAL_SERVICE: &str = "VN/GOV/000.00.00.G22/national-portal/national-index";
+
+/// Registers the national portal's index at the gateway (the hub holds
+/// it) and lets `client` report to it.
+pub async fn load_national_portal(db: &egov_db::Db, client: &str) -> Result<(), egov_gateway::admin::AdminError> {
+    use egov_gateway::admin::{self, Connection, ServiceSpec};
+    use egov_gateway::id::{ClientId, ServiceId};
+
+    let portal = ClientId::parse(DEMO_NATIONAL_PORTAL)?;
+    let service = ServiceId::parse(DEMO_NATIONAL_SERVICE)?;
+    admin::add_subsystem(
+        db,
+        "system:demo",
+        &portal,
+        "Cổng Dịch vụ công quốc gia",
+        Connection::Loopback,
+    )
+    .await?;
+    admin::add_service(
+        db,
+        "system:demo",
+        &ServiceSpec {
+            service: service.clone(),
+            target: format!("local:{}/national", egov_gateway::national::LOCAL_SERVICE),
+            openapi: None,
+            timeout_ms: 10_000,
+        },
+    )
+    .await?;
+    admin::grant(db, "system:demo", &service, &ClientId::parse(client)?).await
+}
+
 /// The demo's gateway, as it is known in the federation of its own hub.
 pub const DEMO_GATEWAY: &str = "VN/GOV/000.00.00.H24/gw1";
 
@@ -279,10 +314,12 @@ pub async fn load_federation(db: &egov_db::Db, config: &AppConfig, address: &str
         for (member, name) in [
             ("VN/GOV/000.00.00.H24", "Ủy ban nhân dân tỉnh Bắc Ninh"),
             ("VN/GOV/000.05.00.H24", "Công an tỉnh Bắc Ninh"),
+            ("VN/GOV/000.00.00.G22", "Văn phòng Chính phủ"),
         ] {
             hub::add_member(db, "system:demo", &ClientId::parse(member)?, name, now).await?;
         }
     }
+    load_national_portal(db, DEMO_ONESTOP_CLIENT).await?;
     let gateway = ClientId::parse(DEMO_GATEWAY)?;
     federation::join_own_hub(db, &config.public_url, &gateway, address, now)
         .await

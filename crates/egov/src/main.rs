@@ -353,6 +353,9 @@ async fn main() -> anyhow::Result<()> {
             let mut settings = node::settings_for_data_dir(&data, true)?;
             settings.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
             settings.server.public_url = format!("http://localhost:{port}");
+            // The one-stop shop reports dossier statuses to the national
+            // portal, which the demo's hub holds.
+            egov::demo::DEMO_NATIONAL_SERVICE.clone_into(&mut settings.onestop.national_service);
             // The gateway's provider side, for other gateways of the federation.
             settings.federation.listen = port
                 .checked_add(1)

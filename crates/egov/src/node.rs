@@ -76,6 +76,39 @@ fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
         .with_context(|| format!("Failed to write {}", path.display()))
 }
 
+/// The composed app's settings, from the node's.
+fn app_config(
+    settings: &Settings,
+    secret_key: Vec<u8>,
+    clock: &Arc<dyn Clock>,
+    mailbox: Option<egov_mail::MailSink>,
+    payments: app::PaymentSetup,
+) -> anyhow::Result<AppConfig> {
+    Ok(AppConfig {
+        secret_key,
+        https: settings.https(),
+        request_timeout: Duration::from_secs(settings.server.request_timeout_secs),
+        max_body_bytes: settings.server.max_body_bytes,
+        clock: Arc::clone(clock),
+        calendar: Arc::new(egov_core::calendar::HolidayCalendar::embedded()),
+        public_url: settings.server.public_url.trim_end_matches('/').to_owned(),
+        hasher: password_hasher(),
+        mailbox,
+        payments,
+        configuration_max_age: Duration::from_secs(settings.federation.configuration_max_age_secs),
+        timestamp_limit: Duration::from_secs(settings.federation.timestamp_limit_secs),
+        gateway_monitor: egov_gateway::monitor::Monitor::default(),
+        population: settings
+            .onestop
+            .population()?
+            .map(|(client, service)| app::PopulationSetup { client, service }),
+        national: settings
+            .onestop
+            .national()?
+            .map(|(client, service)| app::PopulationSetup { client, service }),
+    })
+}
+
 /// Applies pending migrations, or (with `database.migrate_on_start` off)
 /// refuses to start on a database that needs them.
 async fn migrate_or_check(db: &Db, settings: &Settings) -> anyhow::Result<()> {
@@ -184,25 +217,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
 
     let (mailer, mailbox) = mail(&settings, options.demo_data).await?;
     let payments = payment_setup(&settings, &secret_key, options.demo_data);
-    let config = AppConfig {
-        secret_key,
-        https: settings.https(),
-        request_timeout: Duration::from_secs(settings.server.request_timeout_secs),
-        max_body_bytes: settings.server.max_body_bytes,
-        clock: Arc::clone(&clock),
-        calendar: Arc::new(egov_core::calendar::HolidayCalendar::embedded()),
-        public_url: settings.server.public_url.trim_end_matches('/').to_owned(),
-        hasher: password_hasher(),
-        mailbox,
-        payments,
-        configuration_max_age: Duration::from_secs(settings.federation.configuration_max_age_secs),
-        timestamp_limit: Duration::from_secs(settings.federation.timestamp_limit_secs),
-        gateway_monitor: egov_gateway::monitor::Monitor::default(),
-        population: settings
-            .onestop
-            .population()?
-            .map(|(client, service)| app::PopulationSetup { client, service }),
-    };
+    let config = app_config(&settings, secret_key, &clock, mailbox, payments)?;
     app::prepare(&db, &config)
         .await
         .context("Failed to prepare the sign-in service's keys")?;
@@ -238,6 +253,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
                 .map_err(|error| anyhow::anyhow!("Failed to build the HTTP client for logout notices: {error}"))?,
             dossiers: app::dossiers(&db, &config),
             gateway: app::gateway(&db, &config),
+            national: config.national.clone(),
         };
         start_background_work(&db, &clock, &settings, handlers, &shutdown_rx)
     } else {

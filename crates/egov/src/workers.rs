@@ -27,6 +27,8 @@ pub struct Handlers {
     pub dossiers: egov_onestop::dossier::Dossiers,
     /// Sends the outbox's messages and pushes rooms' events.
     pub gateway: egov_gateway::Gateway,
+    /// Where dossier statuses are reported, if anywhere.
+    pub national: Option<crate::app::PopulationSetup>,
 }
 
 /// The worker with every handler this node runs.
@@ -36,7 +38,9 @@ pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Dura
         logouts,
         dossiers,
         gateway,
+        national,
     } = handlers;
+    let status_gateway = gateway.clone();
     let push_gateway = gateway.clone();
     let retention_db = db.clone();
     let purge_db = db.clone();
@@ -75,6 +79,16 @@ pub fn worker(db: &Db, clock: Arc<dyn Clock>, node_id: &str, poll_interval: Dura
                 let payload: serde_json::Value =
                     serde_json::from_str(&job.payload).map_err(|error| error.to_string())?;
                 dossiers.produce_result(&payload).await
+            }
+        })
+        .handle(egov_onestop::dossier::status_sync::STATUS_SYNC, move |job| {
+            let (gateway, national) = (status_gateway.clone(), national.clone());
+            async move {
+                match &national {
+                    Some(national) => crate::app::report_status(&gateway, national, &job.payload).await,
+                    // Reports were turned off since: nothing to send.
+                    None => Ok(()),
+                }
             }
         })
         .handle(GATEWAY_LOG_RETENTION, move |job| {

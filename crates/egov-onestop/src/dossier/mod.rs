@@ -25,6 +25,7 @@ pub mod read;
 pub mod result;
 pub mod result_http;
 pub mod statistics;
+pub mod status_sync;
 pub mod store;
 pub mod submit;
 mod text;
@@ -77,6 +78,8 @@ pub struct Dossiers {
     population: Option<Arc<dyn population::PopulationLookup>>,
     /// Signs which form values came from the registry.
     prefill_key: Arc<[u8]>,
+    /// Report each change of status to the national portal.
+    status_sync: bool,
 }
 
 impl Dossiers {
@@ -94,6 +97,7 @@ impl Dossiers {
             schedules: Arc::default(),
             population: None,
             prefill_key: Arc::from(&[][..]),
+            status_sync: false,
         }
     }
 

@@ -393,11 +393,23 @@ impl Dossiers {
             applicant.personal_id.as_deref().unwrap_or_default()
         );
         let (state, actor_subject) = (situation.state, actor.to_owned());
+        let status_sync = self.status_sync();
         let rows: FileRows = Box::new(move |code: &DossierCode| {
             let mut dossier = template.clone();
             dossier.code = code.to_string();
             dossier.search_text = egov_core::text::fold(&format!("{code} {search_words}"));
-            let jobs = super::transition::notice(&dossier, code, state)?.into_iter().collect();
+            let mut jobs: Vec<_> = super::transition::notice(&dossier, code, state)?.into_iter().collect();
+            if status_sync {
+                jobs.push(super::status_sync::job(
+                    &dossier.code,
+                    &dossier.agency_code,
+                    &dossier.procedure_code,
+                    &dossier.channel,
+                    state.as_str(),
+                    dossier.revision,
+                    dossier.submitted_at,
+                ));
+            }
             Ok(FiledRows {
                 dossier,
                 event: event.clone(),

@@ -265,6 +265,17 @@ impl Dossiers {
         {
             jobs.push(notice);
         }
+        if self.status_sync() {
+            jobs.push(super::status_sync::job(
+                &row.code,
+                &row.agency_code,
+                &row.procedure_code,
+                &row.channel,
+                next.state.as_str(),
+                expected + 1,
+                now_ms,
+            ));
+        }
         let write = ActionWrite {
             dossier_id: row.id,
             revision: expected,

@@ -9,7 +9,7 @@ use egov_testkit::engine_test;
 use serde_json::{Value, json};
 
 use super::id::{CITIZEN, OFFICIAL, PASSWORD, browser, now_unix, query_of, second_factor, sign_in};
-use super::support::{App, spawn_demo};
+use super::support::{App, spawn_demo, spawn_with};
 
 const SPECIALIST: &str = "024088007654";
 const LEADER: &str = "024179001122";
@@ -809,5 +809,66 @@ engine_test! {
             .filter_map(|event| event["action"].as_str())
             .collect();
         assert!(events.contains(&"assign"), "the assignment is in the step log: {events:?}");
+    }
+}
+
+engine_test! {
+    async fn every_change_of_status_reaches_the_national_index_once_through_the_gateway(test_db: TestDb) {
+        use egov::demo::{DEMO_NATIONAL_SERVICE, DEMO_ONESTOP_CLIENT};
+        let national = egov::app::PopulationSetup {
+            client: egov_gateway::id::ClientId::parse(DEMO_ONESTOP_CLIENT).expect("client"),
+            service: egov_gateway::id::ServiceId::parse(DEMO_NATIONAL_SERVICE).expect("service"),
+        };
+        let config = egov::app::AppConfig { national: Some(national.clone()), ..egov::app::AppConfig::for_tests() };
+        let app = spawn_with(test_db, config).await;
+        egov::demo::load_gateway(&app.test_db.db).await.expect("demo gateway");
+        egov::demo::load_national_portal(&app.test_db.db, DEMO_ONESTOP_CLIENT).await.expect("national portal");
+        let people = people(&app).await;
+        let code = submit(&app, &people.citizen, "national-1").await;
+        app.run_jobs().await;
+        let index = |code: String| {
+            let gateway = egov::app::gateway(&app.test_db.db, &app.config);
+            async move {
+                let mut headers = axum::http::HeaderMap::new();
+                headers.insert("x-road-client", DEMO_ONESTOP_CLIENT.parse().expect("header"));
+                let response = gateway
+                    .call(egov_gateway::Call {
+                        method: axum::http::Method::GET,
+                        target: format!("/r1/{DEMO_NATIONAL_SERVICE}/{code}"),
+                        headers,
+                        body: Vec::new(),
+                        caller: egov_gateway::Caller::InProcess,
+                    })
+                    .await;
+                let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+                serde_json::from_slice::<Value>(&body).expect("json")
+            }
+        };
+        let reported = index(format!("dossiers/{code}")).await;
+        assert_eq!(reported["state"], "submitted", "{reported}");
+        assert_eq!(reported["agency"], AGENCY);
+        assert_eq!(reported["channel"], "online");
+
+        let (status, _) = act(&app, &people.receiver, &code, json!({"action": "accept"})).await;
+        assert_eq!(status, 200);
+        app.run_jobs().await;
+        let reported = index(format!("dossiers/{code}")).await;
+        assert_eq!(reported["state"], "received", "{reported}");
+        assert_eq!(reported["revision"], 1);
+
+        // A report delivered again, or late, changes nothing.
+        let stale = json!({"code": code, "agency": AGENCY, "procedure": PROCEDURE, "channel": "online",
+                           "state": "submitted", "revision": 0, "at": 0}).to_string();
+        egov::app::report_status(&egov::app::gateway(&app.test_db.db, &app.config), &national, &stale)
+            .await
+            .expect("report");
+        assert_eq!(index(format!("dossiers/{code}")).await["state"], "received");
+
+        // The national statistics count the instance's dossiers by state.
+        let statistics = index("statistics".to_owned()).await;
+        let member = &statistics["members"][0];
+        assert_eq!(member["member"], "VN/GOV/000.00.00.H24");
+        assert_eq!((member["dossiers"].as_i64(), member["online"].as_i64()), (Some(1), Some(1)));
+        assert_eq!(member["by_state"]["received"], 1);
     }
 }

@@ -75,6 +75,7 @@ impl App {
             logouts: egov_id::backchannel::LogoutSender::new(provider).expect("HTTP client"),
             dossiers: egov::app::dossiers(&self.test_db.db, &self.config),
             gateway: egov::app::gateway(&self.test_db.db, &self.config),
+            national: self.config.national.clone(),
         };
         let worker = egov::workers::worker(
             &self.test_db.db,
