@@ -52,6 +52,29 @@ pub struct ServiceSpec {
     pub timeout_ms: i64,
 }
 
+/// The audit record of a registration, in its transaction.
+async fn audit(
+    tx: &mut egov_db::Tx,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<(), DbError> {
+    audit::record(
+        tx,
+        &AuditEntry {
+            actor,
+            action,
+            subject,
+            detail,
+            ip: None,
+        },
+        Utc::now(),
+    )
+    .await
+    .map(drop)
+}
+
 /// Registers (or renames) a subsystem this gateway serves.
 pub async fn add_subsystem(
     db: &Db,
@@ -72,16 +95,12 @@ pub async fn add_subsystem(
     let id = subsystem.to_string();
     let mut tx = db.begin().await?;
     store::upsert_subsystem(&mut tx, &id, name, connection.as_str()).await?;
-    audit::record(
+    audit(
         &mut tx,
-        &AuditEntry {
-            actor,
-            action: "gateway.subsystem_registered",
-            subject: &format!("subsystem:{id}"),
-            detail: serde_json::json!({ "name": name, "connection": connection.as_str() }),
-            ip: None,
-        },
-        Utc::now(),
+        actor,
+        "gateway.subsystem_registered",
+        &format!("subsystem:{id}"),
+        serde_json::json!({ "name": name, "connection": connection.as_str() }),
     )
     .await?;
     tx.commit().await?;
@@ -117,16 +136,12 @@ pub async fn add_service(db: &Db, actor: &str, spec: &ServiceSpec) -> Result<(),
     };
     let mut tx = db.begin().await?;
     store::upsert_service(&mut tx, &row).await?;
-    audit::record(
+    audit(
         &mut tx,
-        &AuditEntry {
-            actor,
-            action: "gateway.service_registered",
-            subject: &format!("service:{}", spec.service),
-            detail: serde_json::json!({ "target": spec.target, "endpoints": endpoints.len() }),
-            ip: None,
-        },
-        Utc::now(),
+        actor,
+        "gateway.service_registered",
+        &format!("service:{}", spec.service),
+        serde_json::json!({ "target": spec.target, "endpoints": endpoints.len() }),
     )
     .await?;
     tx.commit().await?;
@@ -152,16 +167,12 @@ pub async fn grant(db: &Db, actor: &str, service: &ServiceId, client: &ClientId)
         &client.to_string(),
     )
     .await?;
-    audit::record(
+    audit(
         &mut tx,
-        &AuditEntry {
-            actor,
-            action: "gateway.access_granted",
-            subject: &format!("service:{service}"),
-            detail: serde_json::json!({ "client": client.to_string() }),
-            ip: None,
-        },
-        Utc::now(),
+        actor,
+        "gateway.access_granted",
+        &format!("service:{service}"),
+        serde_json::json!({ "client": client.to_string() }),
     )
     .await?;
     tx.commit().await?;
@@ -179,16 +190,12 @@ pub async fn revoke(db: &Db, actor: &str, service: &ServiceId, client: &ClientId
     )
     .await?;
     if revoked {
-        audit::record(
+        audit(
             &mut tx,
-            &AuditEntry {
-                actor,
-                action: "gateway.access_revoked",
-                subject: &format!("service:{service}"),
-                detail: serde_json::json!({ "client": client.to_string() }),
-                ip: None,
-            },
-            Utc::now(),
+            actor,
+            "gateway.access_revoked",
+            &format!("service:{service}"),
+            serde_json::json!({ "client": client.to_string() }),
         )
         .await?;
     }

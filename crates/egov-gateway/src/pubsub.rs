@@ -147,6 +147,14 @@ impl ApiError {
         }
     }
 
+    fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            code,
+            message: message.into(),
+        }
+    }
+
     fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::FORBIDDEN,
@@ -283,11 +291,7 @@ async fn create_event_type(
         .rows_affected()
     });
     if inserted == 0 {
-        return Ok((
-            StatusCode::CONFLICT,
-            axum::Json(json!({ "code": "exists", "message": "The event type exists" })),
-        )
-            .into_response());
+        return Err(ApiError::conflict("exists", "The event type exists"));
     }
     Ok((
         StatusCode::CREATED,
@@ -595,11 +599,7 @@ async fn subscribe(
         .rows_affected()
     });
     if inserted == 0 {
-        return Ok((
-            StatusCode::CONFLICT,
-            axum::Json(json!({ "code": "exists", "message": "Already subscribed" })),
-        )
-            .into_response());
+        return Err(ApiError::conflict("exists", "Already subscribed"));
     }
     Ok(axum::Json(json!({
         "id": id.to_string(),
@@ -717,11 +717,7 @@ async fn pull(
     let row = subscription(&state.db, &room, &path.event_type, &subscriber)
         .await?
         .filter(|row| row.delivery == "pull")
-        .ok_or_else(|| ApiError {
-            status: StatusCode::CONFLICT,
-            code: "not_subscribed",
-            message: "No PULL subscription to this event type".to_owned(),
-        })?;
+        .ok_or_else(|| ApiError::conflict("not_subscribed", "No PULL subscription to this event type"))?;
     let event: Option<EventRow> = with_pool!(&state.db, pool => {
         sqlx::query_as(
             "SELECT e.id, e.event_type, e.publisher, e.payload, e.published_at FROM gateway_event_deliveries d \
@@ -756,11 +752,7 @@ async fn acknowledge(
     let subscriber = caller(&headers)?.to_string();
     let row = subscription(&state.db, &room, &path.event_type, &subscriber)
         .await?
-        .ok_or_else(|| ApiError {
-            status: StatusCode::CONFLICT,
-            code: "not_subscribed",
-            message: "No subscription to this event type".to_owned(),
-        })?;
+        .ok_or_else(|| ApiError::conflict("not_subscribed", "No subscription to this event type"))?;
     let id = Uuid::parse_str(&path.event_id).map_err(|_| ApiError::not_found("No such event"))?;
     let acknowledged = with_pool!(&state.db, pool => {
         sqlx::query(

@@ -215,18 +215,23 @@ impl Default for OnestopSettings {
 }
 
 impl OnestopSettings {
-    /// The client and the service, when prefill is on; errors name the key.
-    pub fn population(&self) -> Result<Option<(egov_gateway::id::ClientId, egov_gateway::id::ServiceId)>, ConfigError> {
-        if self.gateway_client.trim().is_empty() || self.population_service.trim().is_empty() {
-            return Ok(None);
-        }
-        let client = egov_gateway::id::ClientId::parse(self.gateway_client.trim())
+    /// The one-stop shop's subsystem at the gateway.
+    fn client(&self) -> Result<egov_gateway::id::ClientId, ConfigError> {
+        egov_gateway::id::ClientId::parse(self.gateway_client.trim())
             .ok()
             .filter(|client| client.subsystem.is_some())
             .ok_or_else(|| ConfigError::Invalid {
                 key: "onestop.gateway_client",
                 message: "must be a subsystem: INSTANCE/CLASS/MEMBER/SUBSYSTEM".to_owned(),
-            })?;
+            })
+    }
+
+    /// The client and the service, when prefill is on; errors name the key.
+    pub fn population(&self) -> Result<Option<(egov_gateway::id::ClientId, egov_gateway::id::ServiceId)>, ConfigError> {
+        if self.gateway_client.trim().is_empty() || self.population_service.trim().is_empty() {
+            return Ok(None);
+        }
+        let client = self.client()?;
         let service =
             egov_gateway::id::ServiceId::parse(self.population_service.trim()).map_err(|_| ConfigError::Invalid {
                 key: "onestop.population_service",
@@ -240,13 +245,7 @@ impl OnestopSettings {
         if self.national_service.trim().is_empty() {
             return Ok(None);
         }
-        let client = egov_gateway::id::ClientId::parse(self.gateway_client.trim())
-            .ok()
-            .filter(|client| client.subsystem.is_some())
-            .ok_or_else(|| ConfigError::Invalid {
-                key: "onestop.gateway_client",
-                message: "must be a subsystem: INSTANCE/CLASS/MEMBER/SUBSYSTEM".to_owned(),
-            })?;
+        let client = self.client()?;
         let service =
             egov_gateway::id::ServiceId::parse(self.national_service.trim()).map_err(|_| ConfigError::Invalid {
                 key: "onestop.national_service",
