@@ -571,7 +571,15 @@ impl Gateway {
         }
         match target {
             R1Target::Meta { provider, meta, query } => {
-                metadata(&directory, &client, &provider, meta, query.as_deref())
+                if directory.subsystems.contains_key(&provider.to_string()) {
+                    return metadata(&directory, &client, &provider, meta, query.as_deref());
+                }
+                // A provider behind another gateway: that gateway answers,
+                // in a signed and logged exchange like any other.
+                let service = ServiceId::new(provider, meta.code())
+                    .map_err(|error| XRoadError::bad_request(error.to_string()))?;
+                let message_id = message_id.unwrap_or_else(|| egov_core::id::new_id().to_string());
+                self.exchange(&directory, call, &client, &service, message_id).await
             }
             R1Target::Service { service, .. } => {
                 let message_id = message_id.unwrap_or_else(|| egov_core::id::new_id().to_string());
@@ -922,11 +930,23 @@ impl Gateway {
         let bad = |error: id::BadIdentifier| (String::new(), XRoadError::bad_request(error.to_string()));
         let (service, path, query) = match id::parse_r1(&request.target).map_err(bad)? {
             R1Target::Service { service, path, query } => (service, path, query),
-            R1Target::Meta { .. } => {
-                return Err((
-                    String::new(),
-                    XRoadError::bad_request("Metadata services are answered by the consumer gateway"),
-                ));
+            R1Target::Meta { provider, meta, query } => {
+                let service = ServiceId::new(provider.clone(), meta.code()).map_err(bad)?;
+                let client = ClientId::parse_header(client_value).map_err(bad)?;
+                let directory = self.directory().await.map_err(|error| (service.to_string(), error))?;
+                let response = metadata(&directory, &client, &provider, meta, query.as_deref())
+                    .map_err(|error| (service.to_string(), error))?;
+                let status = response.status().as_u16();
+                let headers = crossing_headers(response.headers());
+                let body = axum::body::to_bytes(response.into_body(), MAX_RESPONSE_BYTES)
+                    .await
+                    .map_err(|error| {
+                        (
+                            service.to_string(),
+                            XRoadError::new("Server.ServerProxy.InternalError", error.to_string()),
+                        )
+                    })?;
+                return Ok((service, (status, headers, body.to_vec())));
             }
         };
         let service_key = service.to_string();

@@ -222,6 +222,15 @@ engine_test! {
             assert_eq!((report.records, report.first_bad), (1, None));
         }
 
+        // A remote provider's metadata comes from its gateway.
+        let methods = federation
+            .gateway_a
+            .call(call("/r1/VN/GOV/000.00.00.H26/registry/allowedMethods", CLIENT_A))
+            .await;
+        assert_eq!(methods.status(), 200);
+        let methods = body_json(methods).await;
+        assert_eq!(methods["service"][0]["service_code"], "echo", "{methods}");
+
         // listClients shows the federation's members and subsystems, with
         // the names the hub holds.
         let clients = federation.gateway_a.list_clients(None).await;
