@@ -148,6 +148,40 @@ pub async fn add_service(db: &Db, actor: &str, spec: &ServiceSpec) -> Result<(),
     Ok(())
 }
 
+/// Lets every member of a global group (`{instance}/{code}`) call a service.
+pub async fn grant_group(
+    db: &Db,
+    actor: &str,
+    service: &ServiceId,
+    instance: &str,
+    code: &str,
+) -> Result<(), AdminError> {
+    crate::id::check_part(instance, "X-Road instance")?;
+    crate::id::check_part(code, "group code")?;
+    let known = store::services(db)
+        .await?
+        .iter()
+        .any(|row| row.subsystem_id == service.provider.to_string() && row.service_code == service.service_code);
+    if !known {
+        return Err(AdminError::Invalid(format!(
+            "{service} is not a service of this gateway"
+        )));
+    }
+    let group = format!("{}{instance}/{code}", crate::conf::GROUP_PREFIX);
+    let mut tx = db.begin().await?;
+    store::grant(&mut tx, &service.provider.to_string(), &service.service_code, &group).await?;
+    audit(
+        &mut tx,
+        actor,
+        "gateway.access_granted",
+        &format!("service:{service}"),
+        serde_json::json!({ "client": group }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Lets a client (a member, or one of its subsystems) call a service.
 pub async fn grant(db: &Db, actor: &str, service: &ServiceId, client: &ClientId) -> Result<(), AdminError> {
     let known = store::services(db)

@@ -43,6 +43,18 @@ pub struct ConfSubsystem {
     pub gateway: String,
 }
 
+/// A global group: members or subsystems an access right can name at
+/// once, as `group:{instance}/{code}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfGroup {
+    pub code: String,
+    pub description: String,
+    pub members: Vec<String>,
+}
+
+/// The prefix of an access right granted to a global group.
+pub const GROUP_PREFIX: &str = "group:";
+
 /// The federation's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GlobalConf {
@@ -54,9 +66,21 @@ pub struct GlobalConf {
     pub members: Vec<ConfMember>,
     pub gateways: Vec<ConfGateway>,
     pub subsystems: Vec<ConfSubsystem>,
+    #[serde(default)]
+    pub groups: Vec<ConfGroup>,
 }
 
 impl GlobalConf {
+    /// The access-right names of the global groups `client` (or its
+    /// member) belongs to: `group:{instance}/{code}`.
+    pub fn groups_of(&self, client: &str, member: &str) -> Vec<String> {
+        self.groups
+            .iter()
+            .filter(|group| group.members.iter().any(|id| id == client || id == member))
+            .map(|group| format!("{GROUP_PREFIX}{}/{}", self.instance, group.code))
+            .collect()
+    }
+
     pub fn gateway(&self, id: &str) -> Option<&ConfGateway> {
         self.gateways.iter().find(|gateway| gateway.id == id)
     }
@@ -254,6 +278,7 @@ mod tests {
             members: Vec::new(),
             gateways: Vec::new(),
             subsystems: Vec::new(),
+            groups: Vec::new(),
         }
     }
 

@@ -164,8 +164,17 @@ impl Directory {
 
     fn allowed(&self, service: &ServiceId, client: &ClientId) -> bool {
         let key = (service.provider.to_string(), service.service_code.clone());
+        let (client, member) = (client.to_string(), client.member().to_string());
         self.rights.get(&key).is_some_and(|clients| {
-            clients.contains(&client.to_string()) || clients.contains(&client.member().to_string())
+            clients.contains(&client)
+                || clients.contains(&member)
+                || self.federation.as_ref().is_some_and(|federated| {
+                    federated
+                        .conf
+                        .groups_of(&client, &member)
+                        .iter()
+                        .any(|group| clients.contains(group))
+                })
         })
     }
 }

@@ -592,7 +592,29 @@ pub async fn configuration(db: &Db, now: DateTime<Utc>) -> Result<SignedConf, Hu
             .into_iter()
             .map(|(id, name, gateway)| ConfSubsystem { id, name, gateway })
             .collect(),
+        groups: Vec::new(),
     };
+    let mut conf = conf;
+    let groups: Vec<(String, String)> = with_pool!(db, pool => {
+        sqlx::query_as("SELECT code, description FROM hub_global_groups ORDER BY code").fetch_all(pool).await?
+    });
+    let members: Vec<(String, String)> = with_pool!(db, pool => {
+        sqlx::query_as("SELECT group_code, client_id FROM hub_global_group_members ORDER BY group_code, client_id")
+            .fetch_all(pool)
+            .await?
+    });
+    conf.groups = groups
+        .into_iter()
+        .map(|(code, description)| crate::conf::ConfGroup {
+            members: members
+                .iter()
+                .filter(|(group, _)| *group == code)
+                .map(|(_, client)| client.clone())
+                .collect(),
+            code,
+            description,
+        })
+        .collect();
     let key = GatewayKey::from_pem(hub.conf_key_id.clone(), &hub.conf_private_pem)?;
     Ok(SignedConf::sign(&conf, &key)?)
 }
@@ -607,6 +629,92 @@ pub async fn timestamp(db: &Db, hash: &str, now: DateTime<Utc>) -> Result<crate:
     }
     let key = GatewayKey::from_pem(hub.conf_key_id.clone(), &hub.conf_private_pem)?;
     Ok(crate::conf::TimestampToken::sign(hash, now.timestamp_millis(), &key))
+}
+
+/// Creates (or describes again) a global group.
+pub async fn add_group(
+    db: &Db,
+    actor: &str,
+    code: &str,
+    description: &str,
+    now: DateTime<Utc>,
+) -> Result<(), HubError> {
+    require(db).await?;
+    crate::id::check_part(code, "group code").map_err(|error| HubError::Invalid(error.0))?;
+    let description = description.trim();
+    if description.is_empty() || description.chars().count() > 200 {
+        return Err(HubError::Invalid(
+            "A group's description has 1 to 200 characters".to_owned(),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    with_tx!(&mut tx, conn => {
+        sqlx::query(
+            "INSERT INTO hub_global_groups (code, description, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (code) DO UPDATE SET description = excluded.description",
+        )
+        .bind(code)
+        .bind(description)
+        .bind(now.timestamp_millis())
+        .execute(&mut *conn)
+        .await?;
+    });
+    bump_serial(&mut tx).await?;
+    audit_in(
+        &mut tx,
+        actor,
+        "hub.group_registered",
+        &format!("group:{code}"),
+        serde_json::json!({ "description": description }),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds a member or subsystem of the federation to a global group.
+pub async fn add_group_member(
+    db: &Db,
+    actor: &str,
+    code: &str,
+    client: &ClientId,
+    now: DateTime<Utc>,
+) -> Result<(), HubError> {
+    let hub = require(db).await?;
+    if client.instance != hub.instance {
+        return Err(HubError::Invalid(format!(
+            "{client} is not of the federation {}",
+            hub.instance
+        )));
+    }
+    let mut tx = db.begin().await?;
+    let known: Option<String> = with_tx!(&mut tx, conn => {
+        sqlx::query_scalar("SELECT code FROM hub_global_groups WHERE code = $1").bind(code).fetch_optional(&mut *conn).await?
+    });
+    if known.is_none() {
+        tx.rollback().await?;
+        return Err(HubError::Invalid(format!("No global group {code}")));
+    }
+    with_tx!(&mut tx, conn => {
+        sqlx::query("INSERT INTO hub_global_group_members (group_code, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(code)
+            .bind(client.to_string())
+            .execute(&mut *conn)
+            .await?;
+    });
+    bump_serial(&mut tx).await?;
+    audit_in(
+        &mut tx,
+        actor,
+        "hub.group_member_added",
+        &format!("group:{code}"),
+        serde_json::json!({ "client": client.to_string() }),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Whether this instance holds the hub role.

@@ -251,6 +251,19 @@ engine_test! {
         federation.gateway_b.refresh().await.expect("reload");
         let refused = federation.gateway_a.call(call(TARGET, "VN/GOV/000.00.00.H24/portal")).await;
         assert_eq!(xroad_error(&refused).as_deref(), Some("Server.ServerProxy.AccessDenied"));
+
+        // Granted to a global group the portal joins at the hub, it may call.
+        let now = Utc::now();
+        hub::add_group(&federation.hub_db.db, "test", "citizen-portals", "Cổng dịch vụ công các tỉnh", now).await.expect("group");
+        hub::add_group_member(&federation.hub_db.db, "test", "citizen-portals", &id("VN/GOV/000.00.00.H24/portal"), now)
+            .await
+            .expect("member");
+        let echo = ServiceId::new(id(REGISTRY_B), "echo").expect("service");
+        admin::grant_group(&federation.db_b.db, "test", &echo, INSTANCE, "citizen-portals").await.expect("grant");
+        federation::refresh(&federation.db_b.db, now).await.expect("refresh");
+        federation.gateway_b.refresh().await.expect("reload");
+        let allowed = federation.gateway_a.call(call(TARGET, "VN/GOV/000.00.00.H24/portal")).await;
+        assert_eq!(allowed.status(), 200);
         let _ = federation.stop.send(true);
     }
 }

@@ -31,14 +31,17 @@ pub enum GatewayCommand {
         #[arg(long = "event-type")]
         event_types: Vec<String>,
     },
-    /// Let a client (member or subsystem) call a service.
+    /// Let a client (member or subsystem), or a global group, call a service.
     Grant {
         /// INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE
         #[arg(long)]
         service: String,
         /// INSTANCE/CLASS/MEMBER[/SUBSYSTEM]
+        #[arg(long, required_unless_present = "group", conflicts_with = "group")]
+        client: Option<String>,
+        /// A global group of the federation: INSTANCE/CODE
         #[arg(long)]
-        client: String,
+        group: Option<String>,
     },
     /// Take a client's right to a service away.
     Revoke {
@@ -175,11 +178,17 @@ async fn run_on(command: &GatewayCommand, db: &egov_db::Db) -> anyhow::Result<()
                 }
             );
         }
-        GatewayCommand::Grant { service, client } => {
+        GatewayCommand::Grant { service, client, group } => {
             let service = ServiceId::parse(service).context("--service")?;
-            let client = ClientId::parse(client).context("--client")?;
-            admin::grant(db, &actor, &service, &client).await?;
-            println!("{client} may call {service}.");
+            if let Some(group) = group {
+                let (instance, code) = group.split_once('/').context("--group is INSTANCE/CODE")?;
+                admin::grant_group(db, &actor, &service, instance, code).await?;
+                println!("The global group {group} may call {service}.");
+            } else if let Some(client) = client {
+                let client = ClientId::parse(client).context("--client")?;
+                admin::grant(db, &actor, &service, &client).await?;
+                println!("{client} may call {service}.");
+            }
         }
         GatewayCommand::Revoke { service, client } => {
             let service = ServiceId::parse(service).context("--service")?;
@@ -190,23 +199,7 @@ async fn run_on(command: &GatewayCommand, db: &egov_db::Db) -> anyhow::Result<()
                 println!("{client} had no right to {service}.");
             }
         }
-        GatewayCommand::List => {
-            for subsystem in egov_gateway::store::subsystems(db).await? {
-                println!(
-                    "subsystem {} ({}, {})",
-                    subsystem.id, subsystem.name, subsystem.connection
-                );
-            }
-            for service in egov_gateway::store::services(db).await? {
-                println!(
-                    "service   {}/{} → {}",
-                    service.subsystem_id, service.service_code, service.target
-                );
-            }
-            for (subsystem, service, client) in egov_gateway::store::access_rights(db).await? {
-                println!("right     {client} → {subsystem}/{service}");
-            }
-        }
+        GatewayCommand::List => list(db).await?,
         GatewayCommand::Join { hub, token, address } => {
             let now = chrono::Utc::now();
             let joined = egov_gateway::federation::join(db, hub, token, address, now).await?;
@@ -227,6 +220,26 @@ async fn run_on(command: &GatewayCommand, db: &egov_db::Db) -> anyhow::Result<()
                 manifest.records, manifest.first_seq, manifest.last_seq, manifest.key_id
             );
         }
+    }
+    Ok(())
+}
+
+/// Prints the subsystems, services and access rights.
+async fn list(db: &egov_db::Db) -> anyhow::Result<()> {
+    for subsystem in egov_gateway::store::subsystems(db).await? {
+        println!(
+            "subsystem {} ({}, {})",
+            subsystem.id, subsystem.name, subsystem.connection
+        );
+    }
+    for service in egov_gateway::store::services(db).await? {
+        println!(
+            "service   {}/{} → {}",
+            service.subsystem_id, service.service_code, service.target
+        );
+    }
+    for (subsystem, service, client) in egov_gateway::store::access_rights(db).await? {
+        println!("right     {client} → {subsystem}/{service}");
     }
     Ok(())
 }
@@ -349,6 +362,28 @@ pub enum HubCommand {
     },
     /// Print the federation's configuration as gateways receive it.
     Show,
+    /// Global groups, which access rights can name at once.
+    #[command(subcommand)]
+    Group(HubGroupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HubGroupCommand {
+    /// Create (or describe again) a global group.
+    Add {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        description: String,
+    },
+    /// Add a member or subsystem to a global group.
+    Join {
+        #[arg(long)]
+        code: String,
+        /// INSTANCE/CLASS/MEMBER[/SUBSYSTEM]
+        #[arg(long)]
+        client: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -393,6 +428,15 @@ pub async fn run_hub(command: &HubCommand, settings: &Settings) -> anyhow::Resul
                 } else {
                     println!("No gateway {gateway} that is not revoked already.");
                 }
+            }
+            HubCommand::Group(HubGroupCommand::Add { code, description }) => {
+                hub::add_group(&db, &actor, code, description, now).await?;
+                println!("Global group {code} registered.");
+            }
+            HubCommand::Group(HubGroupCommand::Join { code, client }) => {
+                let client = ClientId::parse(client).context("--client")?;
+                hub::add_group_member(&db, &actor, code, &client, now).await?;
+                println!("{client} is in the global group {code}.");
             }
             HubCommand::Show => {
                 let signed = hub::configuration(&db, now).await?;
