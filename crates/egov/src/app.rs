@@ -357,6 +357,7 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
         ))
         .merge(sign_in)
         .merge(egov_portal::router(portal))
+        .merge(crate::gateway_page::router(gateway.clone(), identify.clone()))
         .merge(final_body(egov_gateway::router(gateway)))
         .merge(egov_registry::portal_router(registry(&db, config), identify))
         .merge(final_body(egov_gateway::hub_http::router(

@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod demo_mailbox;
 pub mod gateway_commands;
+pub mod gateway_page;
 pub mod id_commands;
 pub mod identify;
 pub mod node;

@@ -8,6 +8,7 @@ use egov::demo::{DEMO_ONESTOP_CLIENT, DEMO_POPULATION_SERVICE, load_gateway, loa
 use egov_registry::domain::POPULATION;
 use egov_testkit::engine_test;
 
+use super::dossier_pages::{page, portal_browser};
 use super::support::spawn_demo;
 
 fn xroad_error(response: &reqwest::Response) -> Option<String> {
@@ -83,6 +84,16 @@ engine_test! {
         assert!(metrics.contains(&counted), "{metrics}");
         assert!(metrics.contains("outcome=\"Server.ServerProxy.AccessDenied\"} 1"), "{metrics}");
         assert!(metrics.contains("outcome=\"service_error\"} 1"), "{metrics}");
+
+        // The operator's page shows the same, to platform admins only.
+        let anonymous = app.server.get("/admin/gateway").await;
+        assert_eq!(anonymous.status(), 303);
+        let citizen = portal_browser(&app, "001090012345").await;
+        assert_eq!(page(&app, &citizen, "/admin/gateway").await.0, 403);
+        let admin = portal_browser(&app, "001082005566").await;
+        let (status, html) = page(&app, &admin, "/admin/gateway").await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("Nền tảng tích hợp, chia sẻ dữ liệu") && html.contains(DEMO_POPULATION_SERVICE), "{html}");
 
         // One read reached the tracker, with who and why.
         let registry = egov::app::registry(&app.test_db.db, &app.config);
