@@ -498,6 +498,20 @@ pub async fn set_subsystems(
         }
         ids.push((id.to_string(), name.to_owned()));
     }
+    // Nodes repeat their list at every refresh: an unchanged one writes
+    // nothing and leaves the configuration's serial alone.
+    let mut current: Vec<(String, String)> = with_pool!(db, pool => {
+        sqlx::query_as("SELECT id, name FROM hub_subsystems WHERE gateway_id = $1")
+            .bind(&gateway.id)
+            .fetch_all(pool)
+            .await?
+    });
+    current.sort();
+    let mut wanted = ids.clone();
+    wanted.sort();
+    if current == wanted {
+        return Ok(ids.len());
+    }
     let mut tx = db.begin().await?;
     with_tx!(&mut tx, conn => {
         sqlx::query("DELETE FROM hub_subsystems WHERE gateway_id = $1")
