@@ -259,7 +259,7 @@ pub async fn run(settings: Settings, options: RunOptions) -> anyhow::Result<()> 
     } else {
         Vec::new()
     };
-    background.extend(start_federation(&db, &config, &settings, &shutdown_rx).await?);
+    background.extend(start_federation(&db, &config, &settings, &shutdown_rx, !options.demo_federation).await?);
 
     tracing::info!(listen = %settings.server.listen, engine = db.engine().as_str(), ready_ms = started.elapsed().as_millis(), "egov is serving");
     if let Some(banner) = &options.banner {
@@ -342,6 +342,9 @@ async fn start_federation(
     config: &AppConfig,
     settings: &Settings,
     shutdown: &tokio::sync::watch::Receiver<bool>,
+    // A production node must listen where it said it would; the demo's
+    // listener is a courtesy, and a port in use must not stop the demo.
+    listener_required: bool,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     use egov_gateway::{federation, tls};
     let Some(membership) = federation::membership(db)
@@ -379,12 +382,20 @@ async fn start_federation(
             &membership.tls_key_pem,
         )
         .context("Failed to set up the gateway's TLS")?;
-        let listener = tls::TlsListener::bind(listen, server_config)
-            .await
-            .map_err(|error| ConfigError::Invalid {
-                key: "federation.listen",
-                message: format!("cannot listen: {error}"),
-            })?;
+        let listener = match tls::TlsListener::bind(listen, server_config).await {
+            Ok(listener) => listener,
+            Err(error) if !listener_required => {
+                tracing::warn!(%error, %listen, "The demo's gateway cannot listen for other gateways");
+                return Ok(tasks);
+            }
+            Err(error) => {
+                return Err(ConfigError::Invalid {
+                    key: "federation.listen",
+                    message: format!("cannot listen: {error}"),
+                }
+                .into());
+            }
+        };
         tracing::info!(%listen, gateway = %membership.gateway_id, "The gateway's provider side is listening (mutual TLS)");
         let gateway = app::gateway(db, config);
         let stop = shutdown.clone();
