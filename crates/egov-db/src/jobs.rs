@@ -408,7 +408,7 @@ impl Worker {
             handlers: HashMap::new(),
             poll_interval: Duration::from_millis(500),
             lease: Duration::from_mins(5),
-            batch: 8,
+            batch: 32,
         }
     }
 
@@ -445,11 +445,17 @@ impl Worker {
         )
         .await?;
         let n_jobs = jobs.len();
-        for job in jobs {
-            let outcome = match self.handlers.get(&job.kind) {
-                // The handler runs in its own task so that a panic in it is
-                // caught as a failed run instead of killing the worker.
-                Some(handler) => match tokio::spawn(handler(job.clone())).await {
+        // The batch's handlers run at once, each in its own task (so that a
+        // panic in one is caught as a failed run instead of killing the
+        // worker): a batch of jobs that each wait on the network (mail,
+        // messages through the gateway) takes as long as its slowest.
+        let running: Vec<_> = jobs
+            .iter()
+            .map(|job| self.handlers.get(&job.kind).map(|handler| tokio::spawn(handler(job.clone()))))
+            .collect();
+        for (job, task) in jobs.into_iter().zip(running) {
+            let outcome = match task {
+                Some(task) => match task.await {
                     Ok(result) => result,
                     Err(join_error) => Err(format!("handler panicked: {join_error}")),
                 },
