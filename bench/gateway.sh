@@ -14,7 +14,8 @@
 # 3. Asynchronous delivery: MESSAGES events queued in A's outbox (its
 #    database), delivered by A's job worker through both gateways into a
 #    room of B; the time until every receipt exists.
-# Medians of RUNS runs. Usage: bench/gateway.sh
+# Medians of RUNS runs. Usage: bench/gateway.sh; PARTS="registry" (or any
+# of "exchange outbox registry") runs only those parts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-3}"
@@ -23,6 +24,7 @@ CONCURRENCY="${CONCURRENCY:-8}"
 PERSONS="${PERSONS:-1000000}"
 MESSAGES="${MESSAGES:-20000}"
 MAX_DELIVERY_SECONDS="${MAX_DELIVERY_SECONDS:-120}"
+PARTS="${PARTS:-exchange outbox registry}"
 
 MEMBER_A=VN/GOV/000.00.00.H26
 ONESTOP_A=$MEMBER_A/onestop
@@ -85,6 +87,7 @@ configure a $A $A_TLS true
 configure b $B $B_TLS false
 configure r $R $R_TLS false
 
+if [[ " $PARTS " == *" exchange "* || " $PARTS " == *" outbox "* ]]; then
 # The hub, its two members and a token for each one's gateway.
 egov hub hub init --instance VN >/dev/null
 egov hub hub member add --id $MEMBER_A --name "UBND tỉnh Hải Dương" >/dev/null
@@ -115,6 +118,9 @@ for attempt in $(seq 120); do
   sleep 0.5
 done
 
+fi
+
+if [[ " $PARTS " == *" exchange "* ]]; then
 echo "## 1. Synchronous exchanges ($SECONDS_PER_RUN s, $CONCURRENCY clients)"
 lines=""
 for _ in $(seq "$RUNS"); do
@@ -132,6 +138,9 @@ for name in a b; do
   echo "server $name: utime+stime ticks $(awk '{print $14 + $15}' "/proc/$pid/stat")"
 done
 
+fi
+
+if [[ " $PARTS " == *" outbox "* ]]; then
 echo "## 3. Asynchronous delivery ($MESSAGES messages)"
 lines=""
 for _ in $(seq "$RUNS"); do
@@ -142,7 +151,9 @@ echo "| outbox | messages/s | $(echo "$lines" | field messages_per_s | tr '\n' '
 for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
+fi
 
+[[ " $PARTS " == *" registry "* ]] || exit 0
 echo "## 2. Registry ($PERSONS persons)"
 serve r $R --with-demo-data
 start=$(date +%s.%N)
@@ -152,6 +163,8 @@ egov r registry import --dataset population "$work/persons.csv" > "$work/import.
 imported=$(date +%s.%N)
 echo "| generate | s | $(echo "$generated - $start" | bc) |"
 echo "| import | s | $(echo "$imported - $generated" | bc) |"
+# PERF_OUT=FILE samples the server for 5 s of the first run (perf record -g).
+[ -n "${PERF_OUT:-}" ] && { (sleep 1; perf record -q -g -p "$pid_r" -o "$PERF_OUT" -- sleep 5 >/dev/null 2>&1) & }
 lines=""
 for _ in $(seq "$RUNS"); do
   lines+="$($load registry "http://127.0.0.1:$R/r1/$POPULATION_DEMO/read" $ONESTOP_DEMO "$work/persons.csv" "$SECONDS_PER_RUN" "$CONCURRENCY")"$'\n'

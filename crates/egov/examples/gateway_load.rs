@@ -249,7 +249,11 @@ fn usage() -> ! {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let number = |index: usize| -> u64 { args.get(index).and_then(|text| text.parse().ok()).unwrap_or_else(|| usage()) };
+    let number = |index: usize| -> u64 {
+        args.get(index)
+            .and_then(|text| text.parse().ok())
+            .unwrap_or_else(|| usage())
+    };
     match args.first().map(String::as_str) {
         Some("exchange") if args.len() == 6 => {
             let (seconds, concurrency) = (number(4), number(5));
