@@ -451,7 +451,11 @@ impl Worker {
         // messages through the gateway) takes as long as its slowest.
         let running: Vec<_> = jobs
             .iter()
-            .map(|job| self.handlers.get(&job.kind).map(|handler| tokio::spawn(handler(job.clone()))))
+            .map(|job| {
+                self.handlers
+                    .get(&job.kind)
+                    .map(|handler| tokio::spawn(handler(job.clone())))
+            })
             .collect();
         for (job, task) in jobs.into_iter().zip(running) {
             let outcome = match task {
