@@ -30,7 +30,16 @@ fn every_command_has_help_and_the_version_prints() {
         String::from_utf8_lossy(&version.stdout).trim(),
         format!("egov {}", env!("CARGO_PKG_VERSION"))
     );
-    for command in ["demo", "serve", "migrate", "check-config", "import"] {
+    for command in [
+        "demo",
+        "serve",
+        "migrate",
+        "check-config",
+        "import",
+        "gateway",
+        "hub",
+        "registry",
+    ] {
         let help = egov(&[command, "--help"]);
         assert!(help.status.success(), "{command} --help failed");
         assert!(String::from_utf8_lossy(&help.stdout).contains("Usage:"), "{command}");
