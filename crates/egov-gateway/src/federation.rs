@@ -121,15 +121,9 @@ async fn refused(response: reqwest::Response) -> FederationError {
     FederationError::Refused(format!("{status}: {}", body.chars().take(500).collect::<String>()))
 }
 
-/// Joins the federation of the hub at `hub_url` with a one-time token; the
-/// provider side will listen at `address` (`https://host:port`).
-pub async fn join(
-    db: &Db,
-    hub_url: &str,
-    token: &str,
-    address: &str,
-    now: DateTime<Utc>,
-) -> Result<JoinResponse, FederationError> {
+/// What a gateway asks to join with: its new TLS key's public part (the
+/// key stays here) and its message-signing key.
+async fn join_request(db: &Db, token: &str, address: &str) -> Result<(JoinRequest, rcgen::KeyPair), FederationError> {
     let (signing, _) = gateway::keys(db).await?;
     let tls_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
         .map_err(|error| FederationError::Key(error.to_string()))?;
@@ -140,6 +134,19 @@ pub async fn join(
         signing_key_id: signing.key_id.clone(),
         signing_public_pem: signing.public_pem()?,
     };
+    Ok((request, tls_key))
+}
+
+/// Joins the federation of the hub at `hub_url` with a one-time token; the
+/// provider side will listen at `address` (`https://host:port`).
+pub async fn join(
+    db: &Db,
+    hub_url: &str,
+    token: &str,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<JoinResponse, FederationError> {
+    let (request, tls_key) = join_request(db, token, address).await?;
     let hub_url = hub_url.trim_end_matches('/');
     let response = client()?
         .post(format!("{hub_url}/hub/v1/join"))
@@ -256,16 +263,7 @@ pub async fn join_own_hub(
     let token = crate::hub::issue_token(db, "system:demo", gateway_id, now)
         .await
         .map_err(hub_error)?;
-    let (signing, _) = gateway::keys(db).await?;
-    let tls_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-        .map_err(|error| FederationError::Key(error.to_string()))?;
-    let request = JoinRequest {
-        token,
-        address: address.to_owned(),
-        tls_public_key: STANDARD.encode(tls_key.public_key_raw()),
-        signing_key_id: signing.key_id.clone(),
-        signing_public_pem: signing.public_pem()?,
-    };
+    let (request, tls_key) = join_request(db, &token, address).await?;
     let joined = crate::hub::join(db, &request, now).await.map_err(hub_error)?;
     store_membership(db, hub_url, &joined, address, &tls_key.serialize_pem(), now).await?;
     let membership = membership(db).await?.ok_or(FederationError::NotJoined)?;

@@ -297,6 +297,21 @@ pub async fn keys(db: &Db) -> Result<(GatewayKey, TrustedKeys), GatewayError> {
     Ok((key, trusted))
 }
 
+/// Every key the message log's signatures may be made with: this
+/// gateway's, and those of every gateway of its federation, revoked ones
+/// included (their old records still verify).
+pub async fn log_keys(db: &Db) -> Result<TrustedKeys, GatewayError> {
+    let (_, mut keys) = keys(db).await?;
+    if let Some(membership) = federation::membership(db).await?
+        && let Ok(Some(conf)) = membership.configuration()
+    {
+        for gateway in &conf.gateways {
+            keys.insert_pem(&gateway.signing_key_id, &gateway.signing_public_pem)?;
+        }
+    }
+    Ok(keys)
+}
+
 impl Gateway {
     /// The gateway of a node. Its keys (made on first use) and what it
     /// serves are read at its first call; its message log's writer starts
@@ -332,19 +347,6 @@ impl Gateway {
                 timestamp_limit: DEFAULT_TIMESTAMP_LIMIT,
                 monitor: crate::monitor::Monitor::default(),
             }),
-        }
-    }
-
-    /// The same gateway, counting its exchanges in `monitor` (shared by the
-    /// node's gateway handles).
-    #[must_use]
-    pub fn with_monitor(self, monitor: crate::monitor::Monitor) -> Gateway {
-        match Arc::try_unwrap(self.inner) {
-            Ok(mut inner) => {
-                inner.monitor = monitor;
-                Gateway { inner: Arc::new(inner) }
-            }
-            Err(inner) => Gateway { inner },
         }
     }
 
@@ -457,16 +459,7 @@ impl Gateway {
     /// gateway's, and those of every gateway of its federation, revoked
     /// ones included (their old records still verify).
     pub async fn log_keys(&self) -> Result<TrustedKeys, GatewayError> {
-        let (_, local) = self.keys().await?;
-        let mut keys = local.clone();
-        if let Some(membership) = federation::membership(&self.inner.db).await?
-            && let Ok(Some(conf)) = membership.configuration()
-        {
-            for gateway in &conf.gateways {
-                keys.insert_pem(&gateway.signing_key_id, &gateway.signing_public_pem)?;
-            }
-        }
-        Ok(keys)
+        log_keys(&self.inner.db).await
     }
 
     async fn signing(&self) -> Result<&(GatewayKey, TrustedKeys), XRoadError> {

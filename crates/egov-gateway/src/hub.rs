@@ -193,6 +193,21 @@ async fn audit_in(
     .map(drop)
 }
 
+/// Ends a change of the federation's configuration: a new serial, the
+/// audit record, the commit.
+async fn changed(
+    mut tx: Tx,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    bump_serial(&mut tx).await?;
+    audit_in(&mut tx, actor, action, subject, detail, now).await?;
+    tx.commit().await
+}
+
 async fn bump_serial(tx: &mut Tx) -> Result<(), DbError> {
     with_tx!(tx, conn => {
         sqlx::query("UPDATE hub_state SET conf_serial = conf_serial + 1 WHERE id = 1")
@@ -234,9 +249,8 @@ pub async fn add_member(
         .execute(&mut *conn)
         .await?;
     });
-    bump_serial(&mut tx).await?;
-    audit_in(
-        &mut tx,
+    changed(
+        tx,
         actor,
         "hub.member_registered",
         &format!("member:{id}"),
@@ -244,7 +258,6 @@ pub async fn add_member(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -405,9 +418,8 @@ pub async fn join(db: &Db, request: &JoinRequest, now: DateTime<Utc>) -> Result<
         .execute(&mut *conn)
         .await?;
     });
-    bump_serial(&mut tx).await?;
-    audit_in(
-        &mut tx,
+    changed(
+        tx,
         &format!("gateway:{gateway_id}"),
         "hub.gateway_joined",
         &format!("gateway:{gateway_id}"),
@@ -415,7 +427,6 @@ pub async fn join(db: &Db, request: &JoinRequest, now: DateTime<Utc>) -> Result<
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(JoinResponse {
         instance: hub.instance,
         gateway_id,
@@ -531,9 +542,8 @@ pub async fn set_subsystems(
             .await?;
         }
     });
-    bump_serial(&mut tx).await?;
-    audit_in(
-        &mut tx,
+    changed(
+        tx,
         &format!("gateway:{}", gateway.id),
         "hub.subsystems_registered",
         &format!("gateway:{}", gateway.id),
@@ -541,7 +551,6 @@ pub async fn set_subsystems(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(ids.len())
 }
 
@@ -673,9 +682,8 @@ pub async fn add_group(
         .execute(&mut *conn)
         .await?;
     });
-    bump_serial(&mut tx).await?;
-    audit_in(
-        &mut tx,
+    changed(
+        tx,
         actor,
         "hub.group_registered",
         &format!("group:{code}"),
@@ -683,7 +691,6 @@ pub async fn add_group(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -717,9 +724,8 @@ pub async fn add_group_member(
             .execute(&mut *conn)
             .await?;
     });
-    bump_serial(&mut tx).await?;
-    audit_in(
-        &mut tx,
+    changed(
+        tx,
         actor,
         "hub.group_member_added",
         &format!("group:{code}"),
@@ -727,7 +733,6 @@ pub async fn add_group_member(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

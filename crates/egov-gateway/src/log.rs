@@ -31,6 +31,9 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// The most records one transaction appends.
 const MAX_BATCH: usize = 256;
 const QUEUE_DEPTH: usize = 8192;
+/// How often a batch is chained again on a new head after another node
+/// took the next sequence number first.
+const HEAD_RACE_RETRIES: usize = 8;
 
 /// Which gateway of an exchange wrote a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,7 +248,10 @@ async fn run(shared: Db, mut receiver: mpsc::Receiver<(Exchange, Reply)>) {
         // A batch that lost the race for the next sequence number to another
         // node is chained again on the new head.
         let mut result = append_batch(db, &exchanges).await;
-        if matches!(&result, Err(error) if error.is_unique_violation()) {
+        for _ in 0..HEAD_RACE_RETRIES {
+            if !matches!(&result, Err(error) if error.is_unique_violation()) {
+                break;
+            }
             result = append_batch(db, &exchanges).await;
         }
         match result {

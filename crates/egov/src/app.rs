@@ -36,8 +36,10 @@ pub struct AppConfig {
     pub configuration_max_age: Duration,
     /// How long a logged exchange may wait for the hub's time-stamp.
     pub timestamp_limit: Duration,
-    /// The node's gateway counters, shared by its gateway handles.
-    pub gateway_monitor: egov_gateway::monitor::Monitor,
+    /// The node's one gateway, made at first use and shared by every part
+    /// of the node (the routes, the workers, the provider side's listener):
+    /// one message-log writer and one set of counters per node.
+    pub gateway: Arc<std::sync::OnceLock<egov_gateway::Gateway>>,
     /// How the one-stop shop reads the population registry through the
     /// gateway; none: its forms offer no prefill.
     pub population: Option<PopulationSetup>,
@@ -120,7 +122,7 @@ impl AppConfig {
             payments: PaymentSetup::demo(b"test-bank-notification-secret".to_vec()),
             configuration_max_age: egov_gateway::gateway::DEFAULT_CONF_MAX_AGE,
             timestamp_limit: egov_gateway::gateway::DEFAULT_TIMESTAMP_LIMIT,
-            gateway_monitor: egov_gateway::monitor::Monitor::default(),
+            gateway: Arc::default(),
             population: PopulationSetup::demo(),
             national: None,
         }
@@ -288,17 +290,21 @@ fn payments(config: &AppConfig) -> (PaymentSettings, Option<Router>) {
 }
 
 /// The gateway of this node, with the services of this instance it can
-/// call in-process.
+/// call in-process (made once per node, see [`AppConfig::gateway`]).
 pub fn gateway(db: &Db, config: &AppConfig) -> egov_gateway::Gateway {
-    let mut local = egov_gateway::LocalServices::new();
-    local.insert(
-        "registry".to_owned(),
-        egov_registry::service_router(registry(db, config)),
-    );
-    egov_gateway::Gateway::new(db.clone(), Arc::clone(&config.clock), local)
-        .with_conf_max_age(config.configuration_max_age)
-        .with_timestamp_limit(config.timestamp_limit)
-        .with_monitor(config.gateway_monitor.clone())
+    config
+        .gateway
+        .get_or_init(|| {
+            let mut local = egov_gateway::LocalServices::new();
+            local.insert(
+                "registry".to_owned(),
+                egov_registry::service_router(registry(db, config)),
+            );
+            egov_gateway::Gateway::new(db.clone(), Arc::clone(&config.clock), local)
+                .with_conf_max_age(config.configuration_max_age)
+                .with_timestamp_limit(config.timestamp_limit)
+        })
+        .clone()
 }
 
 /// The base registries of this node. The gateway mounts
@@ -334,6 +340,7 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
     let portal = Portal::new(db.clone(), Arc::clone(&config.clock), portal_settings, transport);
     let (payments, simulator) = payments(config);
     let gateway = gateway(&db, config);
+    let monitor = gateway.monitor().clone();
     let mut dossiers = dossiers_with(db.clone(), config, catalogue.clone(), payments);
     if let Some(setup) = &config.population {
         // The one-stop shop reads the registry as a separate system would:
@@ -399,7 +406,7 @@ pub fn router(db: Db, config: &AppConfig) -> Router {
     };
     let state = ShellState {
         db,
-        metrics: Arc::new(Metrics::new(|registry| config.gateway_monitor.register(registry))),
+        metrics: Arc::new(Metrics::new(|registry| monitor.register(registry))),
         openapi: Arc::new(openapi()),
         https: config.https,
     };

@@ -3,11 +3,9 @@
 //! `egov_gateway::gateway::DIRECTORY_TTL`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use egov_core::clock::SystemClock;
 use egov_gateway::admin::{self, Connection, ServiceSpec};
 use egov_gateway::id::{ClientId, ServiceId};
 
@@ -212,9 +210,7 @@ async fn run_on(command: &GatewayCommand, db: &egov_db::Db) -> anyhow::Result<()
         GatewayCommand::ExportLog { from, to, out } => export_log(db, *from, *to, out).await?,
         GatewayCommand::VerifyArchive { file } => {
             let text = std::fs::read_to_string(file).with_context(|| format!("Failed to read {}", file.display()))?;
-            let gateway =
-                egov_gateway::Gateway::new(db.clone(), Arc::new(SystemClock), egov_gateway::LocalServices::new());
-            let manifest = egov_gateway::log::verify_archive(&text, &gateway.log_keys().await?)?;
+            let manifest = egov_gateway::log::verify_archive(&text, &egov_gateway::gateway::log_keys(db).await?)?;
             println!(
                 "The archive holds: {} record(s), #{} to #{}, signed by {}.",
                 manifest.records, manifest.first_seq, manifest.last_seq, manifest.key_id
@@ -261,13 +257,12 @@ async fn export_log(
         anyhow::bail!("--from and --to must be dates");
     };
     anyhow::ensure!(from_ms < to_ms, "--from must not be after --to");
-    let gateway = egov_gateway::Gateway::new(db.clone(), Arc::new(SystemClock), egov_gateway::LocalServices::new());
-    let (key, _) = gateway.keys().await?;
+    let (key, _) = egov_gateway::gateway::keys(db).await?;
     let mut file = std::io::BufWriter::new(
         std::fs::File::create_new(out)
             .with_context(|| format!("Failed to create {} (it must not exist)", out.display()))?,
     );
-    let manifest = egov_gateway::log::export(db, from_ms, to_ms, key, &mut file, chrono::Utc::now()).await?;
+    let manifest = egov_gateway::log::export(db, from_ms, to_ms, &key, &mut file, chrono::Utc::now()).await?;
     std::io::Write::flush(&mut file)?;
     if let Some(manifest) = manifest {
         println!(
@@ -288,8 +283,7 @@ async fn export_log(
 
 /// Proves the message log with every key its signatures may be made with.
 async fn verify_log(db: &egov_db::Db) -> anyhow::Result<()> {
-    let gateway = egov_gateway::Gateway::new(db.clone(), Arc::new(SystemClock), egov_gateway::LocalServices::new());
-    let keys = gateway.log_keys().await?;
+    let keys = egov_gateway::gateway::log_keys(db).await?;
     let report = egov_gateway::log::verify(db, &keys).await?;
     let stamps = match egov_gateway::federation::membership(db).await? {
         Some(membership) => Some(egov_gateway::log::verify_timestamps(db, &membership.anchor()?).await?),

@@ -97,7 +97,7 @@ fn app_config(
         payments,
         configuration_max_age: Duration::from_secs(settings.federation.configuration_max_age_secs),
         timestamp_limit: Duration::from_secs(settings.federation.timestamp_limit_secs),
-        gateway_monitor: egov_gateway::monitor::Monitor::default(),
+        gateway: Arc::default(),
         population: settings
             .onestop
             .population()?
